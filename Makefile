@@ -1,0 +1,33 @@
+# The two commands of the README: `make demo` (the main job) and `make test` (the whole suite).
+SHELL := /bin/bash
+VENV := .venv/bin
+export ECOM_DATA_DIR ?= $(CURDIR)/data/input
+export ECOM_LAKE_DIR ?= $(CURDIR)/data/lake
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+DEMO_ROWS ?= 1000000
+
+.PHONY: setup setup-dev demo test ui bench clean
+
+setup:
+	@scripts/setup_env.sh
+
+setup-dev:
+	@scripts/setup_env.sh dev
+
+demo: setup
+	@if [ -f "$(ECOM_DATA_DIR)/2019-Oct.csv" ]; then echo "using the CSVs in $(ECOM_DATA_DIR)"; \
+	 else $(VENV)/ecom generate --out "$(ECOM_DATA_DIR)" --rows $(DEMO_ROWS); fi
+	$(VENV)/ecom materialize
+	@echo "Open the Dagster UI with: make ui   (then http://127.0.0.1:3000)"
+
+test: setup-dev
+	$(VENV)/python -m pytest
+
+ui: setup
+	$(VENV)/dagster dev -h 127.0.0.1 -p 3000
+
+bench: setup-dev
+	$(VENV)/python bench/ingest_vs_duckdb.py
+
+clean:
+	rm -rf data/lake .dagster_home spark-warehouse

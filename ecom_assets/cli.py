@@ -1,0 +1,121 @@
+"""``ecom``: the command line. Thin: it calls the same functions the assets call."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+DEFAULT_GENERATED_ROWS = 1_000_000
+
+
+class CliError(Exception):
+    """A failure to report as one line and a non-zero exit code."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from exc
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from exc
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a scale in (0, 1], got {value}")
+    return value
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    """Write synthetic ``2019-Oct.csv`` and ``2019-Nov.csv``."""
+    from ecom_assets.ingest.generator import generate_dataset, rows_for_scale
+
+    rows = rows_for_scale(args.scale) if args.scale is not None else (args.rows or DEFAULT_GENERATED_ROWS)
+    try:
+        report = generate_dataset(args.out, rows, seed=args.seed, progress=not args.quiet)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    for path, count in report.files.items():
+        print(f"{path}: {count:,} rows")
+    print(
+        f"{report.rows:,} rows, {report.users:,} users, {report.products:,} products "
+        f"in {report.seconds:.1f} s ({report.rows_per_second:,.0f} rows/s)"
+    )
+    return 0
+
+
+def cmd_materialize(args: argparse.Namespace) -> int:
+    """Materialize the batch graph (or ``--select``) on the persistent Dagster instance."""
+    from ecom_assets.orchestration import materialize_batch
+
+    summary = materialize_batch(args.select)
+    print(summary.render())
+    return 0 if summary.success else 1
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Check Java, Spark, the input and lake folders and InfluxDB, and say what to fix."""
+    from ecom_assets.doctor import run_checks
+
+    results = run_checks(start_spark=not args.no_spark)
+    for result in results:
+        print(result.render())
+    failed = [r for r in results if r.status == "FAIL"]
+    print(f"{len(results) - len(failed)} ok, {len(failed)} to fix")
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``ecom`` argument parser with its subcommands."""
+    parser = argparse.ArgumentParser(prog="ecom", description="E-commerce analytics on the REES46 dataset.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write synthetic 2019-Oct.csv and 2019-Nov.csv")
+    gen.add_argument("--out", required=True, type=Path, help="folder to write the two month files into")
+    size = gen.add_mutually_exclusive_group()
+    size.add_argument("--scale", type=_fraction, help="fraction of the real size (1.0 = 42.4 M + 67.5 M rows)")
+    size.add_argument(
+        "--rows", type=_positive_int, help=f"total rows over both months (default {DEFAULT_GENERATED_ROWS:,})"
+    )
+    gen.add_argument("--seed", type=int, default=42, help="random seed (same seed, same files)")
+    gen.add_argument("--quiet", action="store_true", help="no progress bar")
+    gen.set_defaults(handler=cmd_generate)
+
+    mat = sub.add_parser("materialize", help="materialize the batch asset graph through Dagster")
+    mat.add_argument("--select", help="Dagster asset selection, e.g. 'raw_events' or 'raw_events+'")
+    mat.set_defaults(handler=cmd_materialize)
+
+    doc = sub.add_parser("doctor", help="check the installation and say what to fix")
+    doc.add_argument("--no-spark", action="store_true", help="skip starting a Spark session")
+    doc.set_defaults(handler=cmd_doctor)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ecom`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except CliError as exc:
+        print(f"ecom {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, ValueError, PermissionError) as exc:
+        print(f"ecom {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"ecom {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

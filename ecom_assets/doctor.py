@@ -1,0 +1,130 @@
+"""``ecom doctor``: check what the project needs and say how to fix what is missing."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from ecom_assets.lake import input_month_files, is_local, local_path
+from ecom_assets.settings import Settings, load_settings
+
+MIN_JAVA = 17
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One line of the doctor's report."""
+
+    name: str
+    status: str  # "ok", "WARN" or "FAIL"
+    detail: str
+    fix: str = ""
+
+    def render(self) -> str:
+        """``status name: detail (fix: ...)``."""
+        text = f"{self.status:<4} {self.name}: {self.detail}"
+        return f"{text}\n     fix: {self.fix}" if self.fix and self.status != "ok" else text
+
+
+def check_java() -> CheckResult:
+    """Java 17 or newer on the PATH (or JAVA_HOME)."""
+    java = shutil.which("java")
+    if java is None:
+        return CheckResult("java", "FAIL", "no java on PATH", "sudo apt-get install -y openjdk-17-jre-headless")
+    out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
+    text = (out.stderr or out.stdout).strip()
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', text)
+    major = int(match.group(1)) if match else 0
+    if major == 1 and match and match.group(2):
+        major = int(match.group(2))
+    first_line = text.splitlines()[0] if text else "unknown"
+    if major < MIN_JAVA:
+        return CheckResult("java", "FAIL", first_line, f"install Java {MIN_JAVA}+: apt-get install openjdk-17-jre-headless")
+    return CheckResult("java", "ok", first_line)
+
+
+def check_spark(settings: Settings, start: bool) -> CheckResult:
+    """PySpark imports and (unless skipped) a session runs a tiny job."""
+    try:
+        import pyspark
+    except ImportError:
+        return CheckResult("spark", "FAIL", "pyspark is not installed", "make setup (or pip install -e .)")
+    if not start:
+        return CheckResult("spark", "ok", f"pyspark {pyspark.__version__} (session not started)")
+    from ecom_assets.definitions import build_resources
+
+    spark_resource = build_resources(settings)["spark"]
+    mode = f"remote {settings.spark_remote}" if settings.spark_remote else f"master {settings.spark_master}"
+    try:
+        session = spark_resource.get_session()
+        total = session.range(1000).selectExpr("sum(id) AS s").collect()[0]["s"]
+    except Exception as exc:  # noqa: BLE001 - any failure is reported, with its message
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        fix = "start it: ecom spark start" if settings.spark_remote else "check Java and ECOM_SPARK_* settings"
+        return CheckResult("spark", "FAIL", f"{mode}: {message}", fix)
+    if total != 499500:
+        return CheckResult("spark", "FAIL", f"{mode}: wrong result {total}", "check the Spark installation")
+    return CheckResult("spark", "ok", f"pyspark {pyspark.__version__}, {mode}, session works")
+
+
+def check_input(settings: Settings) -> CheckResult:
+    """The month CSVs are present in ECOM_DATA_DIR."""
+    files = input_month_files(settings.data_dir)
+    if not files:
+        return CheckResult(
+            "input",
+            "WARN",
+            f"no 2019-Oct.csv / 2019-Nov.csv in {settings.data_dir}",
+            f"ecom generate --out {settings.data_dir}  (or set ECOM_DATA_DIR to the real files)",
+        )
+    return CheckResult("input", "ok", ", ".join(Path(f).name for f in files) + f" in {settings.data_dir}")
+
+
+def check_lake(settings: Settings) -> CheckResult:
+    """The lake root is writable (local folders; URIs are written by Spark and only reported)."""
+    if not is_local(settings.lake_dir):
+        return CheckResult("lake", "ok", f"{settings.lake_dir} (remote: Spark writes it)")
+    root = local_path(settings.lake_dir)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=root, prefix=".doctor-"):
+            pass
+    except OSError as exc:
+        return CheckResult("lake", "FAIL", f"{root} is not writable: {exc.strerror}", "set ECOM_LAKE_DIR to a writable folder")
+    free_gb = shutil.disk_usage(root).free / 1e9
+    return CheckResult("lake", "ok", f"{root} writable, {free_gb:,.0f} GB free")
+
+
+def check_influx(settings: Settings, timeout_s: float = 3.0) -> CheckResult:
+    """InfluxDB answers ``/ping`` (needed by the replay, not by the batch graph)."""
+    url = settings.influx_url.rstrip("/") + "/ping"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 - URL from settings
+            version = response.headers.get("X-Influxdb-Version", "unknown version")
+            return CheckResult("influxdb", "ok", f"{settings.influx_url} answers ({version})")
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return CheckResult(
+            "influxdb",
+            "WARN",
+            f"{settings.influx_url} unreachable ({reason}); the batch graph does not need it, the replay does",
+            "start InfluxDB (apt-get install influxdb, then influxd) or set ECOM_INFLUX_URL",
+        )
+
+
+def run_checks(settings: Settings | None = None, start_spark: bool = True) -> list[CheckResult]:
+    """Every check, in the order a user would fix them."""
+    settings = settings or load_settings()
+    return [
+        check_java(),
+        check_spark(settings, start=start_spark),
+        check_input(settings),
+        check_lake(settings),
+        check_influx(settings),
+    ]

@@ -1,0 +1,1 @@
+"""Ingest stage: synthetic data generator, CSV parsing and validation, the ``raw_events`` asset."""

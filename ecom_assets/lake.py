@@ -1,0 +1,69 @@
+"""Every path of the lake. Nobody else builds path strings.
+
+Layout (the specification's): ``raw/`` validated events as Parquet partitioned by ``event_date``;
+``processed/`` derived tables; ``models/`` Spark ML models; ``temp/`` intermediate results,
+including ``temp/quarantine/`` for rejected input lines. The root may be a local folder or any
+Hadoop URI (``hdfs://host:8020/ecom``): Spark does the writing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+MONTH_FILE_NAMES = ("2019-Oct.csv", "2019-Nov.csv")
+
+
+def is_local(uri: str) -> bool:
+    """True for a plain path or a ``file:`` URI."""
+    return "://" not in uri or uri.startswith("file:")
+
+
+def local_path(uri: str) -> Path:
+    """The filesystem path of a local URI."""
+    if uri.startswith("file://"):
+        return Path(uri[len("file://") :])
+    if uri.startswith("file:"):
+        return Path(uri[len("file:") :])
+    return Path(uri)
+
+
+def _join(root: str, *parts: str) -> str:
+    return "/".join([root.rstrip("/"), *parts])
+
+
+@dataclass(frozen=True)
+class Lake:
+    """Paths under one lake root."""
+
+    root: str
+
+    @property
+    def raw_events(self) -> str:
+        """Validated events, Parquet partitioned by ``event_date``."""
+        return _join(self.root, "raw", "events")
+
+    @property
+    def quarantine(self) -> str:
+        """Rejected input lines with their reason (Parquet)."""
+        return _join(self.root, "temp", "quarantine", "events")
+
+    def processed(self, table: str) -> str:
+        """A derived table under ``processed/``."""
+        return _join(self.root, "processed", table)
+
+    def model(self, name: str) -> str:
+        """A Spark ML model under ``models/``."""
+        return _join(self.root, "models", name)
+
+    def temp(self, name: str) -> str:
+        """An intermediate result under ``temp/``."""
+        return _join(self.root, "temp", name)
+
+
+def input_month_files(data_dir: str) -> list[str]:
+    """The month CSVs present in ``data_dir`` (local folders are listed; URIs are taken as given)."""
+    if not is_local(data_dir):
+        return [_join(data_dir, name) for name in MONTH_FILE_NAMES]
+    folder = local_path(data_dir)
+    return [str(folder / name) for name in MONTH_FILE_NAMES if (folder / name).is_file()]

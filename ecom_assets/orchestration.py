@@ -1,0 +1,76 @@
+"""Run the asset graph through Dagster from the command line, on the persistent ``DAGSTER_HOME``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+from ecom_assets.settings import Settings, load_settings
+
+
+@dataclass
+class MaterializeSummary:
+    """What a command-line materialization did, for printing."""
+
+    run_id: str
+    success: bool
+    materialized: list[str] = field(default_factory=list)
+    checks: list[tuple[str, bool]] = field(default_factory=list)
+    lake_dir: str = ""
+    dagster_home: str = ""
+    error: str = ""
+
+    def render(self) -> str:
+        """A short human-readable report."""
+        lines = [f"run {self.run_id}: {'success' if self.success else 'FAILED'}"]
+        lines += [f"  materialized {key}" for key in self.materialized]
+        lines += [f"  check {name}: {'passed' if ok else 'FAILED'}" for name, ok in self.checks]
+        if self.error:
+            lines.append(f"  error: {self.error}")
+        lines.append(f"results under {self.lake_dir}")
+        lines.append(f"see the run in the Dagster UI: DAGSTER_HOME={self.dagster_home} make ui")
+        return "\n".join(lines)
+
+
+def ensure_dagster_home(settings: Settings) -> dg.DagsterInstance:
+    """The persistent Dagster instance at ``DAGSTER_HOME`` (created when missing)."""
+    home = Path(settings.dagster_home)
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return dg.DagsterInstance.get()
+
+
+def materialize_batch(selection: str | None = None, settings: Settings | None = None) -> MaterializeSummary:
+    """Materialize the batch assets (or ``selection``) and summarise materializations and checks."""
+    from ecom_assets.definitions import BATCH_ASSETS, build_resources
+
+    settings = settings or load_settings()
+    instance = ensure_dagster_home(settings)
+    result = dg.materialize(
+        BATCH_ASSETS,
+        selection=selection,
+        instance=instance,
+        resources=build_resources(settings),
+        raise_on_error=False,
+    )
+    materialized = sorted(
+        {event.asset_key.to_user_string() for event in result.get_asset_materialization_events() if event.asset_key}
+    )
+    checks = [(f"{e.asset_key.to_user_string()}:{e.check_name}", e.passed) for e in result.get_asset_check_evaluations()]
+    error = ""
+    if not result.success:
+        failures = [e for e in result.all_events if e.is_step_failure]
+        if failures and failures[0].step_failure_data and failures[0].step_failure_data.error:
+            error = failures[0].step_failure_data.error.message.strip().splitlines()[-1]
+    return MaterializeSummary(
+        run_id=result.run_id,
+        success=result.success and all(ok for _, ok in checks),
+        materialized=materialized,
+        checks=checks,
+        lake_dir=settings.lake_dir,
+        dagster_home=settings.dagster_home,
+        error=error,
+    )

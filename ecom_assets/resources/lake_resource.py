@@ -1,0 +1,29 @@
+"""The lake resource: where input CSVs are read and where every table is written."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from ecom_assets.lake import Lake, input_month_files
+
+
+class LakeResource(dg.ConfigurableResource):
+    """The input folder (``ECOM_DATA_DIR``) and the lake root (``ECOM_LAKE_DIR``)."""
+
+    data_dir: str
+    root: str
+
+    @property
+    def lake(self) -> Lake:
+        """Path helper for the lake root."""
+        return Lake(self.root)
+
+    def input_files(self) -> list[str]:
+        """The month CSVs to ingest; a clear error when there are none."""
+        files = input_month_files(self.data_dir)
+        if not files:
+            raise FileNotFoundError(
+                f"no 2019-Oct.csv or 2019-Nov.csv in ECOM_DATA_DIR={self.data_dir}; "
+                "run `ecom generate --out DIR` or point ECOM_DATA_DIR at the real files"
+            )
+        return files

@@ -1,0 +1,82 @@
+"""The PySpark resource: an embedded ``local[*]`` session or a Spark Connect client."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+from pyspark.sql import SparkSession
+
+FORCED_CONF = {"spark.sql.session.timeZone": "UTC"}
+
+
+def read_spark_defaults(conf_dir: str) -> dict[str, str]:
+    """Key/value pairs of ``spark-defaults.conf`` in ``conf_dir`` (comments and blank lines skipped)."""
+    path = Path(conf_dir) / "spark-defaults.conf"
+    if not path.is_file():
+        return {}
+    conf: dict[str, str] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, _, value = line.partition(" ")
+        if not value.strip():
+            raise ValueError(f"{path}:{number}: expected 'key value', got {line!r}")
+        conf[key] = value.strip()
+    return conf
+
+
+def parse_conf_overrides(text: str) -> dict[str, str]:
+    """``k=v,k=v`` (from ``ECOM_SPARK_CONF``) as a dict."""
+    conf: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"ECOM_SPARK_CONF entries must be key=value, got {item!r}")
+        conf[key.strip()] = value.strip()
+    return conf
+
+
+def build_spark_conf(conf_dir: str, driver_memory: str = "", extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The effective configuration: file, then environment overrides, then the settings we never let go (UTC)."""
+    conf = read_spark_defaults(conf_dir)
+    if driver_memory:
+        conf["spark.driver.memory"] = driver_memory
+    conf.update(parse_conf_overrides(os.environ.get("ECOM_SPARK_CONF", "")))
+    conf.update(extra or {})
+    conf.update(FORCED_CONF)
+    return conf
+
+
+class SparkResource(dg.ConfigurableResource):
+    """Spark for the assets: embedded (``master``, default ``local[*]``) or remote (``remote``, a Spark Connect URL).
+
+    The session is created once per process and reused (``getOrCreate``); tests share one.
+    """
+
+    master: str = "local[*]"
+    remote: str = ""
+    conf_dir: str = "spark_conf"
+    driver_memory: str = ""
+    local_ip: str = "127.0.0.1"
+    app_name: str = "ecom-analytics"
+
+    @property
+    def is_remote(self) -> bool:
+        """True when sessions come from a Spark Connect server."""
+        return bool(self.remote)
+
+    def get_session(self) -> SparkSession:
+        """The process's Spark session, created on first use."""
+        if self.is_remote:
+            return SparkSession.builder.remote(self.remote).getOrCreate()
+        os.environ.setdefault("SPARK_LOCAL_IP", self.local_ip)
+        active = SparkSession.getActiveSession()
+        if active is not None:
+            return active
+        builder = SparkSession.builder.master(self.master).appName(self.app_name)
+        for key, value in build_spark_conf(self.conf_dir, self.driver_memory).items():
+            builder = builder.config(key, value)
+        return builder.getOrCreate()

@@ -1,0 +1,69 @@
+"""Environment variables and their defaults, read in this one place.
+
+Relative paths given in the environment are taken from the current directory; the defaults sit
+inside the project folder. Secrets (the InfluxDB token) are read here but never logged.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _path_or_uri(name: str, default: Path) -> str:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return str(default)
+    if "://" in value or value.startswith("file:"):
+        return value
+    return str(Path(value).expanduser().resolve())
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    try:
+        return float(raw) if raw else default
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the project (see the README's table of environment variables)."""
+
+    data_dir: str
+    lake_dir: str
+    spark_conf_dir: str
+    spark_master: str
+    spark_remote: str
+    spark_driver_memory: str
+    spark_local_ip: str
+    dagster_home: str
+    max_quarantine_rate: float
+    influx_url: str
+    influx_database: str
+
+    @property
+    def influx_token(self) -> str:
+        """The InfluxDB token (a secret: read on demand, never stored in metadata or logs)."""
+        return os.environ.get("ECOM_INFLUX_TOKEN", "")
+
+
+def load_settings() -> Settings:
+    """Read the environment now (tests change it between calls)."""
+    return Settings(
+        data_dir=_path_or_uri("ECOM_DATA_DIR", PROJECT_ROOT / "data" / "input"),
+        lake_dir=_path_or_uri("ECOM_LAKE_DIR", PROJECT_ROOT / "data" / "lake"),
+        spark_conf_dir=_path_or_uri("ECOM_SPARK_CONF_DIR", PROJECT_ROOT / "spark_conf"),
+        spark_master=os.environ.get("ECOM_SPARK_MASTER", "").strip() or "local[*]",
+        spark_remote=os.environ.get("ECOM_SPARK_REMOTE", "").strip(),
+        spark_driver_memory=os.environ.get("ECOM_SPARK_DRIVER_MEMORY", "").strip(),
+        spark_local_ip=os.environ.get("SPARK_LOCAL_IP", "").strip() or "127.0.0.1",
+        dagster_home=_path_or_uri("DAGSTER_HOME", PROJECT_ROOT / ".dagster_home"),
+        max_quarantine_rate=_float("ECOM_MAX_QUARANTINE_RATE", 0.01),
+        influx_url=os.environ.get("ECOM_INFLUX_URL", "").strip() or "http://127.0.0.1:8086",
+        influx_database=os.environ.get("ECOM_INFLUX_DB", "").strip() or "ecommerce_analytics",
+    )

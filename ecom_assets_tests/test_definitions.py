@@ -1,0 +1,35 @@
+"""The whole Definitions load, and every asset, check, job and resource resolves."""
+
+from __future__ import annotations
+
+import importlib
+
+import dagster as dg
+
+from ecom_assets.definitions import BATCH_JOB_NAME, defs
+
+
+def test_dagster_pyspark_imports_with_the_pinned_dagster() -> None:
+    module = importlib.import_module("dagster_pyspark")
+    assert hasattr(module, "PySparkResource")
+    assert dg.__version__.startswith("1.13.")
+
+
+def test_definitions_are_loadable() -> None:
+    dg.Definitions.validate_loadable(defs)
+
+
+def test_every_asset_check_and_job_resolves() -> None:
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert "raw_events" in keys
+    check_names = {key.name for key in graph.asset_check_keys}
+    assert {
+        "schema_and_types",
+        "required_columns_not_null",
+        "rows_conserved",
+        "quarantine_rate_below_threshold",
+    } <= check_names
+    job = defs.resolve_job_def(BATCH_JOB_NAME)
+    assert job.name == BATCH_JOB_NAME
+    assert set(defs.resources) >= {"spark", "lake"}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Creates .venv and installs the project (with test tools when given "dev"), installing Java 17
+# from the system's packages when it is missing. Safe to run again: it only reinstalls when
+# pyproject.toml changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extras="${1:-}"
+PYTHON="${PYTHON:-python3}"
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
+apt_install() {
+  command -v apt-get >/dev/null || { echo "setup: apt-get not found; install $* by hand" >&2; return 1; }
+  as_root apt-get update -qq >/dev/null && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "setup: Python 3.11+ is required ($PYTHON is $("$PYTHON" --version 2>&1))" >&2; exit 1
+fi
+if ! command -v java >/dev/null; then
+  echo "setup: installing Java 17 (openjdk-17-jre-headless)"
+  apt_install openjdk-17-jre-headless || { echo "setup: could not install Java 17; install it and retry" >&2; exit 1; }
+fi
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv 2>/dev/null || { apt_install python3-venv && "$PYTHON" -m venv .venv; }
+fi
+stamp=".venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)${extras:+-$extras}"
+if [ ! -f "$stamp" ]; then
+  # pip's notes about unused local index folders are noise: keep its errors, drop those lines.
+  pip_install() { .venv/bin/python -m pip install -q "$@" 2> >(grep -v -e "^WARNING: Location" -e "BuildBackendWarning" >&2); }
+  pip_install --upgrade pip
+  pip_install -e ".${extras:+[$extras]}"
+  rm -f .venv/.installed-*; touch "$stamp"
+fi
