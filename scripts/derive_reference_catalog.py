@@ -27,6 +27,14 @@ def read_real_rows(data_dir: Path) -> list[list[str]]:
     return rows
 
 
+def price_deciles(values: list[float], min_rows: int = 20) -> list[float] | None:
+    """Row-weighted price at 0%, 10%, ..., 100% (None when too few rows to say)."""
+    if len(values) < min_rows:
+        return None
+    ordered = sorted(values)
+    return [round(ordered[min(int(q / 10 * (len(ordered) - 1)), len(ordered) - 1)], 2) for q in range(11)]
+
+
 def main(data_dir: Path) -> None:
     """Build and write the reference catalogue JSON."""
     rows = read_real_rows(data_dir)
@@ -53,6 +61,7 @@ def main(data_dir: Path) -> None:
                 "category_ids": sorted(category_ids.get(code, ())),
                 "brands": dict(brands[code].most_common(40)),
                 "median_price": round(statistics.median(prices[code]), 2) if prices.get(code) else None,
+                "price_deciles": price_deciles(prices.get(code, [])),
             }
             for code in codes
         ],
@@ -60,6 +69,7 @@ def main(data_dir: Path) -> None:
             "category_ids": sorted(category_ids.get("", ())),
             "brands": dict(brands[""].most_common(300)),
             "median_price": round(statistics.median(prices[""]), 2),
+            "price_deciles": price_deciles(prices[""]),
         },
     }
     OUT.write_text(json.dumps(catalogue, indent=1) + "\n", encoding="utf-8")

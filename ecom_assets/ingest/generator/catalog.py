@@ -104,7 +104,7 @@ def _category_table(rng: np.random.Generator, n_categories: int) -> tuple[np.nda
     codes: list[str | None] = []
     weights: list[float] = []
     brand_counts: list[dict[str, int]] = []
-    prices: list[float | None] = []
+    prices: list[list[float] | None] = []
     coded_total = sum(max(entry["nov_views"], 1_000) for entry in ref["codes"])
     for entry in ref["codes"]:
         code_weight = max(entry["nov_views"], 1_000) / coded_total * (1 - cal.SHARE_OF_VIEWS_IN_UNCODED_CATEGORIES)
@@ -115,7 +115,7 @@ def _category_table(rng: np.random.Generator, n_categories: int) -> tuple[np.nda
             codes.append(entry["code"])
             weights.append(code_weight * share)
             brand_counts.append(entry["brands"])
-            prices.append(entry["median_price"])
+            prices.append(entry["price_deciles"])
     uncoded = ref["uncoded"]
     n_uncoded = max(cal.FULL_CATALOGUE_CATEGORY_IDS - len(ids), len(uncoded["category_ids"]))
     uncoded_ids = list(uncoded["category_ids"])
@@ -149,6 +149,33 @@ def _category_table(rng: np.random.Generator, n_categories: int) -> tuple[np.nda
     return np.asarray(ids, dtype=np.int64)[order], np.array([t[0] for t in table], dtype=object), w / w.sum(), table
 
 
+DECILE_POSITIONS = np.linspace(0.0, 1.0, 11)
+
+
+def _from_deciles(rng: np.random.Generator, deciles: list[float], size: int) -> np.ndarray:
+    """Draws from the piecewise-linear distribution through the real row-weighted deciles."""
+    knots = np.asarray(deciles, dtype=np.float64)
+    knots[0] = max(knots[0], knots[1] * 0.3)
+    # The heads' maximum is a single row: a tail 2x the 90th percentile reproduces the full files' p99.
+    knots[-1] = min(knots[-1], knots[-2] * 2.0)
+    return np.interp(rng.random(size), DECILE_POSITIONS, knots)
+
+
+def _draw_prices(rng: np.random.Generator, table: list, start: np.ndarray) -> np.ndarray:
+    """Product prices: the real within-category spread where the heads show it, else a lognormal around a level."""
+    uncoded_deciles = load_reference_catalog()["uncoded"]["price_deciles"]
+    price = np.empty(int(start[-1]))
+    for c, (code, _, deciles) in enumerate(table):
+        lo, hi = start[c], start[c + 1]
+        if deciles:
+            price[lo:hi] = _from_deciles(rng, deciles, hi - lo)
+        else:
+            # An uncoded category (or a code too rare in the heads): its own level, drawn like the real uncoded rows.
+            level = _from_deciles(rng, uncoded_deciles, 1)[0] if code is None else float(np.exp(rng.normal(5.0, 0.8)))
+            price[lo:hi] = level * np.exp(rng.normal(0.0, 0.5, size=hi - lo))
+    return np.round(np.clip(price, 0.77, cal.MAX_PRICE), 2)
+
+
 def build_catalog(rng: np.random.Generator, n_products: int) -> Catalog:
     """A catalogue of about ``n_products`` products over the heaviest real categories."""
     n_categories = int(np.clip(n_products // 8, 20, cal.FULL_CATALOGUE_CATEGORY_IDS))
@@ -178,10 +205,7 @@ def build_catalog(rng: np.random.Generator, n_products: int) -> Catalog:
     ranks = np.concatenate([rng.permutation(n) + 1 for n in per_category])
     popularity = 1.0 / ranks.astype(np.float64) ** 1.05
 
-    # Prices: a typical price per category (real median where known), products spread around it.
-    base = np.array([p if p else float(np.exp(rng.normal(np.log(110.0), 0.9))) for _, _, p in table])
-    price = base[product_category] * np.exp(rng.normal(-0.1, 0.95, size=total))
-    price = np.round(np.clip(price, 0.77, cal.MAX_PRICE), 2)
+    price = _draw_prices(rng, table, start)
     price[rng.random(total) < cal.SHARE_OF_PRODUCTS_FREE] = 0.0
 
     # Brands: the category's real brands first (by real frequency), then synthetic ones.
