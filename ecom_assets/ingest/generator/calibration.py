@@ -98,7 +98,7 @@ NOVEMBER = MonthProfile(
     weekday_weights=NOVEMBER_WEEKDAY_WEIGHTS,
     # 16-17: the sale (purchases 68 k and 185 k against ~24 k on a normal day);
     # 15: the real file has no purchase at all that day, a gap the generator keeps.
-    special_days={15: (1.0, 0.0), 16: (1.35, 2.1), 17: (1.6, 4.8)},
+    special_days={15: (1.0, 0.0), 16: (2.0, 1.4), 17: (2.6, 3.0)},
 )
 
 MONTHS = (OCTOBER, NOVEMBER)
