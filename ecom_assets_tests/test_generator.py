@@ -191,3 +191,11 @@ def test_bad_sizes_are_refused(tmp_path: Path) -> None:
         generate_dataset(tmp_path, 10, progress=False)
     with pytest.raises(ValueError, match="at most"):
         generate_dataset(tmp_path, 200_000_000, progress=False)
+
+
+@pytest.mark.parametrize("rows", [1_000, 7_777, 60_000])
+def test_any_small_size_works(tmp_path: Path, rows: int) -> None:
+    report = generate_dataset(tmp_path, rows, seed=rows, progress=False)
+    assert report.rows == rows
+    lines = sum(len((tmp_path / name).read_bytes().splitlines()) - 1 for name in ("2019-Oct.csv", "2019-Nov.csv"))
+    assert lines == rows

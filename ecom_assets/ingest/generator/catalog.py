@@ -220,7 +220,7 @@ def build_catalog(rng: np.random.Generator, n_products: int) -> Catalog:
         lo, hi = start[c], start[c + 1]
         real = [brand_index[b] for b in brands]
         counts = np.array([brands[b] for b in brands], dtype=np.float64)
-        n_extra = int(rng.integers(2, 4 + (hi - lo) // 8))
+        n_extra = min(int(rng.integers(2, 4 + (hi - lo) // 8)), len(synthetic))
         extra = len(real_brand_names) + rng.choice(len(synthetic), size=n_extra, replace=False)
         pool = np.concatenate([np.asarray(real, dtype=np.int64), extra])
         pool_w = np.concatenate([counts / counts.sum() * 0.8 if len(real) else [], np.full(n_extra, 0.2 / n_extra)])
