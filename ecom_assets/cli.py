@@ -16,6 +16,7 @@ class CliError(Exception):
 
 
 def _positive_int(text: str) -> int:
+    """An argparse type: a whole number above zero (underscores allowed)."""
     try:
         value = int(text.replace("_", ""))
     except ValueError as exc:
@@ -26,6 +27,7 @@ def _positive_int(text: str) -> int:
 
 
 def _fraction(text: str) -> float:
+    """An argparse type: a number in (0, 1]."""
     try:
         value = float(text)
     except ValueError as exc:

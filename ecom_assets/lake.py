@@ -29,6 +29,7 @@ def local_path(uri: str) -> Path:
 
 
 def _join(root: str, *parts: str) -> str:
+    """Join URI parts with ``/`` (works for local paths and Hadoop URIs alike)."""
     return "/".join([root.rstrip("/"), *parts])
 
 

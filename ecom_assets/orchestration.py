@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
+from dagster_shared.error import SerializableErrorInfo
 
 from ecom_assets.settings import Settings, load_settings
 
@@ -33,6 +34,14 @@ class MaterializeSummary:
         lines.append(f"results under {self.lake_dir}")
         lines.append(f"see the run in the Dagster UI: DAGSTER_HOME={self.dagster_home} make ui")
         return "\n".join(lines)
+
+
+def root_error_message(error: SerializableErrorInfo) -> str:
+    """The message of the innermost cause of a step failure (what the user has to fix), on one line."""
+    while error.cause is not None:
+        error = error.cause
+    lines = [line for line in error.message.strip().splitlines() if line.strip()]
+    return lines[0] if lines else error.cls_name or "unknown error"
 
 
 def ensure_dagster_home(settings: Settings) -> dg.DagsterInstance:
@@ -64,7 +73,7 @@ def materialize_batch(selection: str | None = None, settings: Settings | None = 
     if not result.success:
         failures = [e for e in result.all_events if e.is_step_failure]
         if failures and failures[0].step_failure_data and failures[0].step_failure_data.error:
-            error = failures[0].step_failure_data.error.message.strip().splitlines()[-1]
+            error = root_error_message(failures[0].step_failure_data.error)
     return MaterializeSummary(
         run_id=result.run_id,
         success=result.success and all(ok for _, ok in checks),

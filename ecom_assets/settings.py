@@ -14,6 +14,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _path_or_uri(name: str, default: Path) -> str:
+    """A path variable: URIs kept as given, local paths made absolute."""
     value = os.environ.get(name, "").strip()
     if not value:
         return str(default)
@@ -23,6 +24,7 @@ def _path_or_uri(name: str, default: Path) -> str:
 
 
 def _float(name: str, default: float) -> float:
+    """A numeric variable, with a clear error when it is not a number."""
     raw = os.environ.get(name, "").strip()
     try:
         return float(raw) if raw else default

@@ -16,6 +16,7 @@ CHECK_QUARANTINE_RATE = "quarantine_rate_below_threshold"
 
 
 def _reason_table(report: IngestReport) -> str:
+    """Quarantine counts per reason as a markdown table."""
     if not report.reasons:
         return "No line was rejected."
     lines = ["| reason | lines |", "|---|---:|"]

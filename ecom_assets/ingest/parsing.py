@@ -74,6 +74,7 @@ def read_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
 
 
 def _blank_to_null(field: Column) -> Column:
+    """Empty CSV fields (``,,``) become null."""
     return F.when(field == "", None).otherwise(field)
 
 

@@ -54,6 +54,7 @@ class IngestReport:
 
 
 def _observed_counts(parsed: DataFrame) -> tuple[DataFrame, Observation]:
+    """Attach the run's counters to ``parsed``: they are filled by the write, with no extra pass."""
     observation = Observation("ingest")
     accepted_time = F.when(~F.col("is_header") & F.col("reject_reason").isNull(), F.col("event_time"))
     metrics = [

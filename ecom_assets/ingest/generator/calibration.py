@@ -71,6 +71,7 @@ class MonthProfile:
 
 
 def _damped(weights: tuple[float, ...], factor: float) -> tuple[float, ...]:
+    """Weights pulled towards 1 by ``factor`` (0 = flat, 1 = unchanged)."""
     return tuple(1.0 + (w - 1.0) * factor for w in weights)
 
 

@@ -82,6 +82,7 @@ class Catalog:
 
 
 def _synthetic_brand_names(rng: np.random.Generator, count: int, taken: set[str]) -> list[str]:
+    """``count`` pronounceable brand names not in ``taken``."""
     names: list[str] = []
     seen = set(taken)
     while len(names) < count:

@@ -78,6 +78,7 @@ class EventBatch:
 
 
 def _epoch(day: dt.date) -> int:
+    """Epoch seconds of midnight UTC of ``day``."""
     return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
 
 
@@ -95,6 +96,7 @@ def hourly_weights(month: cal.MonthProfile) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _session_lengths(rng: np.random.Generator, n: int, mean: float) -> np.ndarray:
+    """Events per session: 1 + a negative binomial (many short sessions, a long tail)."""
     dispersion = 0.55
     extra_mean = max(mean - 1.0, 0.01)
     return (1 + rng.negative_binomial(dispersion, dispersion / (dispersion + extra_mean), size=n)).astype(np.int32)

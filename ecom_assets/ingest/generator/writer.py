@@ -21,6 +21,7 @@ _MIX1, _MIX2, _GOLDEN = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB13311
 
 
 def _splitmix64(values: np.ndarray) -> np.ndarray:
+    """The SplitMix64 mixer, vectorised: a fast, well-spread 64-bit hash."""
     z = values + _GOLDEN
     z = (z ^ (z >> np.uint64(30))) * _MIX1
     z = (z ^ (z >> np.uint64(27))) * _MIX2

@@ -1,0 +1,97 @@
+"""The ``ecom`` command line: generate, materialize, doctor, help and errors."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from pyspark.sql import SparkSession
+
+from ecom_assets.cli import main
+
+ECOM = str(Path(sys.executable).with_name("ecom"))
+
+
+@pytest.mark.parametrize("command", [[], ["generate"], ["materialize"], ["doctor"]])
+def test_help_of_every_command(command: list[str]) -> None:
+    done = subprocess.run([ECOM, *command, "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0
+    assert "usage: ecom" in done.stdout
+
+
+def test_generate_writes_both_months(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["generate", "--out", str(tmp_path), "--rows", "5000", "--seed", "1", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "5,000 rows" in out
+    assert (tmp_path / "2019-Oct.csv").is_file() and (tmp_path / "2019-Nov.csv").is_file()
+    assert not list(tmp_path.glob("*.partial"))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["generate", "--out", "x", "--rows", "-5"], "expected a positive number"),
+        (["generate", "--out", "x", "--scale", "2"], "expected a scale in (0, 1]"),
+        (["generate", "--out", "x", "--rows", "10", "--scale", "0.1"], "not allowed with argument"),
+    ],
+)
+def test_bad_arguments_exit_non_zero_with_a_reason(tmp_path: Path, args: list[str], message: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_generate_too_few_rows_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["generate", "--out", str(tmp_path), "--rows", "10", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "ecom generate: error: --rows must be at least 1000, got 10"
+
+
+def test_materialize_records_the_run_on_the_persistent_instance(
+    spark: SparkSession, real_heads: tuple[Path, Path], isolated_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for head, name in zip(real_heads, ("2019-Oct.csv", "2019-Nov.csv"), strict=True):
+        shutil.copy(head, isolated_env / "input" / name)
+    assert main(["materialize"]) == 0
+    out = capsys.readouterr().out
+    assert "success" in out and "materialized raw_events" in out
+    assert "check raw_events:rows_conserved: passed" in out
+    with dg.DagsterInstance.from_config(str(isolated_env / "dagster_home")) as instance:
+        runs = instance.get_runs()
+        assert len(runs) == 1 and runs[0].is_success
+        assert instance.get_latest_materialization_event(dg.AssetKey("raw_events")) is not None
+
+
+def test_materialize_without_input_says_what_to_do(spark: SparkSession, isolated_env: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["materialize"]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "ecom generate" in out
+
+
+def test_doctor_reports_each_component(spark: SparkSession, isolated_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ECOM_INFLUX_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "ok   java: openjdk version" in out
+    assert "ok   spark: pyspark 4." in out and "session works" in out
+    assert "WARN input: no 2019-Oct.csv" in out
+    assert "ok   lake:" in out
+    assert "WARN influxdb: http://127.0.0.1:9 unreachable" in out
+
+
+def test_doctor_fails_on_an_unwritable_lake(isolated_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = isolated_env / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("ECOM_LAKE_DIR", str(blocker / "lake"))
+    monkeypatch.setenv("ECOM_INFLUX_URL", "http://127.0.0.1:9")
+    assert main(["doctor", "--no-spark"]) == 1
+    assert "FAIL lake:" in capsys.readouterr().out

@@ -1,0 +1,69 @@
+"""Settings from the environment, Spark configuration layering, and the lake's paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ecom_assets.lake import Lake, input_month_files, is_local
+from ecom_assets.resources.spark import build_spark_conf, parse_conf_overrides
+from ecom_assets.settings import PROJECT_ROOT, load_settings
+
+CONF_DIR = str(PROJECT_ROOT / "spark_conf")
+
+
+def test_defaults_are_safe(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ECOM_DATA_DIR", "ECOM_LAKE_DIR", "ECOM_SPARK_MASTER", "ECOM_SPARK_REMOTE", "SPARK_LOCAL_IP",
+                 "ECOM_MAX_QUARANTINE_RATE"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings()
+    assert settings.data_dir == str(PROJECT_ROOT / "data" / "input")
+    assert settings.lake_dir == str(PROJECT_ROOT / "data" / "lake")
+    assert settings.spark_master == "local[*]"
+    assert settings.spark_remote == ""
+    assert settings.spark_local_ip == "127.0.0.1"
+    assert settings.max_quarantine_rate == 0.01
+
+
+def test_environment_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ECOM_DATA_DIR", "relative/input")
+    monkeypatch.setenv("ECOM_LAKE_DIR", "hdfs://namenode:8020/ecom")
+    monkeypatch.setenv("ECOM_SPARK_REMOTE", "sc://localhost:15002")
+    settings = load_settings()
+    assert settings.data_dir == str(tmp_path / "relative" / "input")
+    assert settings.lake_dir == "hdfs://namenode:8020/ecom"
+    assert settings.spark_remote == "sc://localhost:15002"
+
+
+def test_a_bad_number_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ECOM_MAX_QUARANTINE_RATE", "five")
+    with pytest.raises(ValueError, match="ECOM_MAX_QUARANTINE_RATE must be a number"):
+        load_settings()
+
+
+def test_spark_conf_layers_file_env_and_forced_utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ECOM_SPARK_CONF", "spark.sql.shuffle.partitions=3, spark.sql.session.timeZone=Europe/Paris")
+    conf = build_spark_conf(CONF_DIR, driver_memory="2g")
+    assert conf["spark.driver.memory"] == "2g"
+    assert conf["spark.sql.shuffle.partitions"] == "3"
+    assert conf["spark.sql.session.timeZone"] == "UTC"  # correctness depends on it: never overridden
+    assert conf["spark.driver.bindAddress"] == "127.0.0.1"
+
+
+def test_bad_spark_overrides_are_refused() -> None:
+    with pytest.raises(ValueError, match="key=value"):
+        parse_conf_overrides("spark.sql.shuffle.partitions")
+
+
+def test_lake_paths_work_for_local_folders_and_uris(tmp_path: Path) -> None:
+    hdfs = Lake("hdfs://nn:8020/ecom/")
+    assert hdfs.raw_events == "hdfs://nn:8020/ecom/raw/events"
+    assert hdfs.quarantine == "hdfs://nn:8020/ecom/temp/quarantine/events"
+    assert hdfs.model("kmeans") == "hdfs://nn:8020/ecom/models/kmeans"
+    assert hdfs.processed("sessions") == "hdfs://nn:8020/ecom/processed/sessions"
+    assert not is_local(hdfs.root) and is_local(str(tmp_path)) and is_local("file:///tmp/x")
+    assert input_month_files(str(tmp_path)) == []
+    (tmp_path / "2019-Nov.csv").write_text("")
+    assert input_month_files(str(tmp_path)) == [str(tmp_path / "2019-Nov.csv")]
