@@ -9,7 +9,6 @@ from pyspark.sql import functions as F
 
 from ecom_assets.ingest.parsing import (
     RAW_EVENTS_SCHEMA,
-    REJECT_REASONS,
     accepted_events,
     number_lines,
     parse_lines,
@@ -56,17 +55,13 @@ class IngestReport:
 def _observed_counts(parsed: DataFrame) -> tuple[DataFrame, Observation]:
     """Attach the run's counters to ``parsed``: they are filled by the write, with no extra pass."""
     observation = Observation("ingest")
-    accepted_time = F.when(~F.col("is_header") & F.col("reject_reason").isNull(), F.col("event_time"))
+    accepted_time = F.when(~F.col("is_header") & F.col("reject_code").isNull(), F.col("event_time"))
     metrics = [
         F.count(F.lit(1)).alias("lines_read"),
         F.count_if(F.col("is_header")).alias("header_lines"),
-        F.count_if(~F.col("is_header") & F.col("reject_reason").isNull()).alias("rows_accepted"),
+        F.count_if(~F.col("is_header") & F.col("reject_code").isNull()).alias("rows_accepted"),
         F.date_format(F.min(accepted_time), "yyyy-MM-dd HH:mm:ss").alias("first_event"),
         F.date_format(F.max(accepted_time), "yyyy-MM-dd HH:mm:ss").alias("last_event"),
-        *[
-            F.count_if(~F.col("is_header") & (F.col("reject_reason") == reason)).alias(reason)
-            for reason in REJECT_REASONS
-        ],
     ]
     return parsed.observe(observation, *metrics), observation
 
@@ -76,15 +71,21 @@ def write_raw_events(events: DataFrame, path: str) -> None:
     events.write.mode("overwrite").partitionBy("event_date").parquet(path)
 
 
-def write_quarantine(spark: SparkSession, paths: list[str], parsed_again: DataFrame, target: str, rejected: int) -> None:
-    """Overwrite the quarantine with the rejected lines and their line numbers (an empty table when none)."""
-    if rejected == 0:
+def write_quarantine(spark: SparkSession, paths: list[str], target: str, any_rejected: bool) -> dict[str, int]:
+    """Overwrite the quarantine with the rejected lines and their line numbers; counts per reason.
+
+    Runs only when the main pass saw rejected lines (real files usually have none): it reads the
+    input again with line positions, which the main pass does not pay for.
+    """
+    if not any_rejected:
         empty = spark.createDataFrame([], "source_file string, line_number long, raw_line string, reason string")
         empty.coalesce(1).write.mode("overwrite").parquet(target)
-        return
-    splits = split_positions(read_lines(spark, paths))
-    numbered = number_lines(rejected_lines(parsed_again), splits)
+        return {}
+    lines = read_lines(spark, paths, with_position=True)
+    numbered = number_lines(rejected_lines(parse_lines(lines)), split_positions(lines))
     numbered.coalesce(1).write.mode("overwrite").parquet(target)
+    counts = spark.read.parquet(target).groupBy("reason").count().collect()
+    return {row["reason"]: int(row["count"]) for row in counts}
 
 
 def count_rows_per_month(spark: SparkSession, raw_path: str) -> dict[str, int]:
@@ -119,9 +120,9 @@ def ingest_events(
     parsed, observation = _observed_counts(parse_lines(read_lines(spark, paths)))
     write_raw_events(accepted_events(parsed), lake.raw_events)
     metrics = observation.get
-    reasons = {reason: int(metrics[reason]) for reason in REJECT_REASONS if metrics[reason]}
+    rows_read = int(metrics["lines_read"]) - int(metrics["header_lines"])
+    reasons = write_quarantine(spark, paths, lake.quarantine, any_rejected=rows_read > int(metrics["rows_accepted"]))
     rejected = sum(reasons.values())
-    write_quarantine(spark, paths, parse_lines(read_lines(spark, paths)), lake.quarantine, rejected)
     return IngestReport(
         lines_read=int(metrics["lines_read"]),
         header_lines=int(metrics["header_lines"]),
