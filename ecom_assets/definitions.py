@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dagster as dg
 
+from ecom_assets.behaviour.assets import BEHAVIOUR_ASSETS
 from ecom_assets.ingest.assets import raw_events
 from ecom_assets.resources import LakeResource, SparkResource
 from ecom_assets.settings import Settings, load_settings
 
 BATCH_JOB_NAME = "batch_job"
-BATCH_ASSETS = [raw_events]
+BATCH_ASSETS = [raw_events, *BEHAVIOUR_ASSETS]
 
 
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:

@@ -64,6 +64,8 @@ def materialize_batch(selection: str | None = None, settings: Settings | None = 
         instance=instance,
         resources=build_resources(settings),
         raise_on_error=False,
+        # Dagster's step events are DEBUG; users see the assets' own INFO lines and any warning.
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
     )
     materialized = sorted(
         {event.asset_key.to_user_string() for event in result.get_asset_materialization_events() if event.asset_key}

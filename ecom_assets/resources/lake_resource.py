@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dagster as dg
+from pyspark.sql import DataFrame, SparkSession
 
 from ecom_assets.lake import Lake, input_month_files
 
@@ -27,3 +28,16 @@ class LakeResource(dg.ConfigurableResource):
                 "run `ecom generate --out DIR` or point ECOM_DATA_DIR at the real files"
             )
         return files
+
+    def write_processed(self, frame: DataFrame, table: str, partition_by: str | None = None) -> str:
+        """Overwrite ``processed/<table>`` with ``frame`` (Parquet); returns the path."""
+        path = self.lake.processed(table)
+        writer = frame.write.mode("overwrite")
+        if partition_by:
+            writer = writer.partitionBy(partition_by)
+        writer.parquet(path)
+        return path
+
+    def read_processed(self, spark: SparkSession, table: str) -> DataFrame:
+        """``processed/<table>`` as written by its asset."""
+        return spark.read.parquet(self.lake.processed(table))

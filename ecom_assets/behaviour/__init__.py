@@ -1,0 +1,1 @@
+"""Behaviour stage: sessions, user indicators, funnel, popularity, navigation, affinities, time patterns."""
