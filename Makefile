@@ -28,6 +28,7 @@ ui: setup
 
 bench: setup-dev
 	$(VENV)/python bench/ingest_vs_duckdb.py
+	$(VENV)/python bench/batch_graph_scale.py
 
 clean:
 	rm -rf data/lake .dagster_home spark-warehouse

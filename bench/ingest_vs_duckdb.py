@@ -58,13 +58,13 @@ def timed(fn) -> float:
     return time.perf_counter() - started
 
 
-def write_results(section: str) -> None:
-    """Replace the ingest section of docs/benchmarks.md (creating the file if needed)."""
+def write_results(section: str, start: str = START, end: str = END) -> None:
+    """Replace the section between ``start`` and ``end`` in docs/benchmarks.md (creating the file if needed)."""
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmarks\n\n"
-    block = f"{START}\n{section.strip()}\n{END}"
-    if START in text and END in text:
-        text = text[: text.index(START)] + block + text[text.index(END) + len(END) :]
+    block = f"{start}\n{section.strip()}\n{end}"
+    if start in text and end in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     RESULTS.write_text(text, encoding="utf-8")

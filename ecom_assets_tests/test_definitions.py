@@ -22,13 +22,20 @@ def test_definitions_are_loadable() -> None:
 def test_every_asset_check_and_job_resolves() -> None:
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert "raw_events" in keys
+    assert {"raw_events", "sessions", "user_behavior_stats", "conversion_funnel", "popularity",
+            "navigation_transitions", "navigation_paths", "affinities", "activity_patterns"} <= keys
     check_names = {key.name for key in graph.asset_check_keys}
     assert {
         "schema_and_types",
         "required_columns_not_null",
         "rows_conserved",
         "quarantine_rate_below_threshold",
+        "events_conserved",
+        "durations_non_negative",
+        "rates_within_unit_interval",
+        "counts_match_raw_events",
+        "probabilities_sum_to_one",
+        "measures_consistent",
     } <= check_names
     job = defs.resolve_job_def(BATCH_JOB_NAME)
     assert job.name == BATCH_JOB_NAME

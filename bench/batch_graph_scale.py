@@ -1,0 +1,79 @@
+"""Benchmark: wall time of each batch asset on a generated dataset of N rows (default 10 M).
+
+Materializes the batch graph through Dagster on a fresh lake and reads each step's duration from
+the run's events; writes the table to ``docs/benchmarks.md`` between the ``batch`` markers.
+
+    python bench/batch_graph_scale.py --rows 10000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+import dagster as dg  # noqa: E402
+
+from ecom_assets.ingest.generator import generate_dataset  # noqa: E402
+from ecom_assets.settings import load_settings  # noqa: E402
+from ingest_vs_duckdb import write_results  # noqa: E402
+
+START, END = "<!-- batch:start -->", "<!-- batch:end -->"
+
+
+def main() -> None:
+    """Generate N rows (once), materialize the batch graph, write per-asset times."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--work-dir", type=Path, default=REPO / "bench" / "results")
+    args = parser.parse_args()
+    data = args.work_dir / f"data-{args.rows}"
+    if not (data / "2019-Nov.csv").is_file():
+        generate_dataset(data, args.rows, seed=42, progress=False)
+    os.environ["ECOM_DATA_DIR"] = str(data)
+    os.environ["ECOM_LAKE_DIR"] = str(args.work_dir / f"lake-batch-{args.rows}")
+    os.environ.setdefault("ECOM_SPARK_CONF", "spark.ui.enabled=false")
+    from ecom_assets.definitions import BATCH_ASSETS, build_resources
+
+    instance = dg.DagsterInstance.ephemeral()
+    started = time.perf_counter()
+    result = dg.materialize(BATCH_ASSETS, resources=build_resources(load_settings()), instance=instance,
+                            raise_on_error=False)
+    total = time.perf_counter() - started
+    records = instance.get_records_for_run(result.run_id).records
+    begin: dict[str, float] = {}
+    seconds: dict[str, float] = {}
+    for record in records:
+        entry = record.event_log_entry
+        event = entry.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        if event.is_step_start:
+            begin[event.step_key] = entry.timestamp
+        elif event.is_step_success:
+            seconds[event.step_key] = entry.timestamp - begin[event.step_key]
+    rows = "\n".join(f"| `{step}` | {secs:,.1f} | {args.rows / secs:,.0f} |" for step, secs in seconds.items())
+    section = f"""
+## Batch graph at {args.rows:,} rows
+
+`python bench/batch_graph_scale.py --rows {args.rows}` on {platform.machine()}, {os.cpu_count()} cores,
+embedded Spark (`local[*]`, driver memory from `spark_conf/`); one run of the whole batch graph through
+Dagster, {'success' if result.success else 'FAILED'}, {total:,.0f} s in all. Measured {time.strftime('%Y-%m-%d')}.
+
+| asset | seconds | input rows/s |
+|---|---:|---:|
+{rows}
+"""
+    write_results(section, START, END)
+    print(section)
+
+
+if __name__ == "__main__":
+    main()
