@@ -43,7 +43,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     rows = rows_for_scale(args.scale) if args.scale is not None else (args.rows or DEFAULT_GENERATED_ROWS)
     try:
-        report = generate_dataset(args.out, rows, seed=args.seed, progress=not args.quiet)
+        report = generate_dataset(args.out, rows, seed=args.seed, progress=not args.quiet,
+                                  ground_truth=args.ground_truth)
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     for path, count in report.files.items():
@@ -90,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--seed", type=int, default=42, help="random seed (same seed, same files)")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
+    gen.add_argument("--ground-truth", action="store_true",
+                     help="also write ground_truth_users.csv (each user's planted customer type)")
     gen.set_defaults(handler=cmd_generate)
 
     mat = sub.add_parser("materialize", help="materialize the batch asset graph through Dagster")

@@ -6,6 +6,7 @@ inside the project folder. Secrets (the InfluxDB token) are read here but never 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,27 @@ def _float(name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number, got {raw!r}") from exc
 
 
+def _date(name: str, default: str) -> dt.date:
+    """A ``YYYY-MM-DD`` variable, with a clear error otherwise."""
+    raw = os.environ.get(name, "").strip() or default
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a date YYYY-MM-DD, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class TrainingWindow:
+    """The days the models learn from: ``start`` included, ``end`` excluded (UTC)."""
+
+    start: dt.date
+    end: dt.date
+
+    def __post_init__(self) -> None:
+        if self.end <= self.start:
+            raise ValueError(f"the training window must end after it starts ({self.start} .. {self.end})")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting of the project (see the README's table of environment variables)."""
@@ -47,6 +69,7 @@ class Settings:
     max_quarantine_rate: float
     influx_url: str
     influx_database: str
+    training_window: TrainingWindow
 
     @property
     def influx_token(self) -> str:
@@ -68,4 +91,5 @@ def load_settings() -> Settings:
         max_quarantine_rate=_float("ECOM_MAX_QUARANTINE_RATE", 0.01),
         influx_url=os.environ.get("ECOM_INFLUX_URL", "").strip() or "http://127.0.0.1:8086",
         influx_database=os.environ.get("ECOM_INFLUX_DB", "").strip() or "ecommerce_analytics",
+        training_window=TrainingWindow(_date("ECOM_TRAIN_START", "2019-10-01"), _date("ECOM_TRAIN_END", "2019-11-01")),
     )

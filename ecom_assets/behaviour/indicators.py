@@ -42,7 +42,7 @@ def user_indicators(events: DataFrame, sessions: DataFrame) -> DataFrame:
     revenue, first/last seen, preferred category and brand."""
     visits = sessions.groupBy("user_id").agg(
         F.count(F.lit(1)).alias("sessions"),
-        F.count_distinct("start_date").alias("active_days"),
+        F.size(F.collect_set("start_date")).alias("active_days"),
         F.round(F.avg("duration_s"), 1).alias("mean_session_duration_s"),
         F.count_if("converted").alias("converted_sessions"),
     )

@@ -58,8 +58,8 @@ def sessionize(events: DataFrame, max_path: int = MAX_PATH_LENGTH) -> DataFrame:
     """
     with_ids = assign_session_ids(events)
     steps = F.array_sort(
-        F.collect_list(F.struct(F.col("event_time"), _event_rank().alias("rank"),
-                                F.col("event_type"), top_category().alias("category")))
+        F.collect_list(F.struct(F.col("event_time"), _event_rank().alias("rank"), F.col("event_type"),
+                                top_category().alias("category"), "product_id", "category_id"))
     )
     # The real files have a few user_session values shared by two users: a session is (id, user).
     grouped = with_ids.groupBy("session_id", "user_id").agg(
@@ -70,8 +70,6 @@ def sessionize(events: DataFrame, max_path: int = MAX_PATH_LENGTH) -> DataFrame:
         count_type("view").alias("views"),
         count_type("cart").alias("carts"),
         count_type("purchase").alias("purchases"),
-        F.count_distinct("product_id").alias("distinct_products"),
-        F.count_distinct("category_id").alias("distinct_categories"),
         F.coalesce(F.sum(F.when(F.col("event_type") == "purchase", F.col("price"))), F.lit(0.0)).alias("revenue"),
         steps.alias("_steps"),
     )
@@ -88,8 +86,11 @@ def sessionize(events: DataFrame, max_path: int = MAX_PATH_LENGTH) -> DataFrame:
         "views",
         "carts",
         "purchases",
-        "distinct_products",
-        "distinct_categories",
+        # Distinct counts from the collected steps: no second (distinct) aggregation over all events.
+        F.size(F.array_distinct(F.transform("_steps", lambda s: s["product_id"]))).alias("distinct_products"),
+        F.size(F.array_compact(F.array_distinct(F.transform("_steps", lambda s: s["category_id"])))).alias(
+            "distinct_categories"
+        ),
         F.round("revenue", 2).alias("revenue"),
         (F.col("purchases") > 0).alias("converted"),
         F.slice(F.transform("_steps", lambda s: s["event_type"]), 1, max_path).alias("event_path"),

@@ -53,8 +53,23 @@ def split_rows(total_rows: int) -> tuple[int, int]:
     return october, total_rows - october
 
 
-def generate_dataset(out_dir: str | Path, total_rows: int, seed: int = 42, progress: bool = True) -> GenerationReport:
-    """Write ``2019-Oct.csv`` and ``2019-Nov.csv`` with ``total_rows`` rows in all, deterministic for ``seed``."""
+GROUND_TRUTH_FILE = "ground_truth_users.csv"
+
+
+def write_ground_truth(path: Path, population) -> None:
+    """The latent customer type of every user (``user_id,planted_segment``), to score segmentations against."""
+    with open(path, "w", encoding="ascii") as sink:
+        sink.write("user_id,planted_segment\n")
+        sink.writelines(f"{u},{s}\n" for u, s in zip(population.user_ids, population.planted_segment, strict=True))
+
+
+def generate_dataset(
+    out_dir: str | Path, total_rows: int, seed: int = 42, progress: bool = True, ground_truth: bool = False
+) -> GenerationReport:
+    """Write ``2019-Oct.csv`` and ``2019-Nov.csv`` with ``total_rows`` rows in all, deterministic for ``seed``.
+
+    With ``ground_truth``, also ``ground_truth_users.csv``: each user's planted customer type.
+    """
     if total_rows < MIN_ROWS:
         raise ValueError(f"--rows must be at least {MIN_ROWS}, got {total_rows}")
     if total_rows > cal.REAL_ROWS_TOTAL:
@@ -70,6 +85,8 @@ def generate_dataset(out_dir: str | Path, total_rows: int, seed: int = 42, progr
     users = {m.name: max(int(round(rows[m.name] / m.events_per_user)), 1) for m in cal.MONTHS}
     population = build_population(rng, catalog, users[cal.OCTOBER.name], users[cal.NOVEMBER.name])
     report = GenerationReport(products=catalog.n_products, users=population.size)
+    if ground_truth:
+        write_ground_truth(out / GROUND_TRUTH_FILE, population)
     first_session = 0
     with tqdm(total=total_rows, unit="rows", unit_scale=True, disable=not progress, desc="generate") as bar:
         for month in cal.MONTHS:

@@ -35,10 +35,11 @@ class Population:
 # Latent customer types: (share of users, activity scale, buying propensity scale).
 # Browsers rarely buy, regulars buy now and then, loyal customers buy often.
 CUSTOMER_TYPES = (
-    (0.70, 0.7, 0.05),
-    (0.22, 1.3, 1.0),
-    (0.08, 3.0, 4.0),
+    (0.70, 0.6, 0.03),
+    (0.22, 1.6, 1.0),
+    (0.08, 4.0, 4.0),
 )
+TYPE_NOISE_SIGMA = 0.4  # spread of activity and propensity within a type (lognormal)
 
 
 def build_population(rng: np.random.Generator, catalog: Catalog, n_october: int, n_november: int) -> Population:
@@ -64,8 +65,8 @@ def build_population(rng: np.random.Generator, catalog: Catalog, n_october: int,
     planted = rng.choice(len(CUSTOMER_TYPES), size=n, p=shares / shares.sum()).astype(np.int8)
     activity_scale = np.array([t[1] for t in CUSTOMER_TYPES])[planted]
     buying_scale = np.array([t[2] for t in CUSTOMER_TYPES])[planted]
-    activity = activity_scale * rng.lognormal(0.0, 0.6, size=n)
-    buying = buying_scale * rng.lognormal(0.0, 0.5, size=n)
+    activity = activity_scale * rng.lognormal(0.0, TYPE_NOISE_SIGMA, size=n)
+    buying = buying_scale * rng.lognormal(0.0, TYPE_NOISE_SIGMA, size=n)
 
     favourites = rng.choice(catalog.n_categories, size=(n, 3), p=catalog.category_weights).astype(np.int32)
     price_level = rng.normal(0.0, 0.9, size=n)

@@ -1,0 +1,1 @@
+"""Segmentation stage: RFM, K-means segments, profiles, assignment of new users."""
