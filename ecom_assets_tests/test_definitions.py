@@ -23,7 +23,8 @@ def test_every_asset_check_and_job_resolves() -> None:
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert {"raw_events", "sessions", "user_behavior_stats", "conversion_funnel", "popularity",
-            "navigation_transitions", "navigation_paths", "affinities", "activity_patterns"} <= keys
+            "navigation_transitions", "navigation_paths", "affinities", "activity_patterns",
+            "rfm_table", "kmeans_model", "segment_profiles", "user_segments"} <= keys
     check_names = {key.name for key in graph.asset_check_keys}
     assert {
         "schema_and_types",
@@ -36,6 +37,10 @@ def test_every_asset_check_and_job_resolves() -> None:
         "counts_match_raw_events",
         "probabilities_sum_to_one",
         "measures_consistent",
+        "converged_and_separated",
+        "silhouette_matches_sklearn",
+        "stable_across_refits",
+        "every_user_assigned",
     } <= check_names
     job = defs.resolve_job_def(BATCH_JOB_NAME)
     assert job.name == BATCH_JOB_NAME
