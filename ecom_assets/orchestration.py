@@ -19,7 +19,7 @@ class MaterializeSummary:
     run_id: str
     success: bool
     materialized: list[str] = field(default_factory=list)
-    checks: list[tuple[str, bool]] = field(default_factory=list)
+    checks: list[tuple[str, bool, str]] = field(default_factory=list)  # (name, passed, severity)
     lake_dir: str = ""
     dagster_home: str = ""
     error: str = ""
@@ -28,7 +28,10 @@ class MaterializeSummary:
         """A short human-readable report."""
         lines = [f"run {self.run_id}: {'success' if self.success else 'FAILED'}"]
         lines += [f"  materialized {key}" for key in self.materialized]
-        lines += [f"  check {name}: {'passed' if ok else 'FAILED'}" for name, ok in self.checks]
+        lines += [
+            f"  check {name}: {'passed' if ok else ('FAILED' if severity == 'ERROR' else 'warning')}"
+            for name, ok, severity in self.checks
+        ]
         if self.error:
             lines.append(f"  error: {self.error}")
         lines.append(f"results under {self.lake_dir}")
@@ -70,7 +73,10 @@ def materialize_batch(selection: str | None = None, settings: Settings | None = 
     materialized = sorted(
         {event.asset_key.to_user_string() for event in result.get_asset_materialization_events() if event.asset_key}
     )
-    checks = [(f"{e.asset_key.to_user_string()}:{e.check_name}", e.passed) for e in result.get_asset_check_evaluations()]
+    checks = [
+        (f"{e.asset_key.to_user_string()}:{e.check_name}", e.passed, e.severity.value)
+        for e in result.get_asset_check_evaluations()
+    ]
     error = ""
     if not result.success:
         failures = [e for e in result.all_events if e.is_step_failure]
@@ -78,7 +84,8 @@ def materialize_batch(selection: str | None = None, settings: Settings | None = 
             error = root_error_message(failures[0].step_failure_data.error)
     return MaterializeSummary(
         run_id=result.run_id,
-        success=result.success and all(ok for _, ok in checks),
+        # A failed WARN check is reported but does not fail the command; a failed ERROR check does.
+        success=result.success and all(ok or severity != "ERROR" for _, ok, severity in checks),
         materialized=materialized,
         checks=checks,
         lake_dir=settings.lake_dir,

@@ -95,9 +95,9 @@ def test_rows_without_session_are_cut_after_30_minutes(spark: SparkSession) -> N
         (base, "view", 3, None, None, None, 5.0, 8, None),
         (base, "view", 3, None, None, None, 5.0, 8, "real-session"),
     ]
-    table = sessionize(spark.createDataFrame(rows, EVENT_SCHEMA)).orderBy("user_id", "start_time").collect()
+    table = sessionize(spark.createDataFrame(rows, EVENT_SCHEMA)).orderBy("user_id", "start_time", "session_id").collect()
     assert [(r["user_id"], r["events"], r["is_synthetic"]) for r in table] == [
-        (7, 2, True), (7, 1, True), (8, 1, True), (8, 1, False)]
+        (7, 2, True), (7, 1, True), (8, 1, True), (8, 1, False)]  # "nosession-8-1" sorts before "real-session"
     assert table[0]["session_id"] == "nosession-7-1" and table[1]["session_id"] == "nosession-7-2"
     assert table[1]["converted"] and table[0]["duration_s"] == 600
 

@@ -23,7 +23,7 @@ def test_behaviour_group_materializes_with_passing_checks(spark: SparkSession, r
     shutil.copy(real_heads[0], isolated_env / "input" / "2019-Oct.csv")
     result = dg.materialize(
         BATCH_ASSETS,
-        selection="raw_events*",
+        selection=["raw_events", *BEHAVIOUR_TABLES],
         resources=build_resources(load_settings()),
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,

@@ -45,3 +45,15 @@ def test_every_asset_check_and_job_resolves() -> None:
     job = defs.resolve_job_def(BATCH_JOB_NAME)
     assert job.name == BATCH_JOB_NAME
     assert set(defs.resources) >= {"spark", "lake"}
+
+
+def test_dagster_cli_loads_the_workspace_from_the_repo_root() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    dagster = Path(sys.executable).with_name("dagster")
+    done = subprocess.run([str(dagster), "definitions", "validate", "-w", "workspace.yaml"], cwd=root,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
