@@ -8,7 +8,7 @@ from pyspark.sql import functions as F
 
 from ecom_assets.ingest.tables import read_raw_events
 from ecom_assets.resources import LakeResource, SparkResource
-from ecom_assets.segmentation.assignment import assign_segments, load_segmentation
+from ecom_assets.segmentation.assignment import assign_segments, load_segmentation, segment_name
 from ecom_assets.segmentation.kmeans import (
     K_RANGE,
     MAX_ITER,
@@ -170,8 +170,7 @@ def segment_profiles(spark: SparkResource, lake: LakeResource) -> dg.Materialize
     assigned = model.transform(lake.read_processed(session, "rfm_table"))
     profiles = profile_segments(assigned)
     names = name_segments([row.asDict() for row in profiles.collect()])
-    lookup = F.create_map(*[F.lit(x) for pair in names.items() for x in pair])
-    named = profiles.select(F.try_element_at(lookup, F.col(PREDICTION)).alias("segment"), "*")
+    named = profiles.select(segment_name(names, F.col(PREDICTION)).alias("segment"), "*")
     path = lake.write_processed(named, "segment_profiles")
     table = lake.read_processed(session, "segment_profiles")
     totals = table.agg(F.sum("user_share").alias("u"), F.sum("revenue_share").alias("r"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pyspark.ml import PipelineModel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ecom_assets.segmentation.kmeans import PREDICTION
@@ -17,9 +17,14 @@ def load_segmentation(spark: SparkSession, model_path: str, profiles_path: str) 
     return model, names
 
 
+def segment_name(names: dict[int, str], cluster: Column) -> Column:
+    """The segment name of ``cluster`` from the cluster -> name table (null for an unknown cluster)."""
+    lookup = F.create_map(*[F.lit(x) for pair in names.items() for x in pair])
+    return F.try_element_at(lookup, cluster)
+
+
 def assign_segments(model: PipelineModel, features: DataFrame, names: dict[int, str]) -> DataFrame:
     """``user_id``, ``cluster`` (nearest centre) and ``segment`` for each row of RFM ``features``."""
-    lookup = F.create_map(*[F.lit(x) for pair in names.items() for x in pair])
     return model.transform(features).select(
-        "user_id", F.col(PREDICTION), F.try_element_at(lookup, F.col(PREDICTION)).alias("segment")
+        "user_id", F.col(PREDICTION), segment_name(names, F.col(PREDICTION)).alias("segment")
     )
