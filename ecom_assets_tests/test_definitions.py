@@ -47,7 +47,8 @@ def test_every_asset_check_and_job_resolves() -> None:
     assert set(defs.resources) >= {"spark", "lake"}
 
 
-def test_dagster_cli_loads_the_workspace_from_the_repo_root() -> None:
+def test_dagster_cli_loads_the_workspace_from_the_repo_root(tmp_path) -> None:
+    import os
     import subprocess
     import sys
     from pathlib import Path
@@ -55,5 +56,6 @@ def test_dagster_cli_loads_the_workspace_from_the_repo_root() -> None:
     root = Path(__file__).resolve().parents[1]
     dagster = Path(sys.executable).with_name("dagster")
     done = subprocess.run([str(dagster), "definitions", "validate", "-w", "workspace.yaml"], cwd=root,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "DAGSTER_HOME": str(tmp_path)})
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
