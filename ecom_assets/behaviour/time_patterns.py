@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
@@ -11,7 +11,7 @@ from ecom_assets.behaviour.common import count_type
 GRAINS = ("hour_of_day", "day_of_week", "date")
 
 
-def _by(events: DataFrame, grain: str, key, with_distinct: bool) -> DataFrame:
+def _by(events: DataFrame, grain: str, key: Column, with_distinct: bool) -> DataFrame:
     """Event counts per ``key`` (distinct users and sessions too when ``with_distinct``)."""
     metrics = [
         F.count(F.lit(1)).alias("events"),
