@@ -47,6 +47,10 @@ def build_spark_conf(conf_dir: str, driver_memory: str = "", extra: dict[str, st
     conf.update(parse_conf_overrides(os.environ.get("ECOM_SPARK_CONF", "")))
     conf.update(extra or {})
     conf.update(FORCED_CONF)
+    log_config = Path(conf_dir) / "log4j2.properties"
+    if log_config.is_file():
+        option = f"-Dlog4j2.configurationFile=file:{log_config.resolve()}"
+        conf["spark.driver.extraJavaOptions"] = f"{conf.get('spark.driver.extraJavaOptions', '')} {option}".strip()
     return conf
 
 
