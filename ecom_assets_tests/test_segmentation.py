@@ -114,8 +114,9 @@ def test_sweep_picks_the_best_silhouette(prepared) -> None:
     _, _, rfm, _ = prepared
     scores = sweep_k(rfm, (3, 4), sample=5_000)
     assert set(scores) == {3, 4}
-    assert scores[choose_k(scores)] >= max(scores.values()) - 0.005
+    assert scores[choose_k(scores)] >= max(scores.values()) - 0.01
     assert choose_k({3: 0.50, 4: 0.502, 5: 0.40}) == 3
+    assert choose_k({3: 0.43, 4: 0.499, 5: 0.507, 6: 0.42}) == 4  # the case measured on 1 M rows
 
 
 def test_refit_on_a_bootstrap_sample_is_stable(prepared, fitted: PipelineModel) -> None:

@@ -74,10 +74,15 @@ def sweep_k(features: DataFrame, ks: tuple[int, ...] = K_RANGE, sample: int = SW
     return scores
 
 
+# Silhouettes this close are a tie: the smallest such k wins. Measured on 1 M generated rows:
+# k=5 beat k=4 by 0.008, yet bootstrap re-fits moved 5-25% of users at k=5 and under 0.5% at k=4.
+SILHOUETTE_TIE = 0.01
+
+
 def choose_k(scores: dict[int, float]) -> int:
-    """The k of the best silhouette (the smallest k on a tie within 0.005: simpler segments)."""
+    """The smallest k whose silhouette is within ``SILHOUETTE_TIE`` of the best (simpler, steadier segments)."""
     best = max(scores.values())
-    return min(k for k, s in scores.items() if s >= best - 0.005)
+    return min(k for k, s in scores.items() if s >= best - SILHOUETTE_TIE)
 
 
 def sklearn_silhouette_check(model: PipelineModel, features: DataFrame, rows: int = SILHOUETTE_SAMPLE_ROWS) -> tuple[float, float]:
