@@ -66,7 +66,6 @@ def sessions(spark: SparkResource, lake: LakeResource) -> dg.MaterializeResult:
     table = lake.read_processed(session, "sessions")
     stats = table.agg(
         F.count(F.lit(1)).alias("sessions"),
-        F.count_distinct("session_id", "user_id").alias("distinct_ids"),
         F.sum("events").alias("events"),
         F.count_if("is_synthetic").alias("synthetic"),
         F.min("duration_s").alias("min_duration_s"),
@@ -74,6 +73,8 @@ def sessions(spark: SparkResource, lake: LakeResource) -> dg.MaterializeResult:
         F.percentile_approx("duration_s", 0.5).alias("median_duration_s"),
         F.avg(F.col("converted").cast("double")).alias("conversion_rate"),
     ).collect()[0]
+    # Counted apart: a distinct aggregate next to percentile_approx would merge one digest per session.
+    distinct_ids = table.select("session_id", "user_id").distinct().count()
     raw_rows = events.count()
     n_sessions = int(stats["sessions"])
     return dg.MaterializeResult(
@@ -90,7 +91,7 @@ def sessions(spark: SparkResource, lake: LakeResource) -> dg.MaterializeResult:
         check_results=[
             dg.AssetCheckResult(
                 check_name="events_conserved",
-                passed=int(stats["events"] or 0) == raw_rows and int(stats["distinct_ids"]) == n_sessions,
+                passed=int(stats["events"] or 0) == raw_rows and distinct_ids == n_sessions,
                 metadata={"events_in_sessions": int(stats["events"] or 0), "raw_events": raw_rows},
             ),
             dg.AssetCheckResult(
