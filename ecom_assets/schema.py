@@ -14,4 +14,3 @@ CSV_HEADER: tuple[str, ...] = (
     "user_session",
 )
 EVENT_TYPES: tuple[str, ...] = ("view", "cart", "purchase", "remove_from_cart")
-EVENT_TIME_FORMAT = "%Y-%m-%d %H:%M:%S UTC"

@@ -5,6 +5,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from ecom_assets.behaviour.affinities import affinities as compute_affinities
+from ecom_assets.behaviour.funnel import LEVELS as FUNNEL_LEVELS
 from ecom_assets.behaviour.funnel import conversion_funnel as compute_funnel
 from ecom_assets.behaviour.indicators import user_indicators
 from ecom_assets.behaviour.navigation import navigation_paths as compute_paths
@@ -191,7 +192,7 @@ def conversion_funnel(spark: SparkResource, lake: LakeResource) -> dg.Materializ
                                 "cart_abandonment_rate"]),
             dg.AssetCheckResult(
                 check_name=RAW_COUNTS_CHECK,
-                passed=bool(sums) and all(v == expected for v in sums.values()),
+                passed=set(sums) == set(FUNNEL_LEVELS) and all(v == expected for v in sums.values()),
                 metadata={"raw_view_cart_purchase": list(expected),
                           "per_level": dg.MetadataValue.json({k: list(v) for k, v in sums.items()})},
             ),
