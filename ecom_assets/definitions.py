@@ -6,12 +6,13 @@ import dagster as dg
 
 from ecom_assets.behaviour.assets import BEHAVIOUR_ASSETS
 from ecom_assets.ingest.assets import raw_events
+from ecom_assets.recommendation.assets import RECOMMENDATION_ASSETS
 from ecom_assets.segmentation.assets import SEGMENTATION_ASSETS
 from ecom_assets.resources import LakeResource, SparkResource
 from ecom_assets.settings import Settings, load_settings
 
 BATCH_JOB_NAME = "batch_job"
-BATCH_ASSETS = [raw_events, *BEHAVIOUR_ASSETS, *SEGMENTATION_ASSETS]
+BATCH_ASSETS = [raw_events, *BEHAVIOUR_ASSETS, *SEGMENTATION_ASSETS, *RECOMMENDATION_ASSETS]
 
 
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:

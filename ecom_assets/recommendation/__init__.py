@@ -1,0 +1,1 @@
+"""Recommendations: ALS, content similarity, the hybrid blend and their evaluation."""

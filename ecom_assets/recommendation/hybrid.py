@@ -1,0 +1,222 @@
+"""The hybrid recommender: candidates from ALS, content and segment popularity, blended per segment.
+
+Score of a (user, product) pair, each component in [0, 1]:
+``w_als * clip(als, 0, 1) + w_content * max cosine to the user's recent products
++ w_popularity * log-popularity within the user's segment / the segment's best``.
+A product the user interacted with recently has content score 1 (it is its own nearest neighbour).
+Products the user already purchased are never recommended: the store sells durable goods
+(electronics, appliances, furniture), where a second purchase of the same item is rare, and
+showing it again wastes a slot. Viewed and carted products stay eligible: they are the strongest
+signal of what a user buys next.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from pyspark.ml.recommendation import ALSModel
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from ecom_assets.recommendation.als import (
+    Indexers,
+    index_ids,
+    product_index_table,
+    recommend_top,
+    score_pairs,
+    user_index_table,
+)
+from ecom_assets.recommendation.metrics import K, top_k
+
+COMPONENTS = ("als", "content", "popularity")
+UNKNOWN_SEGMENT = "Unknown"
+WEIGHT_STEP = 0.25
+
+
+@dataclass(frozen=True)
+class CandidateSizes:
+    """How many candidates each source brings per user before blending."""
+
+    als: int = 30
+    recent: int = 5
+    popular: int = 30
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Blend weights of the three components (they sum to 1)."""
+
+    als: float
+    content: float
+    popularity: float
+
+    def as_dict(self) -> dict[str, float]:
+        """The weights as a dict, for metadata."""
+        return {"als": self.als, "content": self.content, "popularity": self.popularity}
+
+
+def weight_grid(step: float = WEIGHT_STEP) -> list[Weights]:
+    """Every weight triple on the simplex with the given step (15 triples for 0.25)."""
+    n = round(1 / step)
+    return [Weights(a * step, c * step, (n - a - c) * step)
+            for a, c in itertools.product(range(n + 1), repeat=2) if a + c <= n]
+
+
+@dataclass(frozen=True)
+class HybridInputs:
+    """What the blend needs, all learned from one training period.
+
+    ``segments``: (user_id, segment); ``popularity``: (segment, product_id, popularity_score) with a
+    row per segment including ``UNKNOWN_SEGMENT`` (global popularity, for users with no segment);
+    ``content``: (user_id, product_id, content_score); ``purchased``: (user_id, product_id); ``catalogue``: (product_id, product_idx) of the ALS model.
+    """
+
+    model: ALSModel | None
+    indexers: Indexers | None
+    catalogue: DataFrame | None
+    segments: DataFrame
+    popularity: DataFrame
+    content: DataFrame
+    purchased: DataFrame
+    sizes: CandidateSizes
+
+
+def recent_products(interactions: DataFrame, recent: int) -> DataFrame:
+    """(user_id, product_id): the ``recent`` products each user touched last."""
+    order = Window.partitionBy("user_id").orderBy(F.desc("last_seen"), F.desc("strength"), F.asc("product_id"))
+    return interactions.withColumn("n", F.row_number().over(order)).where(F.col("n") <= recent).select(
+        "user_id", "product_id")
+
+
+def content_scores(recent: DataFrame, similarity: DataFrame) -> DataFrame:
+    """(user_id, product_id, content_score): the best cosine of each product to one of the user's recent products."""
+    neighbours = recent.join(similarity.select(F.col("product_id"), F.col("similar_product_id"), "similarity"),
+                             "product_id").select("user_id", F.col("similar_product_id").alias("product_id"),
+                                                  "similarity")
+    itself = recent.select("user_id", "product_id", F.lit(1.0).alias("similarity"))
+    return neighbours.unionByName(itself).groupBy("user_id", "product_id").agg(
+        F.max("similarity").alias("content_score"))
+
+
+def segment_popularity(interactions: DataFrame, segments: DataFrame) -> DataFrame:
+    """(segment, product_id, popularity_score): log popularity within each segment over its best, in [0, 1].
+
+    Users without a segment and the global ranking both go under ``UNKNOWN_SEGMENT``.
+    """
+    by_segment = interactions.join(segments, "user_id", "left").groupBy("segment", "product_id").agg(
+        F.sum("strength").alias("popularity")).where(F.col("segment").isNotNull())
+    overall = interactions.groupBy("product_id").agg(F.sum("strength").alias("popularity")).withColumn(
+        "segment", F.lit(UNKNOWN_SEGMENT))
+    both = by_segment.unionByName(overall)
+    best = F.max("popularity").over(Window.partitionBy("segment"))
+    return both.select("segment", "product_id",
+                       (F.log1p("popularity") / F.log1p(best)).alias("popularity_score"))
+
+
+def build_inputs(interactions: DataFrame, similarity: DataFrame, segments: DataFrame,
+                 model: ALSModel | None, indexers: Indexers | None,
+                 sizes: CandidateSizes = CandidateSizes()) -> HybridInputs:
+    """The blend's inputs from one period's interactions (user_id, product_id, strength, last_seen, purchased)."""
+    return HybridInputs(
+        model=model,
+        indexers=indexers,
+        catalogue=product_index_table(indexers, interactions) if indexers is not None else None,
+        segments=segments.select("user_id", "segment"),
+        popularity=segment_popularity(interactions, segments),
+        content=content_scores(recent_products(interactions, sizes.recent), similarity),
+        purchased=interactions.where("purchased").select("user_id", "product_id"),
+        sizes=sizes,
+    )
+
+
+def with_segment(inputs: HybridInputs, users: DataFrame) -> DataFrame:
+    """(user_id, segment) for ``users``; users without one get ``UNKNOWN_SEGMENT``."""
+    return users.select("user_id").distinct().join(inputs.segments, "user_id", "left").select(
+        "user_id", F.coalesce(F.col("segment"), F.lit(UNKNOWN_SEGMENT)).alias("segment"))
+
+
+def als_candidates(inputs: HybridInputs, users: DataFrame) -> DataFrame:
+    """(user_id, product_id, als_score) of the ALS model's best products for ``users`` (empty without a model)."""
+    if inputs.model is None or inputs.indexers is None:
+        return users.select("user_id").limit(0).select("user_id", F.lit(None).cast("long").alias("product_id"),
+                                                       F.lit(None).cast("double").alias("als_score"))
+    known = user_index_table(inputs.indexers, users)
+    top = recommend_top(inputs.model, known, inputs.catalogue, inputs.sizes.als)
+    return top.select("user_id", "product_id", "als_score")
+
+
+def candidates(inputs: HybridInputs, users: DataFrame) -> DataFrame:
+    """(user_id, product_id): ALS, content and segment-popularity candidates of ``users``, purchases removed."""
+    who = users.select("user_id").distinct()
+    from_als = als_candidates(inputs, who).select("user_id", "product_id")
+    from_content = inputs.content.join(who, "user_id").select("user_id", "product_id")
+    best = Window.partitionBy("segment").orderBy(F.desc("popularity_score"), F.asc("product_id"))
+    popular = inputs.popularity.withColumn("n", F.row_number().over(best)).where(F.col("n") <= inputs.sizes.popular)
+    from_popularity = with_segment(inputs, who).join(popular, "segment").select("user_id", "product_id")
+    pool = from_als.unionByName(from_content).unionByName(from_popularity).distinct()
+    return pool.join(inputs.purchased, ["user_id", "product_id"], "left_anti")
+
+
+def score_components(inputs: HybridInputs, pairs: DataFrame) -> DataFrame:
+    """``pairs`` (user_id, product_id, ...) plus segment and the three normalised components.
+
+    Implicit ALS fits a 0/1 preference, so its raw score is already on a [0, 1] scale: it is clipped
+    there, not rescaled per user. A user or product unknown to the ALS model scores 0 on that component.
+    """
+    scored = pairs.join(with_segment(inputs, pairs), "user_id")
+    if inputs.model is not None and inputs.indexers is not None:
+        keys = pairs.select("user_id", "product_id").distinct()
+        raw = score_pairs(inputs.model, index_ids(inputs.indexers, keys))
+        als = raw.select("user_id", "product_id",
+                         F.least(F.greatest(F.col("als_score"), F.lit(0.0)), F.lit(1.0)).alias("als"))
+        scored = scored.join(als, ["user_id", "product_id"], "left")
+    else:
+        scored = scored.withColumn("als", F.lit(0.0))
+    return (
+        scored.join(inputs.content, ["user_id", "product_id"], "left")
+        .join(inputs.popularity, ["segment", "product_id"], "left")
+        .select("*")
+        .withColumn("als", F.coalesce(F.col("als"), F.lit(0.0)))
+        .withColumn("content", F.coalesce(F.col("content_score"), F.lit(0.0)))
+        .withColumn("popularity", F.coalesce(F.col("popularity_score"), F.lit(0.0)))
+        .drop("content_score", "popularity_score")
+    )
+
+
+def weights_frame(spark: SparkSession, weights: dict[str, Weights]) -> DataFrame:
+    """(segment, w_als, w_content, w_popularity) from a segment -> weights table."""
+    rows = [(segment, w.als, w.content, w.popularity) for segment, w in sorted(weights.items())]
+    return spark.createDataFrame(rows, "segment string, w_als double, w_content double, w_popularity double")
+
+
+def blend(scored: DataFrame, weights: DataFrame, fallback: Weights) -> DataFrame:
+    """``scored`` plus ``hybrid_score``, with each user's segment weights (``fallback`` for other segments)."""
+    joined = scored.join(F.broadcast(weights), "segment", "left")
+    w = {c: F.coalesce(F.col(f"w_{c}"), F.lit(getattr(fallback, c))) for c in COMPONENTS}
+    hybrid = w["als"] * F.col("als") + w["content"] * F.col("content") + w["popularity"] * F.col("popularity")
+    return joined.withColumn("hybrid_score", hybrid).drop(*[f"w_{c}" for c in COMPONENTS])
+
+
+def recommend(inputs: HybridInputs, users: DataFrame, weights: DataFrame, fallback: Weights, k: int = K) -> DataFrame:
+    """(user_id, segment, product_id, rank, hybrid_score, als, content, popularity): top ``k`` per user."""
+    scored = score_components(inputs, candidates(inputs, users))
+    return top_k(blend(scored, weights, fallback), "hybrid_score", k).select(
+        "user_id", "segment", "product_id", "rank", "hybrid_score", *COMPONENTS)
+
+
+def grid_frame(spark: SparkSession, grid: list[Weights]) -> DataFrame:
+    """(combo, w_als, w_content, w_popularity) for every weight triple of ``grid``."""
+    rows = [(i, w.als, w.content, w.popularity) for i, w in enumerate(grid)]
+    return spark.createDataFrame(rows, "combo int, w_als double, w_content double, w_popularity double")
+
+
+def grid_top_k(scored: DataFrame, grid: DataFrame, k: int = K) -> DataFrame:
+    """(combo, user_id, segment, product_id, rank): every user's top ``k`` under every weight triple."""
+    blended = scored.crossJoin(F.broadcast(grid)).withColumn(
+        "hybrid_score",
+        F.col("w_als") * F.col("als") + F.col("w_content") * F.col("content")
+        + F.col("w_popularity") * F.col("popularity"),
+    )
+    return top_k(blended, "hybrid_score", k, group=("combo", "user_id")).select(
+        "combo", "user_id", "segment", "product_id", "rank")

@@ -1,0 +1,186 @@
+"""Cross-validation on rolling temporal folds: ALS hyper-parameters, then the blend's weights per segment."""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pyspark.ml.recommendation import ALSModel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from ecom_assets.recommendation.als import (
+    AlsParams,
+    Indexers,
+    fit_als,
+    fit_indexers,
+    index_ids,
+    product_index_table,
+    recommend_top,
+    user_index_table,
+)
+from ecom_assets.recommendation.evaluation import evaluated_users, restrict
+from ecom_assets.recommendation.hybrid import (
+    UNKNOWN_SEGMENT,
+    CandidateSizes,
+    HybridInputs,
+    Weights,
+    build_inputs,
+    candidates,
+    grid_frame,
+    grid_top_k,
+    score_components,
+)
+from ecom_assets.recommendation.interactions import Fold, events_in, ground_truth, interaction_strengths
+from ecom_assets.recommendation.metrics import K, RankingMetrics, mean_metrics, per_user_metrics, ranking_metrics, top_k
+
+TUNING_USERS_CAP = 20_000
+MIN_SEGMENT_USERS = 30
+
+
+@dataclass(frozen=True)
+class FoldData:
+    """One fold's training interactions and the ground truth of its evaluation week (users seen in training)."""
+
+    fold: Fold
+    interactions: DataFrame
+    users: DataFrame
+    truth: DataFrame
+
+
+def prepare_fold(events: DataFrame, fold: Fold, users_cap: int = TUNING_USERS_CAP, seed: int = 46) -> FoldData:
+    """Interactions of the fold's training days and at most ``users_cap`` evaluated users (hash sample)."""
+    interactions = interaction_strengths(events_in(events, fold.train)).cache()
+    truth = ground_truth(events_in(events, fold.evaluate))
+    users = evaluated_users(interactions, truth)
+    users = users.orderBy(F.xxhash64("user_id", F.lit(seed))).limit(users_cap).cache()
+    return FoldData(fold, interactions, users, restrict(truth, users).cache())
+
+
+def als_top_k(model: ALSModel, indexers: Indexers, interactions: DataFrame, users: DataFrame,
+              k: int = K, pool: int = 3 * K) -> DataFrame:
+    """(user_id, product_id, rank): ALS alone, best ``k`` products not yet purchased."""
+    known = user_index_table(indexers, users)
+    catalogue = product_index_table(indexers, interactions)
+    pooled = recommend_top(model, known, catalogue, pool)
+    purchased = interactions.where("purchased").select("user_id", "product_id")
+    return top_k(pooled.join(purchased, ["user_id", "product_id"], "left_anti"), "als_score", k).select(
+        "user_id", "product_id", "rank")
+
+
+@dataclass
+class AlsTrial:
+    """One parameter set's metrics on each fold."""
+
+    params: AlsParams
+    fold_metrics: list[RankingMetrics] = field(default_factory=list)
+
+    @property
+    def mean_ndcg(self) -> float:
+        """NDCG@10 averaged over folds."""
+        return statistics.fmean(m.ndcg_at_10 for m in self.fold_metrics)
+
+    @property
+    def ndcg_spread(self) -> float:
+        """Standard deviation of NDCG@10 across folds (0 for one fold)."""
+        values = [m.ndcg_at_10 for m in self.fold_metrics]
+        return statistics.pstdev(values) if len(values) > 1 else 0.0
+
+
+def als_grid(ranks: list[int], reg_params: list[float], alphas: list[float], max_iter: int) -> list[AlsParams]:
+    """Every combination of the given values."""
+    return [AlsParams(r, g, a, max_iter) for r, g, a in itertools.product(ranks, reg_params, alphas)]
+
+
+def tune_als(folds: list[FoldData], grid: list[AlsParams],
+             log: Callable[[str], None] = lambda _: None) -> tuple[AlsTrial, list[AlsTrial], dict[int, tuple[ALSModel, Indexers]]]:
+    """Fit every parameter set on every fold; the best mean NDCG@10 wins (ties: the earlier, simpler set).
+
+    Returns the best trial, all trials, and the best set's model and indexers per fold (for tuning
+    the blend on the same folds without re-fitting).
+    """
+    trials = [AlsTrial(params) for params in grid]
+    models: dict[int, dict[int, tuple[ALSModel, Indexers]]] = {i: {} for i in range(len(grid))}
+    for f, data in enumerate(folds):
+        indexers = fit_indexers(data.interactions)
+        ratings = index_ids(indexers, data.interactions).select("user_idx", "product_idx", "strength").cache()
+        for i, trial in enumerate(trials):
+            model = fit_als(ratings, trial.params)
+            metrics = ranking_metrics(als_top_k(model, indexers, data.interactions, data.users), data.truth)
+            trial.fold_metrics.append(metrics)
+            models[i][f] = (model, indexers)
+            log(f"fold {f} ({data.fold.evaluate}) {trial.params.label()}: ndcg@10={metrics.ndcg_at_10:.4f}")
+        ratings.unpersist()
+    best_index = max(range(len(trials)), key=lambda i: (round(trials[i].mean_ndcg, 6), -i))
+    return trials[best_index], trials, models[best_index]
+
+
+@dataclass(frozen=True)
+class WeightChoice:
+    """The blend weights chosen for one segment and their validation NDCG@10 per fold."""
+
+    segment: str
+    weights: Weights
+    fold_ndcg: list[float]
+    users: int
+
+    @property
+    def spread(self) -> float:
+        """Standard deviation of NDCG@10 across folds."""
+        return statistics.pstdev(self.fold_ndcg) if len(self.fold_ndcg) > 1 else 0.0
+
+
+def fold_inputs(data: FoldData, similarity: DataFrame, segments: DataFrame, model: ALSModel | None,
+                indexers: Indexers | None, sizes: CandidateSizes) -> HybridInputs:
+    """The blend's inputs learned from one fold's training days."""
+    return build_inputs(data.interactions, similarity, segments, model, indexers, sizes)
+
+
+def grid_metrics(spark: SparkSession, inputs: HybridInputs, data: FoldData, grid: list[Weights]) -> list[dict]:
+    """Mean metrics per (segment, weight triple) on one fold, as plain rows (segments x triples, small)."""
+    scored = score_components(inputs, candidates(inputs, data.users)).cache()
+    ranked = grid_top_k(scored, grid_frame(spark, grid))
+    per_user = per_user_metrics(ranked, data.truth, group=("combo",))
+    users_segment = scored.select("user_id", "segment").distinct()
+    by_segment = mean_metrics(per_user.join(users_segment, "user_id", "left").fillna(UNKNOWN_SEGMENT, ["segment"]),
+                              group=("segment", "combo"))
+    overall = mean_metrics(per_user, group=("combo",)).withColumn("segment", F.lit(None).cast("string"))
+    rows = [r.asDict() for r in by_segment.unionByName(overall).collect()]
+    scored.unpersist()
+    return rows
+
+
+def choose_weights(rows_per_fold: list[list[dict]], grid: list[Weights],
+                   min_users: int = MIN_SEGMENT_USERS) -> tuple[WeightChoice, dict[str, WeightChoice]]:
+    """Per segment, the triple with the best NDCG@10 averaged over folds; small segments take the overall choice.
+
+    Returns the overall choice (segment ``None`` rows, also the fallback) and the per-segment ones.
+    """
+    def pick(segment: str | None) -> WeightChoice | None:
+        per_combo: dict[int, list[float]] = {}
+        users = 0
+        for rows in rows_per_fold:
+            for row in rows:
+                if row["segment"] == segment:
+                    per_combo.setdefault(row["combo"], []).append(float(row["ndcg_at_10"]))
+                    users = max(users, int(row["users"]))
+        complete = {c: v for c, v in per_combo.items() if len(v) == len(rows_per_fold)}
+        if not complete:
+            return None
+        best = max(sorted(complete), key=lambda c: statistics.fmean(complete[c]))
+        return WeightChoice(segment or "overall", grid[best], complete[best], users)
+
+    overall = pick(None)
+    if overall is None:
+        raise ValueError("no fold has evaluated users: the validation weeks hold no carts or purchases "
+                         "by users seen before them")
+    segments = sorted({row["segment"] for rows in rows_per_fold for row in rows if row["segment"] is not None})
+    chosen: dict[str, WeightChoice] = {}
+    for segment in segments:
+        choice = pick(segment)
+        if choice is None or choice.users < min_users:
+            choice = WeightChoice(segment, overall.weights, choice.fold_ndcg if choice else [], choice.users if choice else 0)
+        chosen[segment] = choice
+    return overall, chosen

@@ -1,0 +1,93 @@
+"""Recommendation functions on small hand-made DataFrames: content neighbours, ALS re-indexing, the blend."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from ecom_assets.recommendation.als import AlsParams, fit_als, fit_indexers, index_ids, score_pairs
+from ecom_assets.recommendation.content import price_bands, product_tokens, similar_products
+from ecom_assets.recommendation.hybrid import CandidateSizes, Weights, build_inputs, recommend, weights_frame
+from ecom_assets.recommendation.interactions import interaction_strengths
+
+ATTRIBUTES = "product_id long, category_id long, category_code string, brand string, price double"
+BIG_CATEGORY = 2053013555631882655  # category ids never fit in 32 bits
+
+
+def _catalogue(spark: SparkSession):
+    rows = [
+        (1, BIG_CATEGORY, "electronics.audio.headphone", "sony", 50.0),
+        (2, BIG_CATEGORY, "electronics.audio.headphone", "sony", 55.0),
+        (3, BIG_CATEGORY, "electronics.audio.headphone", "apple", 300.0),
+        (4, BIG_CATEGORY + 1, "electronics.audio.subwoofer", "sony", 200.0),
+        (5, BIG_CATEGORY + 2, "furniture.bedroom.bed", "ikea", 400.0),
+        (6, BIG_CATEGORY + 2, None, None, 80.0),  # no code, no brand: only its category id and price band
+        (7, BIG_CATEGORY + 3, "electronics.smartphone", "apple", 900.0),
+    ]
+    return spark.createDataFrame(rows, ATTRIBUTES)
+
+
+def test_content_neighbours_follow_category_brand_and_price(spark: SparkSession) -> None:
+    tokens = product_tokens(price_bands(_catalogue(spark)))
+    popularity = spark.createDataFrame([(1, 5.0), (2, 9.0)], "product_id long, popularity double")
+    result = similar_products(tokens, popularity, neighbours=3, token_cap=100)
+    rows = result.collect()
+    neighbours = {}
+    for r in rows:
+        neighbours.setdefault(r["product_id"], []).append((r["rank"], r["similar_product_id"], r["similarity"]))
+    best = {p: sorted(n)[0][1] for p, n in neighbours.items()}
+    assert best[1] == 2 and best[2] == 1  # same leaf category and brand
+    assert best[3] in (1, 2)  # same leaf category, other brand
+    assert best[4] in (1, 2)  # same brand, sibling category: shares electronics.audio
+    assert best[6] == 5 and best[5] == 6  # the bare product still finds its category sibling
+    assert all(r["product_id"] != r["similar_product_id"] for r in rows)
+    assert all(0 < r["similarity"] <= 1.0 + 1e-9 for r in rows)
+    assert {len(n) for n in neighbours.values()} <= {1, 2, 3}
+
+
+def test_frequent_tokens_do_not_generate_candidate_pairs(spark: SparkSession) -> None:
+    tokens = product_tokens(price_bands(_catalogue(spark)))
+    # With a cap of 1 no token is shared by few enough signatures: only a product's own signature is a candidate.
+    result = similar_products(tokens, spark.createDataFrame([], "product_id long, popularity double"), 3, token_cap=1)
+    assert result.count() == 0
+
+
+def _events(spark: SparkSession):
+    day = dt.datetime(2019, 10, 5, tzinfo=dt.UTC)
+    big_user = 2**40  # a user id beyond 32 bits
+    rows = []
+    for user, products in ((big_user, [1, 2, 3]), (big_user + 1, [1, 2]), (big_user + 2, [2, 3]), (big_user + 3, [5, 6])):
+        for i, product in enumerate(products):
+            rows.append((day + dt.timedelta(minutes=i), "view", product, user))
+    rows.append((day + dt.timedelta(hours=1), "purchase", 1, big_user))
+    return spark.createDataFrame(rows, "event_time timestamp, event_type string, product_id long, user_id long")
+
+
+def test_als_reindexes_wide_ids_and_scores_match_factors(spark: SparkSession) -> None:
+    interactions = interaction_strengths(_events(spark))
+    indexers = fit_indexers(interactions)
+    ratings = index_ids(indexers, interactions)
+    assert ratings.agg(F.max("user_idx")).first()[0] == 3
+    model = fit_als(ratings.select("user_idx", "product_idx", "strength"), AlsParams(rank=4, max_iter=5))
+    scored = score_pairs(model, ratings).collect()
+    users = {r["id"]: np.array(r["features"]) for r in model.userFactors.collect()}
+    items = {r["id"]: np.array(r["features"]) for r in model.itemFactors.collect()}
+    for r in scored:
+        assert abs(r["als_score"] - float(users[r["user_idx"]] @ items[r["product_idx"]])) < 1e-4
+
+
+def test_hybrid_never_recommends_purchased_products(spark: SparkSession) -> None:
+    interactions = interaction_strengths(_events(spark)).cache()
+    similarity = spark.createDataFrame([(1, 2, 0.9, 1), (2, 3, 0.8, 1), (5, 6, 0.7, 1)],
+                                       "product_id long, similar_product_id long, similarity double, rank int")
+    segments = spark.createDataFrame([(2**40, "Top"), (2**40 + 1, "Top")], "user_id long, segment string")
+    inputs = build_inputs(interactions, similarity, segments, None, None, CandidateSizes(als=5, recent=3, popular=5))
+    weights = {"Top": Weights(0.0, 0.5, 0.5)}
+    recs = recommend(inputs, interactions.select("user_id").distinct(), weights_frame(spark, weights),
+                     Weights(0.0, 0.0, 1.0)).collect()
+    assert not [r for r in recs if r["user_id"] == 2**40 and r["product_id"] == 1]
+    assert {r["segment"] for r in recs if r["user_id"] == 2**40 + 3} == {"Unknown"}
+    assert all(1 <= r["rank"] <= 10 for r in recs)
