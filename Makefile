@@ -29,8 +29,10 @@ ui: setup
 	$(VENV)/dagster dev -h 127.0.0.1 -p 3000
 
 bench: setup-dev
+	@scripts/setup_env.sh dev,bench
 	$(VENV)/python bench/ingest_vs_duckdb.py
 	$(VENV)/python bench/batch_graph_scale.py
+	$(VENV)/python bench/als_vs_implicit.py
 
 clean:
 	rm -rf data/lake .dagster_home spark-warehouse

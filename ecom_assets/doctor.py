@@ -103,8 +103,10 @@ def check_lake(settings: Settings) -> CheckResult:
 
 
 def check_influx(settings: Settings, timeout_s: float = 3.0) -> CheckResult:
-    """InfluxDB answers ``/ping`` (needed by the replay, not by the batch graph)."""
-    url = settings.influx_url.rstrip("/") + "/ping"
+    """InfluxDB answers ``/ping`` (the replay writes line-protocol files when INFLUX_URL is unset)."""
+    if not settings.influx_url:
+        return CheckResult("influxdb", "ok", "INFLUX_URL unset: the replay writes line-protocol files under temp/influx/")
+    url = settings.influx_url + "/ping"
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 - URL from settings
             version = response.headers.get("X-Influxdb-Version", "unknown version")
@@ -115,7 +117,7 @@ def check_influx(settings: Settings, timeout_s: float = 3.0) -> CheckResult:
             "influxdb",
             "WARN",
             f"{settings.influx_url} unreachable ({reason}); the batch graph does not need it, the replay does",
-            "start InfluxDB (apt-get install influxdb, then influxd) or set ECOM_INFLUX_URL",
+            "start InfluxDB (apt-get install influxdb, then influxd), fix INFLUX_URL, or unset it to write files",
         )
 
 

@@ -57,6 +57,11 @@ class Lake:
         """A Spark ML model under ``models/``."""
         return _join(self.root, "models", name)
 
+    def replay_table(self, table: str, part: str | None = None) -> str:
+        """A replay table under ``processed/replay/``, or one of its parts (``hour=2019-11-01T00``)."""
+        parts = ["processed", "replay", table] + ([part] if part else [])
+        return _join(self.root, *parts)
+
     def temp(self, name: str) -> str:
         """An intermediate result under ``temp/``."""
         return _join(self.root, "temp", name)

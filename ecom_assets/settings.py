@@ -33,6 +33,14 @@ def _float(name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number, got {raw!r}") from exc
 
 
+def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
+    """A variable restricted to ``allowed`` values, with a clear error otherwise."""
+    raw = os.environ.get(name, "").strip().lower() or default
+    if raw not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+    return raw
+
+
 def _date(name: str, default: str) -> dt.date:
     """A ``YYYY-MM-DD`` variable, with a clear error otherwise."""
     raw = os.environ.get(name, "").strip() or default
@@ -69,12 +77,14 @@ class Settings:
     max_quarantine_rate: float
     influx_url: str
     influx_database: str
+    influx_org: str
+    replay_time_mode: str
     training_window: TrainingWindow
 
     @property
     def influx_token(self) -> str:
         """The InfluxDB token (a secret: read on demand, never stored in metadata or logs)."""
-        return os.environ.get("ECOM_INFLUX_TOKEN", "")
+        return os.environ.get("INFLUX_TOKEN", "")
 
 
 def load_settings() -> Settings:
@@ -89,7 +99,9 @@ def load_settings() -> Settings:
         spark_local_ip=os.environ.get("SPARK_LOCAL_IP", "").strip() or "127.0.0.1",
         dagster_home=_path_or_uri("DAGSTER_HOME", PROJECT_ROOT / ".dagster_home"),
         max_quarantine_rate=_float("ECOM_MAX_QUARANTINE_RATE", 0.01),
-        influx_url=os.environ.get("ECOM_INFLUX_URL", "").strip() or "http://127.0.0.1:8086",
-        influx_database=os.environ.get("ECOM_INFLUX_DB", "").strip() or "ecommerce_analytics",
+        influx_url=os.environ.get("INFLUX_URL", "").strip().rstrip("/"),
+        influx_database=os.environ.get("INFLUX_DATABASE", "").strip() or "ecommerce_analytics",
+        influx_org=os.environ.get("INFLUX_ORG", "").strip() or "ecommerce",
+        replay_time_mode=_choice("ECOM_REPLAY_TIME", ("shifted", "original"), "shifted"),
         training_window=TrainingWindow(_date("ECOM_TRAIN_START", "2019-10-01"), _date("ECOM_TRAIN_END", "2019-11-01")),
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 
 from ecom_assets.behaviour.affinities import affinities
 from ecom_assets.behaviour.funnel import conversion_funnel

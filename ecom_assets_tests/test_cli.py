@@ -77,7 +77,7 @@ def test_materialize_without_input_says_what_to_do(spark: SparkSession, isolated
 
 def test_doctor_reports_each_component(spark: SparkSession, isolated_env: Path, monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("ECOM_INFLUX_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
+    monkeypatch.setenv("INFLUX_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out
     assert "ok   java: openjdk version" in out
@@ -92,6 +92,6 @@ def test_doctor_fails_on_an_unwritable_lake(isolated_env: Path, monkeypatch: pyt
     blocker = isolated_env / "file"
     blocker.write_text("not a folder")
     monkeypatch.setenv("ECOM_LAKE_DIR", str(blocker / "lake"))
-    monkeypatch.setenv("ECOM_INFLUX_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("INFLUX_URL", "http://127.0.0.1:9")
     assert main(["doctor", "--no-spark"]) == 1
     assert "FAIL lake:" in capsys.readouterr().out

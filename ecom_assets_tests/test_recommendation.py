@@ -9,7 +9,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from ecom_assets.recommendation.als import AlsParams, fit_als, fit_indexers, index_ids, score_pairs
-from ecom_assets.recommendation.content import price_bands, product_tokens, similar_products
+from ecom_assets.recommendation.content import isolated_products, price_bands, product_tokens, similar_products
 from ecom_assets.recommendation.hybrid import CandidateSizes, Weights, build_inputs, recommend, weights_frame
 from ecom_assets.recommendation.interactions import interaction_strengths
 
@@ -26,6 +26,7 @@ def _catalogue(spark: SparkSession):
         (5, BIG_CATEGORY + 2, "furniture.bedroom.bed", "ikea", 400.0),
         (6, BIG_CATEGORY + 2, None, None, 80.0),  # no code, no brand: only its category id and price band
         (7, BIG_CATEGORY + 3, "electronics.smartphone", "apple", 900.0),
+        (8, BIG_CATEGORY + 4, None, None, 10.0),  # alone in its category with nothing else: no neighbour possible
     ]
     return spark.createDataFrame(rows, ATTRIBUTES)
 
@@ -46,6 +47,8 @@ def test_content_neighbours_follow_category_brand_and_price(spark: SparkSession)
     assert all(r["product_id"] != r["similar_product_id"] for r in rows)
     assert all(0 < r["similarity"] <= 1.0 + 1e-9 for r in rows)
     assert {len(n) for n in neighbours.values()} <= {1, 2, 3}
+    assert 8 not in neighbours
+    assert [r["product_id"] for r in isolated_products(tokens).collect()] == [8]
 
 
 def test_frequent_tokens_do_not_generate_candidate_pairs(spark: SparkSession) -> None:
@@ -84,7 +87,8 @@ def test_hybrid_never_recommends_purchased_products(spark: SparkSession) -> None
     similarity = spark.createDataFrame([(1, 2, 0.9, 1), (2, 3, 0.8, 1), (5, 6, 0.7, 1)],
                                        "product_id long, similar_product_id long, similarity double, rank int")
     segments = spark.createDataFrame([(2**40, "Top"), (2**40 + 1, "Top")], "user_id long, segment string")
-    inputs = build_inputs(interactions, similarity, segments, None, None, CandidateSizes(als=5, recent=3, popular=5))
+    inputs = build_inputs(interactions, similarity, segments, None, None, dt.date(2019, 11, 1),
+                          CandidateSizes(als=5, recent=3, popular=5))
     weights = {"Top": Weights(0.0, 0.5, 0.5)}
     recs = recommend(inputs, interactions.select("user_id").distinct(), weights_frame(spark, weights),
                      Weights(0.0, 0.0, 1.0)).collect()

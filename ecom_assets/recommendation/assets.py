@@ -18,7 +18,13 @@ from ecom_assets.recommendation.als import (
     product_index_table,
     user_index_table,
 )
-from ecom_assets.recommendation.content import product_attributes, product_tokens, price_bands, similar_products
+from ecom_assets.recommendation.content import (
+    isolated_products,
+    price_bands,
+    product_attributes,
+    product_tokens,
+    similar_products,
+)
 from ecom_assets.recommendation.evaluation import (
     BASELINES,
     Evaluation,
@@ -56,6 +62,7 @@ from ecom_assets.recommendation.tuning import (
     TUNING_USERS_CAP,
     als_grid,
     choose_weights,
+    fold_inputs,
     grid_metrics,
     prepare_fold,
     tune_als,
@@ -177,7 +184,8 @@ class ContentConfig(dg.Config):
         dg.AssetCheckSpec("neighbours_valid", asset="content_similarity",
                           description="Similarities in (0, 1], no product is its own neighbour, ranks 1..N."),
         dg.AssetCheckSpec("every_product_has_neighbours", asset="content_similarity",
-                          description="Every product of the catalogue has at least one neighbour."),
+                          description="Every product that shares a category, brand or price band token with "
+                                      "another product has at least one neighbour."),
     ],
 )
 def content_similarity(config: ContentConfig, spark: SparkResource, lake: LakeResource) -> dg.MaterializeResult:
@@ -190,7 +198,8 @@ def content_similarity(config: ContentConfig, spark: SparkResource, lake: LakeRe
     events = read_raw_events(session, lake.lake)
     attributes = price_bands(product_attributes(events)).cache()
     popularity = product_popularity(interaction_strengths(events_in(events, _training_window())))
-    neighbours = similar_products(product_tokens(attributes), popularity, config.neighbours)
+    tokens = product_tokens(attributes).cache()
+    neighbours = similar_products(tokens, popularity, config.neighbours)
     path = lake.write_processed(neighbours, "content_similarity")
     lake.write_processed(attributes, "product_attributes")
     table = lake.read_processed(session, "content_similarity")
@@ -202,18 +211,21 @@ def content_similarity(config: ContentConfig, spark: SparkResource, lake: LakeRe
         F.count_if(~F.col("rank").between(1, config.neighbours)).alias("bad_rank"),
     ).collect()[0]
     catalogue = attributes.count()
+    isolated = isolated_products(tokens).count()
     products = int(stats["products"])
     bad = int(stats["bad_similarity"]) + int(stats["self"]) + int(stats["bad_rank"])
     return dg.MaterializeResult(
         metadata=table_metadata(table.orderBy("product_id", "rank"), path, int(stats["rows"]),
                                 catalogue_products=catalogue, products_with_neighbours=products,
+                                isolated_products=isolated,
                                 mean_neighbours=round(int(stats["rows"]) / max(products, 1), 2)),
         check_results=[
             dg.AssetCheckResult(check_name="neighbours_valid", passed=bad == 0,
                                 metadata={k: int(stats[k]) for k in ("bad_similarity", "self", "bad_rank")}),
             dg.AssetCheckResult(check_name="every_product_has_neighbours",
-                                passed=products == catalogue or catalogue <= 1,
-                                metadata={"catalogue": catalogue, "with_neighbours": products}),
+                                passed=products + isolated == catalogue,
+                                metadata={"catalogue": catalogue, "with_neighbours": products,
+                                          "isolated": isolated}),
         ],
     )
 
@@ -225,7 +237,7 @@ class HybridConfig(dg.Config):
     folds: int = 2
     tuning_users: int = TUNING_USERS_CAP
     als_candidates: int = 30
-    recent_products: int = 5
+    recent_products: int = 10
     popular_candidates: int = 30
 
     def sizes(self) -> CandidateSizes:
@@ -241,7 +253,8 @@ def _final_inputs(session: SparkSession, lake: LakeResource, sizes: CandidateSiz
     indexers = Indexers.load(lake.lake.model(ALS_INDEXERS))
     similarity = lake.read_processed(session, "content_similarity")
     segments = lake.read_processed(session, "user_segments").select("user_id", "segment")
-    return build_inputs(interactions, similarity, segments, model, indexers, sizes), interactions
+    as_of = _training_window().end
+    return build_inputs(interactions, similarity, segments, model, indexers, as_of, sizes), interactions
 
 
 def _read_weights(session: SparkSession, lake: LakeResource) -> tuple[dict[str, Weights], Weights]:
@@ -283,7 +296,7 @@ def hybrid_recs(context: dg.AssetExecutionContext, config: HybridConfig, spark: 
             raise dg.Failure(description=f"no ALS model for validation fold {f} under {path}: materialize "
                              f"als_model with folds >= {config.folds} first ({exc.__class__.__name__})") from exc
         data = prepare_fold(events, fold, config.tuning_users)
-        inputs = build_inputs(data.interactions, similarity, segments, model, indexers, config.sizes())
+        inputs = fold_inputs(data, similarity, segments, model, indexers, config.sizes())
         rows_per_fold.append(grid_metrics(session, inputs, data, grid))
         context.log.info(f"fold {f} ({fold.evaluate}): {len(grid)} weight triples evaluated")
     overall, chosen = choose_weights(rows_per_fold, grid)

@@ -133,3 +133,11 @@ def similar_products(tokens: DataFrame, popularity: DataFrame, neighbours: int =
     final = Window.partitionBy("product_id").orderBy("n")
     return expanded.withColumn("rank", F.row_number().over(final)).where(F.col("rank") <= neighbours).select(
         "product_id", "similar_product_id", F.round("similarity", 6).alias("similarity"), "rank")
+
+
+def isolated_products(tokens: DataFrame) -> DataFrame:
+    """(product_id): products that share no token with any other product, so no cosine can be above 0."""
+    postings = tokens.select("product_id", F.explode("tokens").alias("token"))
+    shared = postings.groupBy("token").agg(F.count(F.lit(1)).alias("df"))
+    return postings.join(shared, "token").groupBy("product_id").agg(F.max("df").alias("best")).where(
+        F.col("best") <= 1).select("product_id")

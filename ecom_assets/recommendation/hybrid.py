@@ -1,7 +1,7 @@
 """The hybrid recommender: candidates from ALS, content and segment popularity, blended per segment.
 
-Score of a (user, product) pair, each component in [0, 1]:
-``w_als * clip(als, 0, 1) + w_content * max cosine to the user's recent products
+Score of a (user, product) pair, each component at most 1:
+``w_als * min(als, 1) + w_content * max cosine to the user's recent products
 + w_popularity * log-popularity within the user's segment / the segment's best``.
 A product the user interacted with recently has content score 1 (it is its own nearest neighbour).
 Products the user already purchased are never recommended: the store sells durable goods
@@ -12,6 +12,7 @@ signal of what a user buys next.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ from ecom_assets.recommendation.metrics import K, top_k
 COMPONENTS = ("als", "content", "popularity")
 UNKNOWN_SEGMENT = "Unknown"
 WEIGHT_STEP = 0.25
+POPULARITY_HALF_LIFE_DAYS = 7.0
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class CandidateSizes:
     """How many candidates each source brings per user before blending."""
 
     als: int = 30
-    recent: int = 5
+    recent: int = 10
     popular: int = 30
 
 
@@ -99,14 +101,20 @@ def content_scores(recent: DataFrame, similarity: DataFrame) -> DataFrame:
         F.max("similarity").alias("content_score"))
 
 
-def segment_popularity(interactions: DataFrame, segments: DataFrame) -> DataFrame:
-    """(segment, product_id, popularity_score): log popularity within each segment over its best, in [0, 1].
+def segment_popularity(interactions: DataFrame, segments: DataFrame, as_of: dt.date) -> DataFrame:
+    """(segment, product_id, popularity_score): recent popularity within each segment over its best, in [0, 1].
 
-    Users without a segment and the global ranking both go under ``UNKNOWN_SEGMENT``.
+    Each pair's strength counts with a half-life of ``POPULARITY_HALF_LIFE_DAYS`` before ``as_of``
+    (what sold last week predicts next week better than what sold a month ago); the score is the
+    log of that sum over the log of the segment's best. Users without a segment and the global
+    ranking both go under ``UNKNOWN_SEGMENT``.
     """
-    by_segment = interactions.join(segments, "user_id", "left").groupBy("segment", "product_id").agg(
-        F.sum("strength").alias("popularity")).where(F.col("segment").isNotNull())
-    overall = interactions.groupBy("product_id").agg(F.sum("strength").alias("popularity")).withColumn(
+    age_days = F.greatest(F.datediff(F.lit(as_of), F.to_date("last_seen")), F.lit(0))
+    decayed = interactions.withColumn("recent_strength",
+                                      F.col("strength") * F.pow(F.lit(0.5), age_days / POPULARITY_HALF_LIFE_DAYS))
+    by_segment = decayed.join(segments, "user_id", "left").groupBy("segment", "product_id").agg(
+        F.sum("recent_strength").alias("popularity")).where(F.col("segment").isNotNull())
+    overall = decayed.groupBy("product_id").agg(F.sum("recent_strength").alias("popularity")).withColumn(
         "segment", F.lit(UNKNOWN_SEGMENT))
     both = by_segment.unionByName(overall)
     best = F.max("popularity").over(Window.partitionBy("segment"))
@@ -115,7 +123,7 @@ def segment_popularity(interactions: DataFrame, segments: DataFrame) -> DataFram
 
 
 def build_inputs(interactions: DataFrame, similarity: DataFrame, segments: DataFrame,
-                 model: ALSModel | None, indexers: Indexers | None,
+                 model: ALSModel | None, indexers: Indexers | None, as_of: dt.date,
                  sizes: CandidateSizes = CandidateSizes()) -> HybridInputs:
     """The blend's inputs from one period's interactions (user_id, product_id, strength, last_seen, purchased)."""
     return HybridInputs(
@@ -123,7 +131,7 @@ def build_inputs(interactions: DataFrame, similarity: DataFrame, segments: DataF
         indexers=indexers,
         catalogue=product_index_table(indexers, interactions) if indexers is not None else None,
         segments=segments.select("user_id", "segment"),
-        popularity=segment_popularity(interactions, segments),
+        popularity=segment_popularity(interactions, segments, as_of),
         content=content_scores(recent_products(interactions, sizes.recent), similarity),
         purchased=interactions.where("purchased").select("user_id", "product_id"),
         sizes=sizes,
@@ -161,15 +169,14 @@ def candidates(inputs: HybridInputs, users: DataFrame) -> DataFrame:
 def score_components(inputs: HybridInputs, pairs: DataFrame) -> DataFrame:
     """``pairs`` (user_id, product_id, ...) plus segment and the three normalised components.
 
-    Implicit ALS fits a 0/1 preference, so its raw score is already on a [0, 1] scale: it is clipped
-    there, not rescaled per user. A user or product unknown to the ALS model scores 0 on that component.
+    Implicit ALS fits a 0/1 preference, so its raw score is already on that scale: it is capped at 1,
+    not rescaled per user, and a negative score (a predicted dislike) is kept. A user or product unknown to the ALS model scores 0 on that component.
     """
     scored = pairs.join(with_segment(inputs, pairs), "user_id")
     if inputs.model is not None and inputs.indexers is not None:
         keys = pairs.select("user_id", "product_id").distinct()
         raw = score_pairs(inputs.model, index_ids(inputs.indexers, keys))
-        als = raw.select("user_id", "product_id",
-                         F.least(F.greatest(F.col("als_score"), F.lit(0.0)), F.lit(1.0)).alias("als"))
+        als = raw.select("user_id", "product_id", F.least(F.col("als_score"), F.lit(1.0)).alias("als"))
         scored = scored.join(als, ["user_id", "product_id"], "left")
     else:
         scored = scored.withColumn("als", F.lit(0.0))

@@ -135,7 +135,7 @@ class WeightChoice:
 def fold_inputs(data: FoldData, similarity: DataFrame, segments: DataFrame, model: ALSModel | None,
                 indexers: Indexers | None, sizes: CandidateSizes) -> HybridInputs:
     """The blend's inputs learned from one fold's training days."""
-    return build_inputs(data.interactions, similarity, segments, model, indexers, sizes)
+    return build_inputs(data.interactions, similarity, segments, model, indexers, data.fold.train.end, sizes)
 
 
 def grid_metrics(spark: SparkSession, inputs: HybridInputs, data: FoldData, grid: list[Weights]) -> list[dict]:

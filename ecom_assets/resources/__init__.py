@@ -1,6 +1,7 @@
-"""Resources shared by every stage: the Spark session and the lake."""
+"""Resources shared by every stage: the Spark session, the lake and the InfluxDB sink."""
 
+from ecom_assets.resources.influx import InfluxResource
 from ecom_assets.resources.lake_resource import LakeResource
 from ecom_assets.resources.spark import SparkResource
 
-__all__ = ["LakeResource", "SparkResource"]
+__all__ = ["InfluxResource", "LakeResource", "SparkResource"]

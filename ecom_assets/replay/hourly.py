@@ -1,0 +1,119 @@
+"""Per-hour computations of the replay (plain Spark functions): behaviour, per-minute series, product trends.
+
+Everything here returns small DataFrames (one row, 60 rows, the top 10) so a replayed hour costs a
+handful of Spark jobs on that hour's events only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from ecom_assets.recommendation.interactions import EVENT_WEIGHTS
+
+TOP_N = 10
+# Trend baseline: an exponentially weighted mean of a product's hourly score, half-life 6 hours.
+TREND_HALF_LIFE_H = 6.0
+TREND_DECAY = 0.5 ** (1.0 / TREND_HALF_LIFE_H)
+# Baselines below this are dropped from the carried state (about 4 half-lives after the last event).
+TREND_STATE_FLOOR = 0.05
+
+
+def events_between(events: DataFrame, start: dt.datetime, end: dt.datetime) -> DataFrame:
+    """Events with ``start <= event_time < end`` (pruning the raw lake's ``event_date`` partitions first)."""
+    days = [start.date() + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+    return events.where(F.col("event_date").isin(*days)).where(
+        (F.col("event_time") >= F.lit(start)) & (F.col("event_time") < F.lit(end)))
+
+
+def _type_count(event_type: str) -> Column:
+    """Rows of one event type (inside an aggregation)."""
+    return F.count_if(F.col("event_type") == event_type)
+
+
+def behaviour_counts(events: DataFrame, by: list[Column] | None = None) -> DataFrame:
+    """Events, views, carts, purchases, active users, sessions, buyers, revenue, conversion and cart rates.
+
+    Conversion is purchases over views, cart rate carts over views (0 when there were no views).
+    Distinct users and sessions are counted exactly (an hour holds at most a few hundred thousand events).
+    """
+    grouped = events.groupBy(*(by or []))
+    counts = grouped.agg(
+        F.count(F.lit(1)).alias("events"),
+        _type_count("view").alias("views"),
+        _type_count("cart").alias("carts"),
+        _type_count("purchase").alias("purchases"),
+        F.count_distinct("user_id").alias("active_users"),
+        F.count_distinct("user_session").alias("sessions"),
+        F.count_distinct(F.when(F.col("event_type") == "purchase", F.col("user_id"))).alias("buyers"),
+        F.coalesce(F.sum(F.when(F.col("event_type") == "purchase", F.col("price"))), F.lit(0.0)).alias("revenue"),
+    )
+    rate = lambda n: F.when(F.col("views") > 0, F.col(n) / F.col("views")).otherwise(F.lit(0.0))  # noqa: E731
+    return counts.withColumn("conversion_rate", rate("purchases")).withColumn("cart_rate", rate("carts"))
+
+
+def session_duration_mean_s(events: DataFrame) -> DataFrame:
+    """One row: mean over sessions of (last event - first event) in seconds, within these events."""
+    per_session = events.where(F.col("user_session").isNotNull()).groupBy("user_session").agg(
+        (F.max("event_time").cast("long") - F.min("event_time").cast("long")).alias("duration_s"))
+    return per_session.agg(F.coalesce(F.avg("duration_s"), F.lit(0.0)).alias("session_duration_mean_s"))
+
+
+def hour_summary(events: DataFrame) -> DataFrame:
+    """One row with :func:`behaviour_counts` and the mean session duration of the hour."""
+    return behaviour_counts(events).crossJoin(session_duration_mean_s(events))
+
+
+def minute_series(events: DataFrame) -> DataFrame:
+    """Per minute of the hour: ``minute`` (timestamp) with events, views, carts, purchases and active users."""
+    return behaviour_counts(events, [F.date_trunc("minute", "event_time").alias("minute")]).select(
+        "minute", "events", "views", "carts", "purchases", "active_users")
+
+
+def product_scores(events: DataFrame) -> DataFrame:
+    """(product_id, category, views, carts, purchases, score): the hour's counts; score = weighted events."""
+    weight = F.coalesce(
+        F.try_element_at(F.create_map(*[F.lit(x) for kv in EVENT_WEIGHTS.items() for x in kv]), F.col("event_type")),
+        F.lit(0.0))
+    return events.groupBy("product_id").agg(
+        F.max("category_code").alias("category"),
+        _type_count("view").alias("views"),
+        _type_count("cart").alias("carts"),
+        _type_count("purchase").alias("purchases"),
+        F.sum(weight).alias("score"),
+    )
+
+
+def next_trend_state(previous: DataFrame, scores: DataFrame, decay: float = TREND_DECAY) -> DataFrame:
+    """(product_id, baseline): the decayed mean hourly score after this hour; tiny baselines are dropped.
+
+    ``baseline' = decay * baseline + (1 - decay) * score`` for every product in either table.
+    """
+    joined = previous.join(scores.select("product_id", "score"), "product_id", "full_outer")
+    baseline = F.lit(decay) * F.coalesce(F.col("baseline"), F.lit(0.0)) + F.lit(1.0 - decay) * F.coalesce(
+        F.col("score"), F.lit(0.0))
+    return joined.select("product_id", baseline.alias("baseline")).where(F.col("baseline") >= TREND_STATE_FLOOR)
+
+
+def trending(previous: DataFrame, scores: DataFrame) -> DataFrame:
+    """``scores`` plus ``trending_score`` = (score + 1) / (baseline before this hour + 1): above 1 means rising."""
+    return scores.join(previous, "product_id", "left").withColumn(
+        "trending_score", (F.col("score") + 1.0) / (F.coalesce(F.col("baseline"), F.lit(0.0)) + 1.0)).drop("baseline")
+
+
+def top_rows(frame: DataFrame, order: list[Column], n: int = TOP_N) -> DataFrame:
+    """The first ``n`` rows by ``order`` with their 1-based ``rank``."""
+    return frame.withColumn("rank", F.row_number().over(Window.orderBy(*order))).where(F.col("rank") <= n)
+
+
+def top_categories(events: DataFrame) -> DataFrame:
+    """(category, views, carts, purchases, score): top-level categories of the hour (``unknown`` when missing)."""
+    category = F.coalesce(F.split(F.col("category_code"), r"\.").getItem(0), F.lit("unknown"))
+    weight = F.coalesce(
+        F.try_element_at(F.create_map(*[F.lit(x) for kv in EVENT_WEIGHTS.items() for x in kv]), F.col("event_type")),
+        F.lit(0.0))
+    return events.groupBy(category.alias("category")).agg(
+        _type_count("view").alias("views"), _type_count("cart").alias("carts"),
+        _type_count("purchase").alias("purchases"), F.sum(weight).alias("score"))
