@@ -77,6 +77,70 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _hour(text: str) -> str:
+    """An hourly partition key from the command line."""
+    from ecom_assets.replay.partitions import parse_hour
+
+    try:
+        return parse_hour(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _seconds(text: str) -> float:
+    """A non-negative number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text!r}")
+    return value
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Replay hours of November in order on a cadence (the sensor's job, without the daemon)."""
+    from ecom_assets.replay.assets import replay_state_path
+    from ecom_assets.replay.runner import run_replay
+
+    if args.reset:
+        state = replay_state_path()
+        if state.is_file():
+            state.unlink()
+            print(f"replay state reset ({state}); the next hour fixes a new time shift")
+        if args.hours == 0:
+            return 0
+    summary = run_replay(args.hours, args.start, args.interval)
+    if summary.seconds:
+        ordered = sorted(summary.seconds)
+        print(f"{len(summary.done)} hour(s) replayed ({summary.done[0]} .. {summary.done[-1]}); "
+              f"median {ordered[len(ordered) // 2]:.2f} s per hour, max {ordered[-1]:.2f} s")
+    if not summary.success:
+        raise CliError(f"hour {summary.failed_hour} failed after retries: {summary.error}")
+    return 0
+
+
+def cmd_spark(args: argparse.Namespace) -> int:
+    """Start, stop or show the local Spark Connect server used by the replay."""
+    from ecom_assets.resources import spark_server
+    from ecom_assets.settings import load_settings
+
+    settings = load_settings()
+    run_dir = Path(settings.run_dir) / "spark-connect"
+    port = settings.spark_connect_port
+    if args.action == "start":
+        try:
+            state = spark_server.start(run_dir, port, settings.spark_conf_dir, settings.spark_driver_memory)
+        except RuntimeError as exc:
+            raise CliError(str(exc)) from exc
+        print(state.describe())
+        print(f"use it with: export ECOM_SPARK_REMOTE={state.url}")
+        return 0
+    state = spark_server.stop(run_dir, port) if args.action == "stop" else spark_server.status(run_dir, port)
+    print(state.describe())
+    return 0 if args.action == "stop" or state.listening else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``ecom`` argument parser with its subcommands."""
     parser = argparse.ArgumentParser(prog="ecom", description="E-commerce analytics on the REES46 dataset.")
@@ -102,6 +166,18 @@ def build_parser() -> argparse.ArgumentParser:
     doc = sub.add_parser("doctor", help="check the installation and say what to fix")
     doc.add_argument("--no-spark", action="store_true", help="skip starting a Spark session")
     doc.set_defaults(handler=cmd_doctor)
+
+    rep = sub.add_parser("replay", help="replay hours of November in order (the sensor's runs, without the daemon)")
+    rep.add_argument("--hours", type=int, default=24, help="how many hours to replay (default 24)")
+    rep.add_argument("--from", dest="start", type=_hour,
+                     help="first hour, e.g. 2019-11-16-13:00 (default: after the last replayed hour)")
+    rep.add_argument("--interval", type=_seconds, default=10.0, help="seconds between hours (default 10; 0 = flat out)")
+    rep.add_argument("--reset", action="store_true", help="forget the replay's time shift before starting")
+    rep.set_defaults(handler=cmd_replay)
+
+    spk = sub.add_parser("spark", help="manage the local Spark Connect server the replay runs on")
+    spk.add_argument("action", choices=("start", "stop", "status"))
+    spk.set_defaults(handler=cmd_spark)
     return parser
 
 

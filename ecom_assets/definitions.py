@@ -7,8 +7,11 @@ import dagster as dg
 from ecom_assets.behaviour.assets import BEHAVIOUR_ASSETS
 from ecom_assets.ingest.assets import raw_events
 from ecom_assets.recommendation.assets import RECOMMENDATION_ASSETS
+from ecom_assets.replay.assets import REPLAY_ASSETS
+from ecom_assets.replay.partitions import november_hours
+from ecom_assets.replay.sensor import REPLAY_JOB_NAME, build_replay_sensor
 from ecom_assets.segmentation.assets import SEGMENTATION_ASSETS
-from ecom_assets.resources import LakeResource, SparkResource
+from ecom_assets.resources import InfluxResource, LakeResource, SparkResource
 from ecom_assets.settings import Settings, load_settings
 
 BATCH_JOB_NAME = "batch_job"
@@ -26,18 +29,37 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             local_ip=settings.spark_local_ip,
         ),
         "lake": LakeResource(data_dir=settings.data_dir, root=settings.lake_dir),
+        "influx": InfluxResource(
+            url=settings.influx_url,
+            database=settings.influx_database,
+            org=settings.influx_org,
+            token=dg.EnvVar("INFLUX_TOKEN") if settings.influx_token else "",
+            time_mode=settings.replay_time_mode,
+            lake_root=settings.lake_dir,
+        ),
     }
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     """All assets, checks, jobs and resources of the project."""
-    assets = [*BATCH_ASSETS]
     batch_job = dg.define_asset_job(
         BATCH_JOB_NAME,
-        selection=dg.AssetSelection.assets(*assets),
+        selection=dg.AssetSelection.assets(*BATCH_ASSETS),
         description="Materialize the batch graph from the month CSVs (October trains the models).",
     )
-    return dg.Definitions(assets=assets, jobs=[batch_job], resources=build_resources(settings or load_settings()))
+    replay_job = dg.define_asset_job(
+        REPLAY_JOB_NAME,
+        selection=dg.AssetSelection.assets(*REPLAY_ASSETS),
+        partitions_def=november_hours,
+        executor_def=dg.in_process_executor,
+        description="One hour of November: behaviour, product trends, replay timings -> lake and InfluxDB.",
+    )
+    return dg.Definitions(
+        assets=[*BATCH_ASSETS, *REPLAY_ASSETS],
+        jobs=[batch_job, replay_job],
+        sensors=[build_replay_sensor(replay_job)],
+        resources=build_resources(settings or load_settings()),
+    )
 
 
 defs = build_definitions()

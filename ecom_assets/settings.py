@@ -79,6 +79,8 @@ class Settings:
     influx_database: str
     influx_org: str
     replay_time_mode: str
+    spark_connect_port: int
+    run_dir: str
     training_window: TrainingWindow
 
     @property
@@ -102,6 +104,8 @@ def load_settings() -> Settings:
         influx_url=os.environ.get("INFLUX_URL", "").strip().rstrip("/"),
         influx_database=os.environ.get("INFLUX_DATABASE", "").strip() or "ecommerce_analytics",
         influx_org=os.environ.get("INFLUX_ORG", "").strip() or "ecommerce",
+        spark_connect_port=int(_float("ECOM_SPARK_CONNECT_PORT", 15002)),
+        run_dir=_path_or_uri("ECOM_RUN_DIR", PROJECT_ROOT / ".run"),
         replay_time_mode=_choice("ECOM_REPLAY_TIME", ("shifted", "original"), "shifted"),
         training_window=TrainingWindow(_date("ECOM_TRAIN_START", "2019-10-01"), _date("ECOM_TRAIN_END", "2019-11-01")),
     )

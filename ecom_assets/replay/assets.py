@@ -24,10 +24,11 @@ from ecom_assets.replay.hourly import (
 )
 from ecom_assets.replay.partitions import REPLAY_START, hour_start, november_hours
 from ecom_assets.replay.points import behaviour_points, minute_points, popularity_points, replay_point
+from ecom_assets.replay.tags import ATTEMPT_TAG, REQUESTED_AT_TAG
 from ecom_assets.resources import InfluxResource, LakeResource, SparkResource
+from ecom_assets.settings import load_settings
 
 GROUP = "replay"
-REQUESTED_AT_TAG = "ecom/requested_at"
 TREND_STATE_SCHEMA = T.StructType([T.StructField("product_id", T.LongType()), T.StructField("baseline", T.DoubleType())])
 
 
@@ -36,12 +37,18 @@ def part_name(start: dt.datetime) -> str:
     return start.strftime("hour=%Y-%m-%dT%H")
 
 
-def replay_clock(lake: Lake, mode: str) -> ReplayClock:
-    """The replay's time mapping, fixed at its first hour (see :mod:`ecom_assets.replay.clock`)."""
+def replay_state_path(lake: Lake | None = None) -> Path:
+    """The replay state file (``temp/replay/state.json`` of the lake; a local lake is required)."""
+    lake = lake or Lake(load_settings().lake_dir)
     state = lake.temp("replay/state.json")
     if not is_local(state):
         raise ValueError(f"the replay state needs a local lake folder, not {lake.root}")
-    return load_or_start(Path(local_path(state)), mode)
+    return Path(local_path(state))
+
+
+def replay_clock(lake: Lake, mode: str) -> ReplayClock:
+    """The replay's time mapping, fixed at its first hour (see :mod:`ecom_assets.replay.clock`)."""
+    return load_or_start(replay_state_path(lake), mode)
 
 
 def _hour_events(session: SparkSession, lake: Lake, start: dt.datetime) -> DataFrame:
@@ -166,7 +173,7 @@ def replay_progress(context: dg.AssetExecutionContext, lake: LakeResource,
     events = 0
     if behaviour is not None and behaviour.asset_materialization.partition == context.partition_key:
         events = int(behaviour.asset_materialization.metadata["events"].value)
-    attempt = int(run.tags.get("ecom/attempt", "1")) if run else 1
+    attempt = int(run.tags.get(ATTEMPT_TAG, "1")) if run else 1
     fields = {"batch_events": events, "step_s": round(now - run_started, 3), "end_to_end_s": round(now - requested, 3),
               "lag_s": max(0.0, round(now - requested - 0.0, 3)), "attempt": attempt}
     written = influx.sink().write(f"replay-{part_name(start)}", replay_point(clock, start, fields))

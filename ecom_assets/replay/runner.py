@@ -1,0 +1,84 @@
+"""``ecom replay``: run hours of the replay job in order, on a cadence, without the Dagster daemon.
+
+The same job and assets as the sensor's runs, executed in this process on the persistent instance
+(so the UI shows them), with the same tags, the same retry rule and the same order.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+from ecom_assets.orchestration import ensure_dagster_home, root_error_message
+from ecom_assets.replay.partitions import all_hours
+from ecom_assets.replay.sensor import MAX_ATTEMPTS, REPLAY_JOB_NAME
+from ecom_assets.replay.tags import ATTEMPT_TAG, REPLAY_TAG, REQUESTED_AT_TAG
+from ecom_assets.settings import Settings, load_settings
+
+
+@dataclass
+class ReplaySummary:
+    """What a replay did: hours done, seconds per hour, and the error that stopped it, if any."""
+
+    done: list[str] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    failed_hour: str = ""
+    error: str = ""
+
+    @property
+    def success(self) -> bool:
+        """True when every requested hour succeeded."""
+        return not self.failed_hour
+
+
+def next_hour(instance: dg.DagsterInstance) -> str:
+    """The hour after the last one ``replay_progress`` recorded, or November's first hour."""
+    hours = all_hours()
+    done = instance.get_materialized_partitions(dg.AssetKey("replay_progress"))
+    if not done:
+        return hours[0]
+    last = max(hours.index(k) for k in done if k in hours)
+    return hours[min(last + 1, len(hours) - 1)]
+
+
+def run_replay(count: int, start: str | None = None, interval_s: float = 10.0, settings: Settings | None = None,
+               log: Callable[[str], None] = print, max_attempts: int = MAX_ATTEMPTS) -> ReplaySummary:
+    """Run ``count`` hours from ``start`` (default: where the last replay stopped), one every ``interval_s``."""
+    from ecom_assets.definitions import build_definitions
+
+    settings = settings or load_settings()
+    instance = ensure_dagster_home(settings)
+    job = build_definitions(settings).resolve_job_def(REPLAY_JOB_NAME)
+    hours = all_hours()
+    first = start or next_hour(instance)
+    index = hours.index(first)
+    todo = hours[index:index + count]
+    replay_id = f"cli-{int(time.time())}"
+    summary = ReplaySummary()
+    for key in todo:
+        requested = time.time()
+        for attempt in range(1, max_attempts + 1):
+            result = job.execute_in_process(
+                partition_key=key, instance=instance, raise_on_error=False,
+                tags={REPLAY_TAG: replay_id, ATTEMPT_TAG: str(attempt), REQUESTED_AT_TAG: f"{requested:.3f}"},
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            )
+            if result.success:
+                break
+            failures = [e for e in result.all_events if e.is_step_failure]
+            error = failures[0].step_failure_data.error if failures and failures[0].step_failure_data else None
+            summary.error = root_error_message(error) if error else "run failed"
+            log(f"hour {key}: attempt {attempt} failed: {summary.error}")
+        else:
+            summary.failed_hour = key
+            return summary
+        elapsed = time.time() - requested
+        summary.done.append(key)
+        summary.seconds.append(elapsed)
+        log(f"hour {key}: done in {elapsed:.2f} s (run {result.run_id[:8]})")
+        if key != todo[-1]:
+            time.sleep(max(0.0, interval_s - elapsed))
+    return summary

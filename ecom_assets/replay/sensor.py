@@ -1,0 +1,106 @@
+"""The replay sensor: one hour of November every 10 seconds, in order, never skipping a failed hour.
+
+The cursor holds the replay id, the index of the hour in progress and its attempt number. A tick
+looks at the latest run of that hour (runs are tagged with the replay id and the attempt):
+still going -> wait; succeeded -> request the next hour; failed -> request it again, up to
+``MAX_ATTEMPTS``, then stop and say so. So two hours never run at once and none is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+
+import dagster as dg
+
+from ecom_assets.replay.partitions import all_hours
+from ecom_assets.replay.tags import ATTEMPT_TAG, REPLAY_TAG, REQUESTED_AT_TAG
+
+REPLAY_JOB_NAME = "november_replay"
+SENSOR_NAME = "november_replay_sensor"
+MAX_ATTEMPTS = 3
+IN_PROGRESS = {
+    dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING,
+}
+
+
+@dataclass(frozen=True)
+class ReplayCursor:
+    """Where the replay is: its id, the index of the current hour and the attempt in flight (0: none yet)."""
+
+    replay: str
+    index: int = 0
+    attempt: int = 0
+
+    def dumps(self) -> str:
+        """The cursor string."""
+        return json.dumps(asdict(self))
+
+    @staticmethod
+    def loads(text: str | None) -> ReplayCursor:
+        """A cursor from its string; a new replay (id = now) when there is none."""
+        if not text:
+            return ReplayCursor(replay=str(int(time.time())))
+        return ReplayCursor(**json.loads(text))
+
+
+def run_request(cursor: ReplayCursor, hours: list[str]) -> dg.RunRequest:
+    """The request for the cursor's hour and attempt."""
+    key = hours[cursor.index]
+    return dg.RunRequest(
+        partition_key=key,
+        run_key=f"{cursor.replay}:{key}:{cursor.attempt}",
+        tags={REPLAY_TAG: cursor.replay, ATTEMPT_TAG: str(cursor.attempt), REQUESTED_AT_TAG: f"{time.time():.3f}"},
+    )
+
+
+def latest_run(instance: dg.DagsterInstance, cursor: ReplayCursor, key: str) -> dg.DagsterRun | None:
+    """The most recent run of ``key`` in this replay."""
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={REPLAY_TAG: cursor.replay, "dagster/partition": key}),
+                             limit=1)
+    return runs[0] if runs else None
+
+
+def replay_tick(instance: dg.DagsterInstance, cursor_text: str | None,
+                hours: list[str] | None = None) -> dg.SensorResult | dg.SkipReason:
+    """One tick of the replay, as a pure function of the instance's runs and the cursor."""
+    hours = hours or all_hours()
+    cursor = ReplayCursor.loads(cursor_text)
+    if cursor.index >= len(hours):
+        return dg.SkipReason(f"replay complete: all {len(hours)} hours done")
+    key = hours[cursor.index]
+    if cursor.attempt == 0:
+        nxt = ReplayCursor(cursor.replay, cursor.index, 1)
+        return dg.SensorResult(run_requests=[run_request(nxt, hours)], cursor=nxt.dumps())
+    run = latest_run(instance, cursor, key)
+    if run is None or run.status in IN_PROGRESS:
+        return dg.SensorResult(skip_reason=f"waiting for hour {key} (attempt {cursor.attempt})", cursor=cursor.dumps())
+    if run.status == dg.DagsterRunStatus.SUCCESS:
+        if cursor.index + 1 >= len(hours):
+            done = ReplayCursor(cursor.replay, len(hours), 0)
+            return dg.SensorResult(skip_reason=f"replay complete: all {len(hours)} hours done", cursor=done.dumps())
+        nxt = ReplayCursor(cursor.replay, cursor.index + 1, 1)
+        return dg.SensorResult(run_requests=[run_request(nxt, hours)], cursor=nxt.dumps())
+    if cursor.attempt >= MAX_ATTEMPTS:
+        return dg.SensorResult(
+            skip_reason=f"hour {key} failed {cursor.attempt} times (last run {run.run_id}): the replay is stopped "
+                        "there; fix the cause, then reset the sensor's cursor to retry from this hour",
+            cursor=cursor.dumps())
+    nxt = ReplayCursor(cursor.replay, cursor.index, cursor.attempt + 1)
+    return dg.SensorResult(run_requests=[run_request(nxt, hours)], cursor=nxt.dumps())
+
+
+def build_replay_sensor(job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
+    """The sensor for ``job`` (off by default: turn it on in the UI or with ``make replay-demo``)."""
+
+    @dg.sensor(name=SENSOR_NAME, job=job, minimum_interval_seconds=10,
+               default_status=dg.DefaultSensorStatus.STOPPED,
+               description="Replays November hour by hour, one hour per 10 s, in order, retrying a failed hour "
+                           f"up to {MAX_ATTEMPTS} times.")
+    def november_replay_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+        """Request the next hour when the previous one succeeded (see the module docstring)."""
+        return replay_tick(context.instance, context.cursor)
+
+    return november_replay_sensor
