@@ -8,7 +8,6 @@ from ecom_assets.behaviour.assets import BEHAVIOUR_ASSETS
 from ecom_assets.ingest.assets import raw_events
 from ecom_assets.recommendation.assets import RECOMMENDATION_ASSETS
 from ecom_assets.replay.assets import REPLAY_ASSETS
-from ecom_assets.replay.partitions import november_hours
 from ecom_assets.replay.sensor import REPLAY_JOB_NAME, build_replay_sensor
 from ecom_assets.segmentation.assets import SEGMENTATION_ASSETS
 from ecom_assets.resources import InfluxResource, LakeResource, SparkResource
@@ -50,7 +49,6 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     replay_job = dg.define_asset_job(
         REPLAY_JOB_NAME,
         selection=dg.AssetSelection.assets(*REPLAY_ASSETS),
-        partitions_def=november_hours,
         executor_def=dg.in_process_executor,
         description="One hour of November: behaviour, product trends, replay timings -> lake and InfluxDB.",
     )

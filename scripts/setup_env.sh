@@ -20,6 +20,11 @@ if ! command -v java >/dev/null; then
   echo "setup: installing Java 17 (openjdk-17-jre-headless)"
   apt_install openjdk-17-jre-headless || { echo "setup: could not install Java 17; install it and retry" >&2; exit 1; }
 fi
+# The test suite runs a real InfluxDB 1.x (Debian's `influxdb` package); the replay itself does not need it.
+if [[ ",$extras," == *",dev,"* ]] && ! command -v influxd >/dev/null; then
+  echo "setup: installing InfluxDB for the tests (influxdb)"
+  apt_install influxdb || { echo "setup: could not install the influxdb package; the replay tests need influxd" >&2; exit 1; }
+fi
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv 2>/dev/null || { apt_install python3-venv && "$PYTHON" -m venv .venv; }
 fi

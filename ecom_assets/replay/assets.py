@@ -56,6 +56,17 @@ def _hour_events(session: SparkSession, lake: Lake, start: dt.datetime) -> DataF
     return events_between(read_raw_events(session, lake), start, start + dt.timedelta(hours=1)).cache()
 
 
+def _previous_trend_state(session: SparkSession, lake: Lake, start: dt.datetime) -> tuple[DataFrame, bool]:
+    """The trend state written by the previous hour, and whether it was missing (a replay starting mid-month)."""
+    empty = session.createDataFrame([], TREND_STATE_SCHEMA)
+    if start == REPLAY_START:
+        return empty, False
+    path = lake.replay_table("product_trends", part_name(start - dt.timedelta(hours=1)))
+    if is_local(path) and not (local_path(path) / "_SUCCESS").is_file():
+        return empty, True
+    return session.read.schema(TREND_STATE_SCHEMA).parquet(path), False
+
+
 def _write_part(frame: DataFrame, path: str) -> None:
     """Overwrite one hour's folder of a replay table (re-running an hour replaces it)."""
     frame.coalesce(1).write.mode("overwrite").parquet(path)
@@ -121,16 +132,10 @@ def product_trends(context: dg.AssetExecutionContext, spark: SparkResource, lake
     session = spark.get_session()
     start = hour_start(context.partition_key)
     events = _hour_events(session, lake.lake, start)
-    if start == REPLAY_START:
-        previous = session.createDataFrame([], TREND_STATE_SCHEMA)
-    else:
-        path = lake.lake.replay_table("product_trends", part_name(start - dt.timedelta(hours=1)))
-        try:
-            previous = session.read.schema(TREND_STATE_SCHEMA).parquet(path)
-            previous.limit(1).count()
-        except Exception as exc:  # noqa: BLE001 - a clear message for hours replayed out of order
-            raise dg.Failure(description=f"the previous hour's trend state is missing ({path}): replay the hours "
-                             f"in order (ecom replay --from ...)") from exc
+    previous, cold_start = _previous_trend_state(session, lake.lake, start)
+    if cold_start:
+        context.log.warning(f"no trend state for the hour before {context.partition_key}: the baseline starts empty "
+                            "(replay from earlier hours for trending scores that remember them)")
     scores = product_scores(events).cache()
     ranked = trending(previous, scores)
     top = [r.asDict() for r in top_rows(ranked, [F.desc("score"), F.asc("product_id")]).collect()]
@@ -149,6 +154,7 @@ def product_trends(context: dg.AssetExecutionContext, spark: SparkResource, lake
         "top_product": top[0]["product_id"] if top else -1,
         "top_trending": rising[0]["product_id"] if rising else -1,
         "points_written": written,
+        "cold_start": cold_start,
     })
 
 
@@ -166,14 +172,14 @@ def replay_progress(context: dg.AssetExecutionContext, lake: LakeResource,
     start = hour_start(context.partition_key)
     clock = replay_clock(lake.lake, influx.time_mode)
     now = time.time()
-    run = context.instance.get_run_by_id(context.run_id)
-    run_started = context.instance.get_run_record_by_id(context.run_id).create_timestamp.timestamp()
-    requested = float(run.tags.get(REQUESTED_AT_TAG, run_started)) if run else run_started
+    run = context.run
+    run_started = context.instance.get_run_record_by_id(run.run_id).create_timestamp.timestamp()
+    requested = float(run.tags.get(REQUESTED_AT_TAG, run_started))
     behaviour = context.instance.get_latest_materialization_event(dg.AssetKey("hourly_behaviour"))
     events = 0
     if behaviour is not None and behaviour.asset_materialization.partition == context.partition_key:
         events = int(behaviour.asset_materialization.metadata["events"].value)
-    attempt = int(run.tags.get(ATTEMPT_TAG, "1")) if run else 1
+    attempt = int(run.tags.get(ATTEMPT_TAG, "1"))
     fields = {"batch_events": events, "step_s": round(now - run_started, 3), "end_to_end_s": round(now - requested, 3),
               "lag_s": max(0.0, round(now - requested - 0.0, 3)), "attempt": attempt}
     written = influx.sink().write(f"replay-{part_name(start)}", replay_point(clock, start, fields))
