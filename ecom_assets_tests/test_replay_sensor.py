@@ -1,0 +1,83 @@
+"""The replay sensor on a real ephemeral Dagster instance: in order, retries a failed hour, stops at the end."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+from dagster._core.test_utils import create_run_for_test
+
+from ecom_assets.definitions import defs
+from ecom_assets.replay.partitions import all_hours
+from ecom_assets.replay.sensor import MAX_ATTEMPTS, REPLAY_JOB_NAME, SENSOR_NAME, ReplayCursor, replay_tick
+from ecom_assets.replay.tags import ATTEMPT_TAG, REPLAY_TAG
+
+HOURS = all_hours()[:3]
+
+
+def _record_run(instance: dg.DagsterInstance, result: dg.SensorResult, status: dg.DagsterRunStatus) -> None:
+    """What the daemon would do with the tick's request: a run with its tags, then its outcome."""
+    (request,) = result.run_requests
+    create_run_for_test(instance, job_name=REPLAY_JOB_NAME, status=status,
+                        tags={**request.tags, "dagster/partition": request.partition_key})
+
+
+def test_sensor_is_off_by_default_and_requests_the_first_hour() -> None:
+    sensor = defs.resolve_sensor_def(SENSOR_NAME)
+    assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
+    assert sensor.minimum_interval_seconds == 10
+    with dg.DagsterInstance.ephemeral() as instance:
+        context = dg.build_sensor_context(instance=instance, sensor_name=SENSOR_NAME, definitions=defs)
+        result = sensor.evaluate_tick(context)
+        assert [r.partition_key for r in result.run_requests] == ["2019-11-01-00:00"]
+        assert json.loads(result.cursor)["index"] == 0
+
+
+def test_sensor_goes_in_order_retries_failures_and_stops_at_the_end() -> None:
+    with dg.DagsterInstance.ephemeral() as instance:
+        cursor = ReplayCursor(replay="r1").dumps()
+        seen = []
+        first = replay_tick(instance, cursor, HOURS)
+        seen.append(first.run_requests[0].partition_key)
+        cursor = first.cursor
+        # While the run is in progress the sensor waits and requests nothing.
+        _record_run(instance, first, dg.DagsterRunStatus.STARTED)
+        waiting = replay_tick(instance, cursor, HOURS)
+        assert not waiting.run_requests and "waiting for hour 2019-11-01-00:00" in waiting.skip_reason.skip_message
+        _record_run(instance, first, dg.DagsterRunStatus.SUCCESS)
+
+        second = replay_tick(instance, cursor, HOURS)
+        seen.append(second.run_requests[0].partition_key)
+        cursor = second.cursor
+        _record_run(instance, second, dg.DagsterRunStatus.FAILURE)
+        retry = replay_tick(instance, cursor, HOURS)
+        assert retry.run_requests[0].partition_key == HOURS[1]  # the failed hour again, never the next one
+        assert retry.run_requests[0].tags[ATTEMPT_TAG] == "2"
+        assert retry.run_requests[0].run_key != second.run_requests[0].run_key
+        cursor = retry.cursor
+        _record_run(instance, retry, dg.DagsterRunStatus.SUCCESS)
+
+        third = replay_tick(instance, cursor, HOURS)
+        seen.append(third.run_requests[0].partition_key)
+        cursor = third.cursor
+        _record_run(instance, third, dg.DagsterRunStatus.SUCCESS)
+        done = replay_tick(instance, cursor, HOURS)
+        assert not done.run_requests and "replay complete" in done.skip_reason.skip_message
+        after = replay_tick(instance, done.cursor, HOURS)
+        assert isinstance(after, dg.SkipReason) and "replay complete" in after.skip_message
+        assert seen == HOURS
+
+
+def test_sensor_gives_up_on_an_hour_after_the_attempt_limit() -> None:
+    with dg.DagsterInstance.ephemeral() as instance:
+        cursor = ReplayCursor(replay="r2").dumps()
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            result = replay_tick(instance, cursor, HOURS)
+            assert result.run_requests[0].tags[ATTEMPT_TAG] == str(attempt)
+            assert result.run_requests[0].partition_key == HOURS[0]
+            _record_run(instance, result, dg.DagsterRunStatus.FAILURE)
+            cursor = result.cursor
+        stuck = replay_tick(instance, cursor, HOURS)
+        assert not stuck.run_requests
+        assert f"failed {MAX_ATTEMPTS} times" in stuck.skip_reason.skip_message
+        assert all(r.tags[REPLAY_TAG] == "r2" for r in instance.get_runs())
