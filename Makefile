@@ -10,11 +10,11 @@ DEMO_ROWS ?= 1000000
 
 setup:
 	@scripts/setup_env.sh
-	@mkdir -p "$(DAGSTER_HOME)"
+	@mkdir -p "$(DAGSTER_HOME)"; [ -f "$(DAGSTER_HOME)/dagster.yaml" ] || cp dagster.yaml "$(DAGSTER_HOME)/"
 
 setup-dev:
 	@scripts/setup_env.sh dev
-	@mkdir -p "$(DAGSTER_HOME)"
+	@mkdir -p "$(DAGSTER_HOME)"; [ -f "$(DAGSTER_HOME)/dagster.yaml" ] || cp dagster.yaml "$(DAGSTER_HOME)/"
 
 demo: setup
 	@if [ -f "$(ECOM_DATA_DIR)/2019-Oct.csv" ]; then echo "using the CSVs in $(ECOM_DATA_DIR)"; \

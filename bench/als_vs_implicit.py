@@ -132,7 +132,9 @@ def main() -> None:
         print(name, rows[-1], flush=True)
     spark_median = statistics.median(rows[0][2])
     section = [
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        "## ALS: Spark ML against `implicit` (same confidences, same split)",
+        "",
+        f"`python bench/als_vs_implicit.py --rows {args.rows}`, measured {dt.date.today()}. Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"`--rows {args.rows:,}`; split: train {fold.train}, evaluate {fold.evaluate}; "
         f"{users_n:,} users x {items_n:,} products, {len(pairs):,} pairs, {len(truth):,} evaluated users; "
         f"rank {args.rank}, alpha {args.alpha:g}, {args.iterations} iterations; {args.runs} runs.",

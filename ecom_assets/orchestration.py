@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
 from dagster_shared.error import SerializableErrorInfo
 
-from ecom_assets.settings import Settings, load_settings
+from ecom_assets.settings import PROJECT_ROOT, Settings, load_settings
+
+INSTANCE_CONFIG = PROJECT_ROOT / "dagster.yaml"
 
 
 @dataclass
@@ -47,10 +50,20 @@ def root_error_message(error: SerializableErrorInfo) -> str:
     return lines[0] if lines else error.cls_name or "unknown error"
 
 
+def install_instance_config(home: Path) -> bool:
+    """Copy the project's ``dagster.yaml`` into ``home`` when it has none; True when copied."""
+    target = home / "dagster.yaml"
+    if target.exists() or not INSTANCE_CONFIG.is_file():
+        return False
+    shutil.copyfile(INSTANCE_CONFIG, target)
+    return True
+
+
 def ensure_dagster_home(settings: Settings) -> dg.DagsterInstance:
-    """The persistent Dagster instance at ``DAGSTER_HOME`` (created when missing)."""
+    """The persistent Dagster instance at ``DAGSTER_HOME`` (created when missing, with the project's dagster.yaml)."""
     home = Path(settings.dagster_home)
     home.mkdir(parents=True, exist_ok=True)
+    install_instance_config(home)
     os.environ["DAGSTER_HOME"] = str(home)
     return dg.DagsterInstance.get()
 
