@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from ecom_assets.recommendation.interactions import EVENT_WEIGHTS
@@ -39,8 +39,12 @@ def behaviour_counts(events: DataFrame, by: list[Column] | None = None) -> DataF
     Conversion is purchases over views, cart rate carts over views (0 when there were no views).
     Distinct users and sessions are counted exactly (an hour holds at most a few hundred thousand events).
     """
-    grouped = events.groupBy(*(by or []))
-    counts = grouped.agg(
+    return _with_rates(events.groupBy(*(by or [])).agg(*_count_columns()))
+
+
+def _count_columns() -> list[Column]:
+    """The aggregations of :func:`behaviour_counts`."""
+    return [
         F.count(F.lit(1)).alias("events"),
         _type_count("view").alias("views"),
         _type_count("cart").alias("carts"),
@@ -49,7 +53,11 @@ def behaviour_counts(events: DataFrame, by: list[Column] | None = None) -> DataF
         F.count_distinct("user_session").alias("sessions"),
         F.count_distinct(F.when(F.col("event_type") == "purchase", F.col("user_id"))).alias("buyers"),
         F.coalesce(F.sum(F.when(F.col("event_type") == "purchase", F.col("price"))), F.lit(0.0)).alias("revenue"),
-    )
+    ]
+
+
+def _with_rates(counts: DataFrame) -> DataFrame:
+    """Conversion (purchases / views) and cart rate (carts / views), 0 without views."""
     rate = lambda n: F.when(F.col("views") > 0, F.col(n) / F.col("views")).otherwise(F.lit(0.0))  # noqa: E731
     return counts.withColumn("conversion_rate", rate("purchases")).withColumn("cart_rate", rate("carts"))
 
@@ -64,6 +72,15 @@ def session_duration_mean_s(events: DataFrame) -> DataFrame:
 def hour_summary(events: DataFrame) -> DataFrame:
     """One row with :func:`behaviour_counts` and the mean session duration of the hour."""
     return behaviour_counts(events).crossJoin(session_duration_mean_s(events))
+
+
+def hour_and_minutes(events: DataFrame) -> DataFrame:
+    """The hour's totals (``minute`` null) and each minute's, in one Spark job.
+
+    Rows carry :func:`behaviour_counts`; every row also carries the hour's mean session duration.
+    """
+    minute = F.date_trunc("minute", "event_time").alias("minute")
+    return _with_rates(events.rollup(minute).agg(*_count_columns())).crossJoin(session_duration_mean_s(events))
 
 
 def minute_series(events: DataFrame) -> DataFrame:
@@ -103,9 +120,33 @@ def trending(previous: DataFrame, scores: DataFrame) -> DataFrame:
         "trending_score", (F.col("score") + 1.0) / (F.coalesce(F.col("baseline"), F.lit(0.0)) + 1.0)).drop("baseline")
 
 
-def top_rows(frame: DataFrame, order: list[Column], n: int = TOP_N) -> DataFrame:
-    """The first ``n`` rows by ``order`` with their 1-based ``rank``."""
-    return frame.withColumn("rank", F.row_number().over(Window.orderBy(*order))).where(F.col("rank") <= n)
+def rankings(ranked: DataFrame, categories: DataFrame, n: int = TOP_N) -> DataFrame:
+    """The hour's three top-``n`` lists in one frame (one Spark job to collect), tagged by ``kind``:
+    ``product`` by score, ``trending`` by trending score (products with a score of at least 2, so one
+    view does not trend), ``category`` by score. Rank within each kind by the same keys (see :func:`rank_rows`)."""
+    columns = ["kind", "product_id", "category", "views", "carts", "purchases", "score", "trending_score"]
+    top = ranked.orderBy(F.desc("score"), F.asc("product_id")).limit(n).withColumn("kind", F.lit("product"))
+    rising = (ranked.where(F.col("score") >= 2)
+              .orderBy(F.desc("trending_score"), F.desc("score"), F.asc("product_id")).limit(n)
+              .withColumn("kind", F.lit("trending")))
+    cats = (categories.orderBy(F.desc("score"), F.asc("category")).limit(n)
+            .withColumn("kind", F.lit("category")).withColumn("product_id", F.lit(None).cast("long"))
+            .withColumn("trending_score", F.lit(None).cast("double")))
+    return top.select(*columns).unionByName(rising.select(*columns)).unionByName(cats.select(*columns))
+
+
+def rank_rows(rows: list[dict]) -> dict[str, list[dict]]:
+    """Collected :func:`rankings` rows per kind, ordered and numbered 1..n (Spark's union keeps no order)."""
+    keys = {
+        "product": lambda r: (-r["score"], r["product_id"]),
+        "trending": lambda r: (-r["trending_score"], -r["score"], r["product_id"]),
+        "category": lambda r: (-r["score"], r["category"]),
+    }
+    result: dict[str, list[dict]] = {}
+    for kind, key in keys.items():
+        ordered = sorted((r for r in rows if r["kind"] == kind), key=key)
+        result[kind] = [{**r, "rank": i} for i, r in enumerate(ordered, start=1)]
+    return result
 
 
 def top_categories(events: DataFrame) -> DataFrame:

@@ -15,7 +15,7 @@ import dagster as dg
 from ecom_assets.orchestration import ensure_dagster_home, root_error_message
 from ecom_assets.replay.partitions import all_hours
 from ecom_assets.replay.sensor import MAX_ATTEMPTS, REPLAY_JOB_NAME
-from ecom_assets.replay.tags import ATTEMPT_TAG, REPLAY_TAG, REQUESTED_AT_TAG
+from ecom_assets.replay.tags import ATTEMPT_TAG, DUE_AT_TAG, REPLAY_TAG, REQUESTED_AT_TAG
 from ecom_assets.settings import Settings, load_settings
 
 
@@ -58,12 +58,14 @@ def run_replay(count: int, start: str | None = None, interval_s: float = 10.0, s
     todo = hours[index:index + count]
     replay_id = f"cli-{int(time.time())}"
     summary = ReplaySummary()
-    for key in todo:
+    began = time.time()
+    for position, key in enumerate(todo):
         requested = time.time()
         for attempt in range(1, max_attempts + 1):
             result = job.execute_in_process(
                 partition_key=key, instance=instance, raise_on_error=False,
-                tags={REPLAY_TAG: replay_id, ATTEMPT_TAG: str(attempt), REQUESTED_AT_TAG: f"{requested:.3f}"},
+                tags={REPLAY_TAG: replay_id, ATTEMPT_TAG: str(attempt), REQUESTED_AT_TAG: f"{requested:.3f}",
+                      DUE_AT_TAG: f"{began + position * interval_s:.3f}"},
                 run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
             )
             if result.success:
@@ -80,5 +82,5 @@ def run_replay(count: int, start: str | None = None, interval_s: float = 10.0, s
         summary.seconds.append(elapsed)
         log(f"hour {key}: done in {elapsed:.2f} s (run {result.run_id[:8]})")
         if key != todo[-1]:
-            time.sleep(max(0.0, interval_s - elapsed))
+            time.sleep(max(0.0, began + (position + 1) * interval_s - time.time()))
     return summary

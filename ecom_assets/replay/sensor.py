@@ -15,11 +15,12 @@ from dataclasses import asdict, dataclass
 import dagster as dg
 
 from ecom_assets.replay.partitions import all_hours
-from ecom_assets.replay.tags import ATTEMPT_TAG, REPLAY_TAG, REQUESTED_AT_TAG
+from ecom_assets.replay.tags import ATTEMPT_TAG, DUE_AT_TAG, REPLAY_TAG, REQUESTED_AT_TAG
 
 REPLAY_JOB_NAME = "november_replay"
 SENSOR_NAME = "november_replay_sensor"
 MAX_ATTEMPTS = 3
+INTERVAL_S = 10
 IN_PROGRESS = {
     dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING,
@@ -33,6 +34,7 @@ class ReplayCursor:
     replay: str
     index: int = 0
     attempt: int = 0
+    started_at: float = 0.0
 
     def dumps(self) -> str:
         """The cursor string."""
@@ -42,7 +44,8 @@ class ReplayCursor:
     def loads(text: str | None) -> ReplayCursor:
         """A cursor from its string; a new replay (id = now) when there is none."""
         if not text:
-            return ReplayCursor(replay=str(int(time.time())))
+            now = time.time()
+            return ReplayCursor(replay=str(int(now)), started_at=now)
         return ReplayCursor(**json.loads(text))
 
 
@@ -52,7 +55,8 @@ def run_request(cursor: ReplayCursor, hours: list[str]) -> dg.RunRequest:
     return dg.RunRequest(
         partition_key=key,
         run_key=f"{cursor.replay}:{key}:{cursor.attempt}",
-        tags={REPLAY_TAG: cursor.replay, ATTEMPT_TAG: str(cursor.attempt), REQUESTED_AT_TAG: f"{time.time():.3f}"},
+        tags={REPLAY_TAG: cursor.replay, ATTEMPT_TAG: str(cursor.attempt), REQUESTED_AT_TAG: f"{time.time():.3f}",
+              DUE_AT_TAG: f"{cursor.started_at + cursor.index * INTERVAL_S:.3f}"},
     )
 
 
@@ -72,30 +76,30 @@ def replay_tick(instance: dg.DagsterInstance, cursor_text: str | None,
         return dg.SkipReason(f"replay complete: all {len(hours)} hours done")
     key = hours[cursor.index]
     if cursor.attempt == 0:
-        nxt = ReplayCursor(cursor.replay, cursor.index, 1)
+        nxt = ReplayCursor(cursor.replay, cursor.index, 1, cursor.started_at)
         return dg.SensorResult(run_requests=[run_request(nxt, hours)], cursor=nxt.dumps())
     run = latest_run(instance, cursor, key)
     if run is None or run.status in IN_PROGRESS:
         return dg.SensorResult(skip_reason=f"waiting for hour {key} (attempt {cursor.attempt})", cursor=cursor.dumps())
     if run.status == dg.DagsterRunStatus.SUCCESS:
         if cursor.index + 1 >= len(hours):
-            done = ReplayCursor(cursor.replay, len(hours), 0)
+            done = ReplayCursor(cursor.replay, len(hours), 0, cursor.started_at)
             return dg.SensorResult(skip_reason=f"replay complete: all {len(hours)} hours done", cursor=done.dumps())
-        nxt = ReplayCursor(cursor.replay, cursor.index + 1, 1)
+        nxt = ReplayCursor(cursor.replay, cursor.index + 1, 1, cursor.started_at)
         return dg.SensorResult(run_requests=[run_request(nxt, hours)], cursor=nxt.dumps())
     if cursor.attempt >= MAX_ATTEMPTS:
         return dg.SensorResult(
             skip_reason=f"hour {key} failed {cursor.attempt} times (last run {run.run_id}): the replay is stopped "
                         "there; fix the cause, then reset the sensor's cursor to retry from this hour",
             cursor=cursor.dumps())
-    nxt = ReplayCursor(cursor.replay, cursor.index, cursor.attempt + 1)
+    nxt = ReplayCursor(cursor.replay, cursor.index, cursor.attempt + 1, cursor.started_at)
     return dg.SensorResult(run_requests=[run_request(nxt, hours)], cursor=nxt.dumps())
 
 
 def build_replay_sensor(job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
     """The sensor for ``job`` (off by default: turn it on in the UI or with ``make replay-demo``)."""
 
-    @dg.sensor(name=SENSOR_NAME, job=job, minimum_interval_seconds=10,
+    @dg.sensor(name=SENSOR_NAME, job=job, minimum_interval_seconds=INTERVAL_S,
                default_status=dg.DefaultSensorStatus.STOPPED,
                description="Replays November hour by hour, one hour per 10 s, in order, retrying a failed hour "
                            f"up to {MAX_ATTEMPTS} times.")
