@@ -5,8 +5,9 @@ export ECOM_DATA_DIR ?= $(CURDIR)/data/input
 export ECOM_LAKE_DIR ?= $(CURDIR)/data/lake
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 DEMO_ROWS ?= 1000000
+DEMO_REPLAY_HOURS ?= 24
 
-.PHONY: setup setup-dev demo test ui bench clean
+.PHONY: setup setup-dev demo live test ui bench clean
 
 setup:
 	@scripts/setup_env.sh
@@ -20,10 +21,14 @@ demo: setup
 	@if [ -f "$(ECOM_DATA_DIR)/2019-Oct.csv" ]; then echo "using the CSVs in $(ECOM_DATA_DIR)"; \
 	 else $(VENV)/ecom generate --out "$(ECOM_DATA_DIR)" --rows $(DEMO_ROWS); fi
 	$(VENV)/ecom materialize
-	@echo "Open the Dagster UI with: make ui   (then http://127.0.0.1:3000)"
+	$(VENV)/ecom replay --reset --from 2019-11-01-00:00 --hours $(DEMO_REPLAY_HOURS) --interval 0
+	@echo "Open the Dagster UI with: make ui   (then http://127.0.0.1:3000); live replay: make live"
 
 test: setup-dev
 	$(VENV)/python -m pytest
+
+live: setup
+	@scripts/live_replay.sh
 
 ui: setup
 	$(VENV)/dagster dev -h 127.0.0.1 -p 3000
@@ -33,6 +38,7 @@ bench: setup-dev
 	$(VENV)/python bench/ingest_vs_duckdb.py
 	$(VENV)/python bench/batch_graph_scale.py
 	$(VENV)/python bench/als_vs_implicit.py
+	$(VENV)/python bench/replay_cadence.py
 
 clean:
-	rm -rf data/lake .dagster_home spark-warehouse
+	rm -rf data/lake .dagster_home .run spark-warehouse

@@ -48,63 +48,17 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     yield tmp_path
 
 
-def _free_port() -> int:
-    """A free TCP port on loopback."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 @pytest.fixture(scope="session")
 def influx_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real InfluxDB 1.x server (Debian's ``influxd``) on a free loopback port, its files in a temp folder."""
-    import shutil
-    import signal
-    import subprocess
-    import time
+    from ecom_assets.publishing.influx_server import start_local_influx
 
-    import requests
-
-    binary = shutil.which("influxd")
-    if binary is None:
-        pytest.fail("influxd is not installed: `make test` installs Debian's influxdb package (needs root or sudo)")
-    folder = tmp_path_factory.mktemp("influxdb")
-    port, rpc_port = _free_port(), _free_port()
-    config = folder / "influxdb.conf"
-    config.write_text(
-        f'reporting-disabled = true\nbind-address = "127.0.0.1:{rpc_port}"\n'
-        f'[meta]\n  dir = "{folder}/meta"\n'
-        f'[data]\n  dir = "{folder}/data"\n  wal-dir = "{folder}/wal"\n  query-log-enabled = false\n'
-        f'[http]\n  bind-address = "127.0.0.1:{port}"\n  log-enabled = false\n'
-        '[monitor]\n  store-enabled = false\n'
-    )
-    log = (folder / "influxd.log").open("w")
-    process = subprocess.Popen([binary, "-config", str(config)], stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{url}/ping", timeout=1).status_code == 204:
-                    break
-            except requests.RequestException:
-                pass
-            if process.poll() is not None:
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail(f"influxd did not answer on {url}: {(folder / 'influxd.log').read_text()[-2000:]}")
-        if process.poll() is not None:
-            pytest.fail(f"influxd exited: {(folder / 'influxd.log').read_text()[-2000:]}")
-        yield url
+        server = start_local_influx(tmp_path_factory.mktemp("influxdb"))
+    except (FileNotFoundError, RuntimeError) as exc:
+        pytest.fail(str(exc))
+    try:
+        yield server.url
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-        log.close()
+        server.stop()

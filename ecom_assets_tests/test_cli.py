@@ -16,7 +16,7 @@ from ecom_assets.cli import main
 ECOM = str(Path(sys.executable).with_name("ecom"))
 
 
-@pytest.mark.parametrize("command", [[], ["generate"], ["materialize"], ["doctor"]])
+@pytest.mark.parametrize("command", [[], ["generate"], ["materialize"], ["doctor"], ["replay"], ["spark"]])
 def test_help_of_every_command(command: list[str]) -> None:
     done = subprocess.run([ECOM, *command, "--help"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0
@@ -95,3 +95,30 @@ def test_doctor_fails_on_an_unwritable_lake(isolated_env: Path, monkeypatch: pyt
     monkeypatch.setenv("INFLUX_URL", "http://127.0.0.1:9")
     assert main(["doctor", "--no-spark"]) == 1
     assert "FAIL lake:" in capsys.readouterr().out
+
+
+def test_replay_rejects_hours_outside_november(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["replay", "--from", "2019-10-31-23:00"])
+    assert exit_info.value.code == 2
+    assert "outside November 2019" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["replay", "--interval", "-1"])
+    assert "expected seconds >= 0" in capsys.readouterr().err
+
+
+def test_spark_status_when_no_server_runs(isolated_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ECOM_RUN_DIR", str(isolated_env / "run"))
+    monkeypatch.setenv("ECOM_SPARK_CONNECT_PORT", "9")
+    assert main(["spark", "status"]) == 1
+    assert "Spark Connect not running (would listen at sc://127.0.0.1:9)" in capsys.readouterr().out
+    assert main(["spark", "stop"]) == 0
+
+
+def test_replay_reset_only(isolated_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    state = isolated_env / "lake" / "temp" / "replay" / "state.json"
+    state.parent.mkdir(parents=True)
+    state.write_text('{"mode": "shifted", "offset_weeks": 1, "started_at": "2026-01-01T00:00:00+00:00"}')
+    assert main(["replay", "--reset", "--hours", "0"]) == 0
+    assert not state.exists() and "replay state reset" in capsys.readouterr().out

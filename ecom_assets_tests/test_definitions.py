@@ -24,7 +24,9 @@ def test_every_asset_check_and_job_resolves() -> None:
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert {"raw_events", "sessions", "user_behavior_stats", "conversion_funnel", "popularity",
             "navigation_transitions", "navigation_paths", "affinities", "activity_patterns",
-            "rfm_table", "kmeans_model", "segment_profiles", "user_segments"} <= keys
+            "rfm_table", "kmeans_model", "segment_profiles", "user_segments",
+            "als_model", "content_similarity", "hybrid_recs", "recs_evaluation",
+            "hourly_behaviour", "product_trends", "replay_progress"} <= keys
     check_names = {key.name for key in graph.asset_check_keys}
     assert {
         "schema_and_types",
@@ -41,10 +43,18 @@ def test_every_asset_check_and_job_resolves() -> None:
         "silhouette_matches_sklearn",
         "stable_across_refits",
         "every_user_assigned",
+        "hybrid_beats_popularity",
+        "sampled_hit_rate_above_70_percent",
+        "minutes_add_up",
     } <= check_names
     job = defs.resolve_job_def(BATCH_JOB_NAME)
     assert job.name == BATCH_JOB_NAME
-    assert set(defs.resources) >= {"spark", "lake"}
+    assert set(defs.resources) >= {"spark", "lake", "influx"}
+    replay = defs.resolve_job_def("november_replay")
+    assert len(replay.partitions_def.get_partition_keys()) == 720
+    assert defs.resolve_sensor_def("november_replay_sensor").job_name == "november_replay"
+    batch_keys = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
+    assert "hourly_behaviour" not in batch_keys and "recs_evaluation" in batch_keys
 
 
 def test_dagster_cli_loads_the_workspace_from_the_repo_root(tmp_path) -> None:

@@ -4,50 +4,32 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import pyspark
 import pytest
 
-SPARK_HOME = Path(pyspark.__file__).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def connect_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A Spark Connect server started from the pyspark wheel's sbin scripts, stopped afterwards."""
-    folder = tmp_path_factory.mktemp("spark-connect")
-    port = _free_port()
-    env = {**os.environ, "SPARK_HOME": str(SPARK_HOME), "SPARK_LOCAL_IP": "127.0.0.1",
-           "SPARK_PID_DIR": str(folder), "SPARK_LOG_DIR": str(folder), "SPARK_IDENT_STRING": f"test{port}"}
-    subprocess.run(["bash", str(SPARK_HOME / "sbin" / "start-connect-server.sh"),
-                    "--conf", f"spark.connect.grpc.binding.port={port}",
-                    "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
-                    "--conf", "spark.sql.session.timeZone=UTC", "--conf", "spark.ui.enabled=false",
-                    "--conf", "spark.driver.memory=1g"], env=env, check=True, timeout=120)
+    """A Spark Connect server started the way `ecom spark start` does, stopped afterwards."""
+    from ecom_assets.publishing.influx_server import free_port
+    from ecom_assets.resources import spark_server
+
+    run_dir = tmp_path_factory.mktemp("spark-connect")
+    port = free_port()
+    state = spark_server.start(run_dir, port, str(REPO / "spark_conf"), "1g")
+    assert state.running and state.listening and state.url == f"sc://127.0.0.1:{port}"
+    assert spark_server.start(run_dir, port, str(REPO / "spark_conf"), "1g").pid == state.pid  # already running
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.5)
-        else:
-            logs = "\n".join(p.read_text()[-2000:] for p in folder.glob("*.out"))
-            pytest.fail(f"Spark Connect did not listen on {port}:\n{logs}")
-        yield f"sc://127.0.0.1:{port}"
+        yield state.url
     finally:
-        subprocess.run(["bash", str(SPARK_HOME / "sbin" / "stop-connect-server.sh")], env=env, timeout=120)
+        stopped = spark_server.stop(run_dir, port)
+        assert not stopped.running
 
 
 CLIENT = """
@@ -78,3 +60,20 @@ def test_remote_mode_ingests_the_real_heads(connect_url: str, real_heads: tuple[
     assert result["reasons"] == {"wrong_column_count": 1}
     assert result["months"] == {"2019-10": 17_434, "2019-11": 683}
     assert result["conserved"] and result["line"] == 17_436
+
+
+def test_replay_hour_runs_on_spark_connect(connect_url: str, real_heads: tuple[Path, Path], tmp_path: Path) -> None:
+    # The real November head holds the first 683 events of 2019-11-01 00:00: replay that hour remotely.
+    env = {**os.environ, "ECOM_SPARK_REMOTE": connect_url, "ECOM_LAKE_DIR": str(tmp_path / "lake"),
+           "DAGSTER_HOME": str(tmp_path / "dagster_home"), "INFLUX_URL": ""}
+    env.pop("ECOM_SPARK_CONF", None)
+    ingest = subprocess.run([sys.executable, "-c", CLIENT, connect_url, str(tmp_path / "lake"), *map(str, real_heads)],
+                            capture_output=True, text=True, timeout=300, env=env)
+    assert ingest.returncode == 0, ingest.stderr[-3000:]
+    done = subprocess.run([str(REPO / ".venv" / "bin" / "ecom"), "replay", "--hours", "1", "--from", "2019-11-01-00:00",
+                           "--interval", "0"], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "1 hour(s) replayed (2019-11-01-00:00 .. 2019-11-01-00:00)" in done.stdout
+    points = (tmp_path / "lake" / "temp" / "influx" / "ecommerce_analytics" / "user_behavior-hour_2019-11-01T00.lp")
+    hour_line = next(line for line in points.read_text().splitlines() if "granularity=hour" in line)
+    assert "events=683i" in hour_line

@@ -1,0 +1,80 @@
+"""A throwaway local InfluxDB 1.x server (Debian's ``influxd``): for the tests, the benchmarks and quick demos.
+
+Data, meta and WAL directories live in one folder; HTTP listens on a loopback port; the process runs
+in its own process group so stopping it never leaves children behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LocalInflux:
+    """A running ``influxd``: its URL, folder and process."""
+
+    url: str
+    folder: Path
+    process: subprocess.Popen
+
+    def log_tail(self) -> str:
+        """The end of the server's log."""
+        path = self.folder / "influxd.log"
+        return path.read_text(errors="replace")[-2000:] if path.is_file() else ""
+
+    def stop(self) -> None:
+        """Terminate the server's process group (SIGKILL after 20 s)."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+
+def start_local_influx(folder: Path, timeout_s: float = 60.0) -> LocalInflux:
+    """Start ``influxd`` with its files under ``folder``; raises with its log when it does not answer."""
+    binary = shutil.which("influxd")
+    if binary is None:
+        raise FileNotFoundError("influxd is not installed: install Debian's influxdb package (`make setup-dev` does)")
+    folder.mkdir(parents=True, exist_ok=True)
+    port, rpc_port = free_port(), free_port()
+    config = folder / "influxdb.conf"
+    config.write_text(
+        f'reporting-disabled = true\nbind-address = "127.0.0.1:{rpc_port}"\n'
+        f'[meta]\n  dir = "{folder}/meta"\n'
+        f'[data]\n  dir = "{folder}/data"\n  wal-dir = "{folder}/wal"\n  query-log-enabled = false\n'
+        f'[http]\n  bind-address = "127.0.0.1:{port}"\n  log-enabled = false\n'
+        "[monitor]\n  store-enabled = false\n",
+        encoding="utf-8",
+    )
+    with (folder / "influxd.log").open("w") as log:
+        process = subprocess.Popen([binary, "-config", str(config)], stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    server = LocalInflux(f"http://127.0.0.1:{port}", folder, process)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if requests.get(f"{server.url}/ping", timeout=1).status_code == 204:
+                return server
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    server.stop()
+    raise RuntimeError(f"influxd did not answer on {server.url}: {server.log_tail()}")
