@@ -63,9 +63,9 @@ def prepare(scale: float, work: Path) -> tuple[Path, Path]:
     if not (lake / "raw" / "events" / "_SUCCESS").is_file():
         from ecom_assets.resources import SparkResource
 
-        session = SparkResource(master="local[2]", conf_dir=str(REPO / "spark_conf")).get_session()
-        ingest_events(session, [str(data / "2019-Oct.csv"), str(data / "2019-Nov.csv")], Lake(str(lake)),
-                      count_duplicates=False)
+        session = SparkResource(master="local[2]", conf_dir=str(REPO / "spark_conf"), driver_memory="12g").get_session()
+        # The replay reads November only: October is not ingested here.
+        ingest_events(session, [str(data / "2019-Nov.csv")], Lake(str(lake)), count_duplicates=False)
         session.stop()
     return data, lake
 

@@ -95,3 +95,38 @@ def test_hybrid_never_recommends_purchased_products(spark: SparkSession) -> None
     assert not [r for r in recs if r["user_id"] == 2**40 and r["product_id"] == 1]
     assert {r["segment"] for r in recs if r["user_id"] == 2**40 + 3} == {"Unknown"}
     assert all(1 <= r["rank"] <= 10 for r in recs)
+
+
+def test_fold_in_reproduces_spark_user_factors_and_direct_least_squares(spark: SparkSession) -> None:
+    from ecom_assets.recommendation.fold_in import fold_in_users, gramian, solve_user
+
+    rng = np.random.default_rng(3)
+    rows = [(int(u), int(p), float(rng.integers(1, 9))) for u in range(40) for p in rng.choice(30, 6, replace=False)]
+    ratings = spark.createDataFrame(rows, "user_idx int, product_idx int, strength double")
+    params = AlsParams(rank=4, reg_param=0.1, alpha=5.0, max_iter=8)
+    model = fit_als(ratings, params)
+    items = {r["id"]: np.array(r["features"], dtype=np.float64) for r in model.itemFactors.collect()}
+    y = np.stack([items[i] for i in sorted(items)])
+    assert np.allclose(gramian(model.itemFactors, 4), y.T @ y, atol=1e-6)
+
+    folded = fold_in_users(ratings.withColumn("user_id", F.col("user_idx").cast("long")), model.itemFactors,
+                           4, params.alpha, params.reg_param)
+    mine = {r["user_id"]: np.array(r["features"]) for r in folded.collect()}
+    spark_users = {r["id"]: np.array(r["features"]) for r in model.userFactors.collect()}
+    # Spark's last half-iteration solves the users from the final item factors: fold-in must match it.
+    assert max(np.abs(mine[u] - spark_users[u]).max() for u in spark_users) < 1e-3
+
+    # The normal equations against a direct weighted least squares over every item (numpy lstsq).
+    user = [r for r in rows if r[0] == 7]
+    strengths = np.zeros(len(items))
+    for _, p, s in user:
+        strengths[p] = s
+    confidence = 1 + params.alpha * strengths
+    preference = (strengths > 0).astype(float)
+    weights = np.sqrt(confidence)
+    lhs = np.vstack([y * weights[:, None], np.sqrt(params.reg_param * len(user)) * np.eye(4)])
+    rhs = np.concatenate([preference * weights, np.zeros(4)])
+    direct = np.linalg.lstsq(lhs, rhs, rcond=None)[0]
+    observed = [p for _, p, _ in user]
+    assert np.allclose(solve_user(y[observed], strengths[observed], y.T @ y, params.alpha, params.reg_param), direct,
+                       atol=1e-8)

@@ -16,7 +16,8 @@ SELECTION = ["raw_events", "rfm_table", "kmeans_model", "segment_profiles", "use
              "als_model", "content_similarity", "hybrid_recs", "recs_evaluation"]
 RUN_CONFIG = {"ops": {
     "kmeans_model": {"config": {"k_min": 3, "k_max": 4, "sweep_sample_rows": 5000}},
-    "als_model": {"config": {"ranks": [32], "reg_params": [0.5], "alphas": [10.0], "folds": 2}},
+    "als_model": {"config": {"ranks": [32], "reg_params": [0.5], "alphas": [10.0], "folds": 2,
+                             "event_weights": [[4.0, 8.0], [2.0, 3.0]]}},
     "hybrid_recs": {"config": {"folds": 2}},
 }}
 
@@ -51,6 +52,8 @@ def test_recommendation_group_beats_popularity(spark: SparkSession, isolated_env
     assert scores["hybrid"]["catalogue_coverage"] > 5 * scores["global_popularity"]["catalogue_coverage"]
     assert len(metadata["recs_evaluation"]["validation_fold_ndcg_at_10"].value) == 2
     assert metadata["als_model"]["params"].value["rank"] == 32
+    grid = metadata["als_model"]["grid"].value
+    assert len(grid) == 2 and all(len(trial["fold_ndcg_at_10"]) == 2 for trial in grid.values())
 
     lake = isolated_env / "lake"
     model = ALSModel.load(str(lake / "models" / "als"))

@@ -22,16 +22,24 @@ ALS_BLOCKS = 4
 
 @dataclass(frozen=True)
 class AlsParams:
-    """ALS hyper-parameters: latent rank, L2 regularisation, confidence scale alpha, iterations."""
+    """ALS hyper-parameters: latent rank, L2 regularisation, confidence scale alpha, iterations, and the
+    strengths of a cart and a purchase relative to a view (tuned with the rest)."""
 
     rank: int = 32
     reg_param: float = 0.1
     alpha: float = 10.0
     max_iter: int = 10
+    cart_weight: float = 4.0
+    purchase_weight: float = 8.0
 
     def label(self) -> str:
-        """A short readable key (``rank=32 reg=0.1 alpha=10``)."""
-        return f"rank={self.rank} reg={self.reg_param:g} alpha={self.alpha:g}"
+        """A short readable key (``rank=32 reg=0.1 alpha=10 weights=1/4/8``)."""
+        return (f"rank={self.rank} reg={self.reg_param:g} alpha={self.alpha:g} "
+                f"weights=1/{self.cart_weight:g}/{self.purchase_weight:g}")
+
+    def event_weights(self) -> dict[str, float]:
+        """Implicit strength of a view, a cart and a purchase for this parameter set."""
+        return {"view": 1.0, "cart": self.cart_weight, "purchase": self.purchase_weight}
 
     def as_dict(self) -> dict[str, float]:
         """The parameters as a dict, for metadata."""

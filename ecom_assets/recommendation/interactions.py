@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-# Implicit-feedback strength of one event. A cart says much more than a view and a purchase more
-# than a cart; the ratio was compared on the validation weeks (see docs/recommendations.md).
+# Implicit-feedback strength of one event for popularity and the hybrid's recency: a cart says much
+# more than a view and a purchase more than a cart. ALS tunes its own cart and purchase strengths
+# on the validation weeks (AlsConfig.event_weights).
 EVENT_WEIGHTS = {"view": 1.0, "cart": 4.0, "purchase": 8.0}
 POSITIVE_TYPES = ("cart", "purchase")
 VALIDATION_DAYS = 7

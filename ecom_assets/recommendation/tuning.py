@@ -45,6 +45,7 @@ class FoldData:
     """One fold's training interactions and the ground truth of its evaluation week (users seen in training)."""
 
     fold: Fold
+    events: DataFrame
     interactions: DataFrame
     users: DataFrame
     truth: DataFrame
@@ -52,11 +53,12 @@ class FoldData:
 
 def prepare_fold(events: DataFrame, fold: Fold, users_cap: int = TUNING_USERS_CAP, seed: int = 46) -> FoldData:
     """Interactions of the fold's training days and at most ``users_cap`` evaluated users (hash sample)."""
-    interactions = interaction_strengths(events_in(events, fold.train)).cache()
+    train_events = events_in(events, fold.train)
+    interactions = interaction_strengths(train_events).cache()
     truth = ground_truth(events_in(events, fold.evaluate))
     users = evaluated_users(interactions, truth)
     users = users.orderBy(F.xxhash64("user_id", F.lit(seed))).limit(users_cap).cache()
-    return FoldData(fold, interactions, users, restrict(truth, users).cache())
+    return FoldData(fold, train_events, interactions, users, restrict(truth, users).cache())
 
 
 def als_top_k(model: ALSModel, indexers: Indexers, interactions: DataFrame, users: DataFrame,
@@ -89,9 +91,12 @@ class AlsTrial:
         return statistics.pstdev(values) if len(values) > 1 else 0.0
 
 
-def als_grid(ranks: list[int], reg_params: list[float], alphas: list[float], max_iter: int) -> list[AlsParams]:
-    """Every combination of the given values."""
-    return [AlsParams(r, g, a, max_iter) for r, g, a in itertools.product(ranks, reg_params, alphas)]
+def als_grid(ranks: list[int], reg_params: list[float], alphas: list[float], max_iter: int,
+             event_weights: list[tuple[float, float]] | None = None) -> list[AlsParams]:
+    """Every combination of the given values; ``event_weights`` are (cart, purchase) strengths, a view being 1."""
+    schemes = event_weights or [(4.0, 8.0)]
+    return [AlsParams(r, g, a, max_iter, c, p)
+            for (c, p), r, g, a in itertools.product(schemes, ranks, reg_params, alphas)]
 
 
 def tune_als(folds: list[FoldData], grid: list[AlsParams],
@@ -105,14 +110,19 @@ def tune_als(folds: list[FoldData], grid: list[AlsParams],
     models: dict[int, dict[int, tuple[ALSModel, Indexers]]] = {i: {} for i in range(len(grid))}
     for f, data in enumerate(folds):
         indexers = fit_indexers(data.interactions)
-        ratings = index_ids(indexers, data.interactions).select("user_idx", "product_idx", "strength").cache()
+        ratings: dict[tuple[float, float], DataFrame] = {}
         for i, trial in enumerate(trials):
-            model = fit_als(ratings, trial.params)
+            scheme = (trial.params.cart_weight, trial.params.purchase_weight)
+            if scheme not in ratings:
+                strengths = interaction_strengths(data.events, trial.params.event_weights())
+                ratings[scheme] = index_ids(indexers, strengths).select("user_idx", "product_idx", "strength").cache()
+            model = fit_als(ratings[scheme], trial.params)
             metrics = ranking_metrics(als_top_k(model, indexers, data.interactions, data.users), data.truth)
             trial.fold_metrics.append(metrics)
             models[i][f] = (model, indexers)
             log(f"fold {f} ({data.fold.evaluate}) {trial.params.label()}: ndcg@10={metrics.ndcg_at_10:.4f}")
-        ratings.unpersist()
+        for frame in ratings.values():
+            frame.unpersist()
     best_index = max(range(len(trials)), key=lambda i: (round(trials[i].mean_ndcg, 6), -i))
     return trials[best_index], trials, models[best_index]
 

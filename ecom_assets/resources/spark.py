@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -47,6 +48,8 @@ def build_spark_conf(conf_dir: str, driver_memory: str = "", extra: dict[str, st
     conf.update(parse_conf_overrides(os.environ.get("ECOM_SPARK_CONF", "")))
     conf.update(extra or {})
     conf.update(FORCED_CONF)
+    # Python UDF workers (pandas UDFs, mapInPandas) run this interpreter, the one with the project's packages.
+    conf.setdefault("spark.pyspark.python", sys.executable)
     log_config = Path(conf_dir) / "log4j2.properties"
     if log_config.is_file():
         option = f"-Dlog4j2.configurationFile=file:{log_config.resolve()}"
@@ -77,6 +80,7 @@ class SparkResource(dg.ConfigurableResource):
         if self.is_remote:
             return SparkSession.builder.remote(self.remote).getOrCreate()
         os.environ.setdefault("SPARK_LOCAL_IP", self.local_ip)
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         active = SparkSession.getActiveSession()
         if active is not None:
             return active

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +47,7 @@ class ServerStatus:
 
 def _env(run_dir: Path) -> dict[str, str]:
     """Environment for pyspark's sbin scripts: pid and log under ``run_dir``, loopback only."""
-    return {**os.environ, "SPARK_HOME": str(SPARK_HOME), "SPARK_LOCAL_IP": "127.0.0.1",
+    return {**os.environ, "SPARK_HOME": str(SPARK_HOME), "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable,
             "SPARK_PID_DIR": str(run_dir), "SPARK_LOG_DIR": str(run_dir), "SPARK_IDENT_STRING": IDENT}
 
 
