@@ -53,7 +53,8 @@ def replay_clock(lake: Lake, mode: str) -> ReplayClock:
 
 def _hour_events(session: SparkSession, lake: Lake, start: dt.datetime) -> DataFrame:
     """The hour's events from ``raw/`` (original timestamps), cached for the few jobs that read them."""
-    return events_between(read_raw_events(session, lake), start, start + dt.timedelta(hours=1)).cache()
+    events = events_between(read_raw_events(session, lake), start, start + dt.timedelta(hours=1))
+    return events.select(*HOUR_COLUMNS).cache()
 
 
 def _previous_trend_state(session: SparkSession, lake: Lake, start: dt.datetime) -> tuple[DataFrame, bool]:
@@ -73,6 +74,8 @@ def _write_part(frame: DataFrame, path: str) -> None:
 
 
 PREVIOUS_HOUR = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
+# The columns the hour's computations use (brand and category id are not decoded).
+HOUR_COLUMNS = ("event_time", "event_type", "product_id", "category_code", "price", "user_id", "user_session")
 
 
 @dg.multi_asset(
@@ -142,12 +145,13 @@ def hourly_replay(context: dg.AssetExecutionContext, spark: SparkResource, lake:
     if cold_start:
         context.log.warning(f"no trend state for the hour before {context.partition_key}: the baseline starts empty "
                             "(replay from earlier hours for trending scores that remember them)")
-    scores = product_scores(events)
+    scores = product_scores(events).cache()
     lists = rank_rows([r.asDict() for r in rankings(trending(previous, scores), top_categories(events)).collect()])
     _write_part(next_trend_state(previous, scores), lake.lake.replay_table("product_trends", part_name(start)))
     popularity_lines = [line for kind in ("product", "trending", "category")
                         for line in popularity_points(clock, start, kind, lists[kind])]
     popularity_written = sink.write(f"product_popularity-{part_name(start)}", popularity_lines)
+    scores.unpersist()
     events.unpersist()
     yield dg.MaterializeResult(asset_key="product_trends", metadata={
         "top_product": lists["product"][0]["product_id"] if lists["product"] else -1,

@@ -74,13 +74,43 @@ def hour_summary(events: DataFrame) -> DataFrame:
     return behaviour_counts(events).crossJoin(session_duration_mean_s(events))
 
 
-def hour_and_minutes(events: DataFrame) -> DataFrame:
-    """The hour's totals (``minute`` null) and each minute's, in one Spark job.
+def session_table(events: DataFrame) -> DataFrame:
+    """One row per (session, user) of the hour: counts by type, revenue, first and last event time.
 
-    Rows carry :func:`behaviour_counts`; every row also carries the hour's mean session duration.
+    The hour's totals come from this much smaller table (sessions are distinct rows, users and buyers
+    are distinct over it), which is cheaper than several distinct counts over the raw events.
     """
-    minute = F.date_trunc("minute", "event_time").alias("minute")
-    return _with_rates(events.rollup(minute).agg(*_count_columns())).crossJoin(session_duration_mean_s(events))
+    return events.groupBy("user_session", "user_id").agg(
+        F.count(F.lit(1)).alias("events"),
+        _type_count("view").alias("views"),
+        _type_count("cart").alias("carts"),
+        _type_count("purchase").alias("purchases"),
+        F.coalesce(F.sum(F.when(F.col("event_type") == "purchase", F.col("price"))), F.lit(0.0)).alias("revenue"),
+        (F.max("event_time").cast("long") - F.min("event_time").cast("long")).alias("duration_s"),
+    )
+
+
+def hour_and_minutes(events: DataFrame) -> DataFrame:
+    """The hour's totals (``minute`` null) and each minute's counts, in one Spark job.
+
+    Hour row: :func:`behaviour_counts` plus the mean session duration; minute rows: events by type
+    and active users (the other columns null).
+    """
+    sessions = session_table(events)
+    hour = sessions.agg(
+        F.sum("events").alias("events"), F.sum("views").alias("views"), F.sum("carts").alias("carts"),
+        F.sum("purchases").alias("purchases"), F.count_distinct("user_id").alias("active_users"),
+        F.count_distinct("user_session").alias("sessions"),
+        F.count_distinct(F.when(F.col("purchases") > 0, F.col("user_id"))).alias("buyers"),
+        F.coalesce(F.sum("revenue"), F.lit(0.0)).alias("revenue"),
+        F.coalesce(F.avg(F.when(F.col("user_session").isNotNull(), F.col("duration_s"))), F.lit(0.0)).alias(
+            "session_duration_mean_s"),
+    ).where(F.col("events").isNotNull())
+    hour = _with_rates(hour).withColumn("minute", F.lit(None).cast("timestamp"))
+    minutes = events.groupBy(F.date_trunc("minute", "event_time").alias("minute")).agg(
+        F.count(F.lit(1)).alias("events"), _type_count("view").alias("views"), _type_count("cart").alias("carts"),
+        _type_count("purchase").alias("purchases"), F.count_distinct("user_id").alias("active_users"))
+    return hour.unionByName(minutes, allowMissingColumns=True)
 
 
 def minute_series(events: DataFrame) -> DataFrame:
