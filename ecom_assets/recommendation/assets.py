@@ -31,6 +31,7 @@ from ecom_assets.recommendation.evaluation import (
     evaluate,
     evaluated_users,
     negative_samples,
+    rank_with,
     restrict,
     scored_candidates,
     without_segments,
@@ -40,7 +41,6 @@ from ecom_assets.recommendation.hybrid import (
     CandidateSizes,
     HybridInputs,
     Weights,
-    blend,
     build_inputs,
     recommend,
     score_components,
@@ -56,7 +56,7 @@ from ecom_assets.recommendation.interactions import (
     product_popularity,
     rolling_folds,
 )
-from ecom_assets.recommendation.metrics import K, top_k
+from ecom_assets.recommendation.metrics import K
 from ecom_assets.recommendation.tuning import (
     TUNING_USERS_CAP,
     als_grid,
@@ -424,8 +424,7 @@ def recs_evaluation(config: EvaluationConfig, spark: SparkResource, lake: LakeRe
         if name == "hybrid":
             recs = served
         else:
-            blended = blend(scored[kind], weights_frame(session, segment_weights or {"-": default}), default)
-            recs = top_k(blended, "hybrid_score").select("user_id", "product_id", "rank")
+            recs = rank_with(session, scored[kind], segment_weights, default)
         recs = recs.cache()
         for truth_name, truth in truths.items():
             with_samples = truth_name == "cart_or_purchase"

@@ -13,7 +13,6 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from ecom_assets.recommendation.hybrid import (
-    UNKNOWN_SEGMENT,
     HybridInputs,
     Weights,
     blend,
@@ -138,8 +137,3 @@ def evaluate(spark: SparkSession, recs: DataFrame, truth: DataFrame, catalogue_s
     if scored_samples is not None and fallback is not None:
         sampled = sampled_hit_rate(sampled_scores(spark, scored_samples, weights or {}, fallback))
     return Evaluation(metrics, coverage, sampled)
-
-
-def global_weights() -> tuple[dict[str, Weights], Weights]:
-    """Weights that rank by global popularity for everyone."""
-    return {UNKNOWN_SEGMENT: BASELINES["global_popularity"]}, BASELINES["global_popularity"]

@@ -113,12 +113,6 @@ def hour_and_minutes(events: DataFrame) -> DataFrame:
     return hour.unionByName(minutes, allowMissingColumns=True)
 
 
-def minute_series(events: DataFrame) -> DataFrame:
-    """Per minute of the hour: ``minute`` (timestamp) with events, views, carts, purchases and active users."""
-    return behaviour_counts(events, [F.date_trunc("minute", "event_time").alias("minute")]).select(
-        "minute", "events", "views", "carts", "purchases", "active_users")
-
-
 def product_scores(events: DataFrame) -> DataFrame:
     """(product_id, category, views, carts, purchases, score): the hour's counts; score = weighted events."""
     weight = F.coalesce(
