@@ -94,7 +94,8 @@ def main() -> None:
     hours = all_hours()
     first = hours.index(parse_hour(args.start))
     wanted = hours[first:first + args.hours]
-    cursor = ReplayCursor(replay=str(int(time.time())), index=first, attempt=0, started_at=time.time())
+    cursor = ReplayCursor(replay=str(int(time.time())), index=first, attempt=0, started_at=time.time(),
+                          first_index=first)
     cli = [str(REPO / ".venv" / "bin" / "dagster"), "sensor"]
     workspace = ["-w", str(REPO / "workspace.yaml")]
     subprocess.run([*cli, "cursor", SENSOR_NAME, "--set", cursor.dumps(), *workspace], env=env, check=True,

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 
 import dagster as dg
+import pytest
 from dagster._core.test_utils import create_run_for_test
 
 from ecom_assets.definitions import defs
 from ecom_assets.replay.partitions import all_hours
 from ecom_assets.replay.sensor import MAX_ATTEMPTS, REPLAY_JOB_NAME, SENSOR_NAME, ReplayCursor, replay_tick
-from ecom_assets.replay.tags import ATTEMPT_TAG, REPLAY_TAG
+from ecom_assets.replay.tags import ATTEMPT_TAG, DUE_AT_TAG, REPLAY_TAG
 
 HOURS = all_hours()[:3]
 
@@ -66,6 +67,9 @@ def test_sensor_goes_in_order_retries_failures_and_stops_at_the_end() -> None:
         after = replay_tick(instance, done.cursor, HOURS)
         assert isinstance(after, dg.SkipReason) and "replay complete" in after.skip_message
         assert seen == HOURS
+        due = [float(r.tags[DUE_AT_TAG]) for r in (first.run_requests[0], second.run_requests[0],
+                                                    third.run_requests[0])]
+        assert due[1] - due[0] == pytest.approx(10) and due[2] - due[0] == pytest.approx(20)
 
 
 def test_sensor_gives_up_on_an_hour_after_the_attempt_limit() -> None:

@@ -29,12 +29,14 @@ IN_PROGRESS = {
 
 @dataclass(frozen=True)
 class ReplayCursor:
-    """Where the replay is: its id, the index of the current hour and the attempt in flight (0: none yet)."""
+    """Where the replay is: its id, the index of the current hour, the attempt in flight (0: none yet),
+    and when and at which hour it started (each hour is due ``INTERVAL_S`` after the previous one)."""
 
     replay: str
     index: int = 0
     attempt: int = 0
     started_at: float = 0.0
+    first_index: int = 0
 
     def dumps(self) -> str:
         """The cursor string."""
@@ -56,7 +58,7 @@ def run_request(cursor: ReplayCursor, hours: list[str]) -> dg.RunRequest:
         partition_key=key,
         run_key=f"{cursor.replay}:{key}:{cursor.attempt}",
         tags={REPLAY_TAG: cursor.replay, ATTEMPT_TAG: str(cursor.attempt), REQUESTED_AT_TAG: f"{time.time():.3f}",
-              DUE_AT_TAG: f"{cursor.started_at + cursor.index * INTERVAL_S:.3f}"},
+              DUE_AT_TAG: f"{cursor.started_at + (cursor.index - cursor.first_index) * INTERVAL_S:.3f}"},
     )
 
 
@@ -76,23 +78,23 @@ def replay_tick(instance: dg.DagsterInstance, cursor_text: str | None,
         return dg.SkipReason(f"replay complete: all {len(hours)} hours done")
     key = hours[cursor.index]
     if cursor.attempt == 0:
-        nxt = ReplayCursor(cursor.replay, cursor.index, 1, cursor.started_at)
+        nxt = ReplayCursor(cursor.replay, cursor.index, 1, cursor.started_at, cursor.first_index)
         return dg.SensorResult(run_requests=[run_request(nxt, hours)], cursor=nxt.dumps())
     run = latest_run(instance, cursor, key)
     if run is None or run.status in IN_PROGRESS:
         return dg.SensorResult(skip_reason=f"waiting for hour {key} (attempt {cursor.attempt})", cursor=cursor.dumps())
     if run.status == dg.DagsterRunStatus.SUCCESS:
         if cursor.index + 1 >= len(hours):
-            done = ReplayCursor(cursor.replay, len(hours), 0, cursor.started_at)
+            done = ReplayCursor(cursor.replay, len(hours), 0, cursor.started_at, cursor.first_index)
             return dg.SensorResult(skip_reason=f"replay complete: all {len(hours)} hours done", cursor=done.dumps())
-        nxt = ReplayCursor(cursor.replay, cursor.index + 1, 1, cursor.started_at)
+        nxt = ReplayCursor(cursor.replay, cursor.index + 1, 1, cursor.started_at, cursor.first_index)
         return dg.SensorResult(run_requests=[run_request(nxt, hours)], cursor=nxt.dumps())
     if cursor.attempt >= MAX_ATTEMPTS:
         return dg.SensorResult(
             skip_reason=f"hour {key} failed {cursor.attempt} times (last run {run.run_id}): the replay is stopped "
                         "there; fix the cause, then reset the sensor's cursor to retry from this hour",
             cursor=cursor.dumps())
-    nxt = ReplayCursor(cursor.replay, cursor.index, cursor.attempt + 1, cursor.started_at)
+    nxt = ReplayCursor(cursor.replay, cursor.index, cursor.attempt + 1, cursor.started_at, cursor.first_index)
     return dg.SensorResult(run_requests=[run_request(nxt, hours)], cursor=nxt.dumps())
 
 
