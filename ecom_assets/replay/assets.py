@@ -30,6 +30,9 @@ from ecom_assets.settings import load_settings
 
 GROUP = "replay"
 TREND_STATE_SCHEMA = T.StructType([T.StructField("product_id", T.LongType()), T.StructField("baseline", T.DoubleType())])
+PREVIOUS_HOUR = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
+# The columns the hour's computations use (brand and category id are not decoded).
+HOUR_COLUMNS = ("event_time", "event_type", "product_id", "category_code", "price", "user_id", "user_session")
 
 
 def part_name(start: dt.datetime) -> str:
@@ -72,10 +75,6 @@ def _write_part(frame: DataFrame, path: str) -> None:
     """Overwrite one hour's folder of a replay table (re-running an hour replaces it)."""
     frame.coalesce(1).write.mode("overwrite").parquet(path)
 
-
-PREVIOUS_HOUR = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
-# The columns the hour's computations use (brand and category id are not decoded).
-HOUR_COLUMNS = ("event_time", "event_type", "product_id", "category_code", "price", "user_id", "user_session")
 
 
 @dg.multi_asset(
