@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 # Implicit-feedback strength of one event for popularity and the hybrid's recency: a cart says much
@@ -60,13 +60,15 @@ def events_in(events: DataFrame, window: Window) -> DataFrame:
     return events.where((F.col("event_date") >= F.lit(window.start)) & (F.col("event_date") < F.lit(window.end)))
 
 
+def event_weight(weights: dict[str, float] | None = None) -> Column:
+    """The implicit strength of each row's ``event_type`` (``EVENT_WEIGHTS`` by default; 0 for other types)."""
+    table = F.create_map(*[F.lit(x) for pair in (weights or EVENT_WEIGHTS).items() for x in pair])
+    return F.coalesce(F.try_element_at(table, F.col("event_type")), F.lit(0.0))
+
+
 def interaction_strengths(events: DataFrame, weights: dict[str, float] | None = None) -> DataFrame:
     """(user_id, product_id, strength, last_seen, purchased): summed event weights per pair."""
-    weights = weights or EVENT_WEIGHTS
-    weight = F.coalesce(
-        F.try_element_at(F.create_map(*[F.lit(x) for pair in weights.items() for x in pair]), F.col("event_type")),
-        F.lit(0.0),
-    )
+    weight = event_weight(weights)
     return events.groupBy("user_id", "product_id").agg(
         F.sum(weight).alias("strength"),
         F.max("event_time").alias("last_seen"),

@@ -11,7 +11,7 @@ import datetime as dt
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from ecom_assets.recommendation.interactions import EVENT_WEIGHTS
+from ecom_assets.recommendation.interactions import event_weight
 
 TOP_N = 10
 # Trend baseline: an exponentially weighted mean of a product's hourly score, half-life 6 hours.
@@ -115,9 +115,7 @@ def hour_and_minutes(events: DataFrame) -> DataFrame:
 
 def product_scores(events: DataFrame) -> DataFrame:
     """(product_id, category, views, carts, purchases, score): the hour's counts; score = weighted events."""
-    weight = F.coalesce(
-        F.try_element_at(F.create_map(*[F.lit(x) for kv in EVENT_WEIGHTS.items() for x in kv]), F.col("event_type")),
-        F.lit(0.0))
+    weight = event_weight()
     return events.groupBy("product_id").agg(
         F.max("category_code").alias("category"),
         _type_count("view").alias("views"),
@@ -176,9 +174,7 @@ def rank_rows(rows: list[dict]) -> dict[str, list[dict]]:
 def top_categories(events: DataFrame) -> DataFrame:
     """(category, views, carts, purchases, score): top-level categories of the hour (``unknown`` when missing)."""
     category = F.coalesce(F.split(F.col("category_code"), r"\.").getItem(0), F.lit("unknown"))
-    weight = F.coalesce(
-        F.try_element_at(F.create_map(*[F.lit(x) for kv in EVENT_WEIGHTS.items() for x in kv]), F.col("event_type")),
-        F.lit(0.0))
+    weight = event_weight()
     return events.groupBy(category.alias("category")).agg(
         _type_count("view").alias("views"), _type_count("cart").alias("carts"),
         _type_count("purchase").alias("purchases"), F.sum(weight).alias("score"))
