@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from ecom_assets.behaviour.assets import BEHAVIOUR_ASSETS
+from ecom_assets.incremental.assets import INCREMENTAL_BATCH_ASSETS, INCREMENTAL_HOURLY_ASSETS
 from ecom_assets.ingest.assets import raw_events
 from ecom_assets.recommendation.assets import RECOMMENDATION_ASSETS
 from ecom_assets.replay.assets import REPLAY_ASSETS
@@ -14,7 +15,8 @@ from ecom_assets.resources import InfluxResource, LakeResource, SparkResource
 from ecom_assets.settings import Settings, load_settings
 
 BATCH_JOB_NAME = "batch_job"
-BATCH_ASSETS = [raw_events, *BEHAVIOUR_ASSETS, *SEGMENTATION_ASSETS, *RECOMMENDATION_ASSETS]
+BATCH_ASSETS = [raw_events, *BEHAVIOUR_ASSETS, *SEGMENTATION_ASSETS, *RECOMMENDATION_ASSETS, *INCREMENTAL_BATCH_ASSETS]
+HOURLY_ASSETS = [*REPLAY_ASSETS, *INCREMENTAL_HOURLY_ASSETS]
 
 
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
@@ -48,12 +50,13 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     )
     replay_job = dg.define_asset_job(
         REPLAY_JOB_NAME,
-        selection=dg.AssetSelection.assets(*REPLAY_ASSETS),
+        selection=dg.AssetSelection.assets(*HOURLY_ASSETS),
         executor_def=dg.in_process_executor,
-        description="One hour of November: behaviour, product trends, replay timings -> lake and InfluxDB.",
+        description="One hour of November: behaviour, product trends, replay timings, then the incremental "
+                    "segments and recommendations and their online evaluation -> lake and InfluxDB.",
     )
     return dg.Definitions(
-        assets=[*BATCH_ASSETS, *REPLAY_ASSETS],
+        assets=[*BATCH_ASSETS, *HOURLY_ASSETS],
         jobs=[batch_job, replay_job],
         sensors=[build_replay_sensor(replay_job)],
         resources=build_resources(settings or load_settings()),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,87 @@ def influx_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+@dataclass(frozen=True)
+class Planted:
+    """November rows added to generated data, with what the incremental models should do with them."""
+
+    changed_user: int  # an October browser who buys expensive products on 2019-11-01 at 21:xx
+    new_user: int  # first seen on 2019-11-01 at 22:xx
+    new_product: int  # first seen on 2019-11-01 at 23:xx, viewed by the new user
+    category_id: int  # the new product's category
+
+
+@dataclass(frozen=True)
+class TrainedLake:
+    """A lake with the whole batch graph materialized on generated data with planted November changes."""
+
+    root: Path
+    result: object
+    planted: Planted
+
+
+TRAINED_SELECTION = ["raw_events", "rfm_table", "kmeans_model", "segment_profiles", "user_segments",
+                     "als_model", "content_similarity", "hybrid_recs", "recs_evaluation", "replay_baseline"]
+TRAINED_RUN_CONFIG = {"ops": {
+    "kmeans_model": {"config": {"k_min": 3, "k_max": 4, "sweep_sample_rows": 5000}},
+    "als_model": {"config": {"ranks": [32], "reg_params": [0.5], "alphas": [10.0], "folds": 2,
+                             "event_weights": [[4.0, 8.0], [2.0, 3.0]]}},
+    "hybrid_recs": {"config": {"folds": 2}},
+}}
+
+
+def plant_november_changes(input_dir: Path) -> Planted:
+    """Append the planted rows to the generated ``2019-Nov.csv``: a taste change, a new user, a new product."""
+    import pandas as pd
+
+    october = pd.read_csv(input_dir / "2019-Oct.csv", usecols=["user_id", "event_type", "product_id", "category_id",
+                                                                "category_code", "brand", "price"])
+    per_user = october.groupby("user_id")["event_type"].agg(["count", lambda t: (t == "purchase").sum()])
+    browsers = per_user[(per_user.iloc[:, 1] == 0) & (per_user["count"].between(2, 4))].index
+    changed = int(sorted(browsers)[0])
+    top = october[october["category_code"].notna()].groupby("category_id").size().idxmax()
+    in_category = october[october["category_id"] == top].drop_duplicates("product_id")
+    sample = in_category.head(3)
+    code, brand = sample["category_code"].iloc[0], sample["brand"].iloc[0]
+    new_user, new_product = 990_000_001, 990_000_777
+    rows = []
+
+    def add(minute: str, kind: str, product: int, price: float, user: int, session: str) -> None:
+        rows.append(f"{minute} UTC,{kind},{product},{int(top)},{code},{brand if isinstance(brand, str) else ''},"
+                    f"{price:.2f},{user},{session}")
+
+    for i, product in enumerate(int(p) for p in sample["product_id"]):
+        for kind in ("view", "cart", "purchase", "purchase"):
+            add(f"2019-11-01 21:{10 + i * 5:02d}:00", kind, product, 950.0, changed, "planted-change")
+        add(f"2019-11-01 22:{10 + i:02d}:00", "view", product, float(sample["price"].iloc[i]), new_user, "planted-new")
+    add("2019-11-01 22:20:00", "cart", int(sample["product_id"].iloc[0]), float(sample["price"].iloc[0]), new_user,
+        "planted-new")
+    for minute in ("23:05", "23:06", "23:07"):
+        add(f"2019-11-01 {minute}:00", "view", new_product, 123.0, new_user, "planted-new-2")
+    with (input_dir / "2019-Nov.csv").open("a", encoding="utf-8") as out:
+        out.write("".join(line + "\n" for line in rows))
+    return Planted(changed, new_user, new_product, int(top))
+
+
+@pytest.fixture(scope="session")
+def trained_lake(tmp_path_factory: pytest.TempPathFactory, spark) -> TrainedLake:
+    """Generated data (250 k rows, planted tastes and November changes) through the whole batch graph, once."""
+    import dagster as dg
+
+    from ecom_assets.definitions import BATCH_ASSETS, build_resources
+    from ecom_assets.ingest.generator import generate_dataset
+    from ecom_assets.settings import load_settings
+
+    root = tmp_path_factory.mktemp("trained")
+    generate_dataset(root / "input", 250_000, seed=5, progress=False)
+    planted = plant_november_changes(root / "input")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("ECOM_DATA_DIR", str(root / "input"))
+        env.setenv("ECOM_LAKE_DIR", str(root / "lake"))
+        result = dg.materialize(BATCH_ASSETS, selection=TRAINED_SELECTION, resources=build_resources(load_settings()),
+                                instance=dg.DagsterInstance.ephemeral(), run_config=TRAINED_RUN_CONFIG,
+                                raise_on_error=False)
+    assert result.success
+    return TrainedLake(root, result, planted)

@@ -26,7 +26,8 @@ def test_every_asset_check_and_job_resolves() -> None:
             "navigation_transitions", "navigation_paths", "affinities", "activity_patterns",
             "rfm_table", "kmeans_model", "segment_profiles", "user_segments",
             "als_model", "content_similarity", "hybrid_recs", "recs_evaluation",
-            "hourly_behaviour", "product_trends", "replay_progress"} <= keys
+            "hourly_behaviour", "product_trends", "replay_progress", "replay_baseline",
+            "customer_segments", "live_recommendations", "recommendation_monitoring"} <= keys
     check_names = {key.name for key in graph.asset_check_keys}
     assert {
         "schema_and_types",
@@ -46,6 +47,10 @@ def test_every_asset_check_and_job_resolves() -> None:
         "hybrid_beats_popularity",
         "sampled_hit_rate_above_70_percent",
         "minutes_add_up",
+        "churn_below_15_percent",
+        "active_users_assigned",
+        "ten_per_active_user",
+        "one_row_per_customer",
     } <= check_names
     job = defs.resolve_job_def(BATCH_JOB_NAME)
     assert job.name == BATCH_JOB_NAME
@@ -54,7 +59,9 @@ def test_every_asset_check_and_job_resolves() -> None:
     assert len(replay.partitions_def.get_partition_keys()) == 720
     assert defs.resolve_sensor_def("november_replay_sensor").job_name == "november_replay"
     batch_keys = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
-    assert "hourly_behaviour" not in batch_keys and "recs_evaluation" in batch_keys
+    assert "hourly_behaviour" not in batch_keys and "recs_evaluation" in batch_keys and "replay_baseline" in batch_keys
+    replay_keys = {key.to_user_string() for key in replay.asset_layer.selected_asset_keys}
+    assert {"hourly_behaviour", "customer_segments", "recommendation_monitoring"} <= replay_keys
 
 
 def test_dagster_cli_loads_the_workspace_from_the_repo_root(tmp_path) -> None:

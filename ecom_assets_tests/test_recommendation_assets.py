@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import dagster as dg
 from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import SparkSession
 
-from ecom_assets.definitions import BATCH_ASSETS, build_resources
-from ecom_assets.ingest.generator import generate_dataset
-from ecom_assets.settings import load_settings
+from ecom_assets_tests.conftest import TrainedLake
 
-SELECTION = ["raw_events", "rfm_table", "kmeans_model", "segment_profiles", "user_segments",
-             "als_model", "content_similarity", "hybrid_recs", "recs_evaluation"]
-RUN_CONFIG = {"ops": {
-    "kmeans_model": {"config": {"k_min": 3, "k_max": 4, "sweep_sample_rows": 5000}},
-    "als_model": {"config": {"ranks": [32], "reg_params": [0.5], "alphas": [10.0], "folds": 2,
-                             "event_weights": [[4.0, 8.0], [2.0, 3.0]]}},
-    "hybrid_recs": {"config": {"folds": 2}},
-}}
+RECOMMENDATION_ASSETS = ("als_model", "content_similarity", "hybrid_recs", "recs_evaluation")
 
 
-def test_recommendation_group_beats_popularity(spark: SparkSession, isolated_env: Path) -> None:
-    generate_dataset(isolated_env / "input", 250_000, seed=5, progress=False)
-    result = dg.materialize(
-        BATCH_ASSETS, selection=SELECTION, resources=build_resources(load_settings()),
-        instance=dg.DagsterInstance.ephemeral(), run_config=RUN_CONFIG, raise_on_error=False,
-    )
-    assert result.success
+def test_recommendation_group_beats_popularity(spark: SparkSession, trained_lake: TrainedLake) -> None:
+    result = trained_lake.result
     checks = {f"{e.asset_key.to_user_string()}:{e.check_name}": e.passed for e in result.get_asset_check_evaluations()}
-    recommendation_checks = {k: v for k, v in checks.items() if k.split(":")[0] in SELECTION[5:]}
+    recommendation_checks = {k: v for k, v in checks.items() if k.split(":")[0] in RECOMMENDATION_ASSETS}
     assert recommendation_checks == {
         "als_model:ids_fit_in_32_bits": True,
         "als_model:factors_finite": True,
@@ -55,7 +38,7 @@ def test_recommendation_group_beats_popularity(spark: SparkSession, isolated_env
     grid = metadata["als_model"]["grid"].value
     assert len(grid) == 2 and all(len(trial["fold_ndcg_at_10"]) == 2 for trial in grid.values())
 
-    lake = isolated_env / "lake"
+    lake = trained_lake.root / "lake"
     model = ALSModel.load(str(lake / "models" / "als"))
     assert model.rank == 32
     evaluation = spark.read.parquet(str(lake / "processed" / "recs_evaluation"))

@@ -44,11 +44,12 @@ SEGMENT_EVOLUTION = Measurement(
     "segment_evolution",
     tags=("segment",),  # a segment name, or "all"
     fields={"users": COUNT, "new_users": COUNT, "changed_users": COUNT, "changed_share": RATE,
-            "size_change": RATE, "active_users": COUNT},
+            "size_change": RATE, "active_users": COUNT, "active_changed_share": RATE},
 )
 RECOMMENDATION_METRICS = Measurement(
     "recommendation_metrics",
-    tags=("kind", "segment", "recommender"),  # kind: online | offline
+    # kind: online | offline; target: any | cart_purchase (online), cart_or_purchase | view (offline)
+    tags=("kind", "segment", "recommender", "target"),
     fields={"users": COUNT, "hit_rate_at_10": RATE, "precision_at_10": RATE, "recall_at_10": RATE,
             "ndcg_at_10": RATE, "map_at_10": RATE, "catalogue_coverage": RATE, "sampled_hit_rate_at_10": RATE},
 )

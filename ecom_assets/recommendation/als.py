@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 from pyspark.ml.feature import StringIndexer, StringIndexerModel
 from pyspark.ml.recommendation import ALS, ALSModel
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 SEED = 46
@@ -44,6 +44,21 @@ class AlsParams:
     def as_dict(self) -> dict[str, float]:
         """The parameters as a dict, for metadata."""
         return asdict(self)
+
+    def save(self, session: SparkSession, path: str) -> None:
+        """Write the parameters next to the model (one JSON row), so fold-in solves the same system."""
+        session.createDataFrame([self.as_dict()]).coalesce(1).write.mode("overwrite").json(path)
+
+    @staticmethod
+    def load(session: SparkSession, path: str) -> AlsParams:
+        """The parameters written by :meth:`save`."""
+        row = session.read.json(path).first()
+        if row is None:
+            raise ValueError(f"no ALS parameters under {path}")
+        values = row.asDict()
+        return AlsParams(rank=int(values["rank"]), reg_param=float(values["reg_param"]), alpha=float(values["alpha"]),
+                         max_iter=int(values["max_iter"]), cart_weight=float(values["cart_weight"]),
+                         purchase_weight=float(values["purchase_weight"]))
 
 
 @dataclass(frozen=True)
@@ -149,3 +164,52 @@ def recommend_top(model: ALSModel, users: DataFrame, products: DataFrame, k: int
     )
     return exploded.join(users, USER_INDEX).join(products, PRODUCT_INDEX).select(
         "user_id", "product_id", "als_score", "rank")
+
+
+def score_with_factors(user_factors: DataFrame, model: ALSModel, pairs: DataFrame) -> DataFrame:
+    """``pairs`` (user_id, product_idx, ...) plus ``als_score`` from given user factors (user_id, features)
+    and the model's item factors (null where either is unknown)."""
+    users = user_factors.select("user_id", F.col("features").alias("user_factors"))
+    items = model.itemFactors.select(F.col("id").alias(PRODUCT_INDEX), F.col("features").alias("item_factors"))
+    return (
+        pairs.join(users, "user_id", "left")
+        .join(items, PRODUCT_INDEX, "left")
+        .withColumn("als_score", dot("user_factors", "item_factors").cast("double"))
+        .drop("user_factors", "item_factors")
+    )
+
+
+def recommend_from_factors(user_factors: DataFrame, model: ALSModel, products: DataFrame, k: int) -> DataFrame:
+    """(user_id, product_id, als_score, rank): the ``k`` best products for given user factors.
+
+    The item factors (a model-sized matrix, products x rank) go to the Python workers once; each
+    batch of users is scored against all of them with one matrix product, as
+    ``recommendForUserSubset`` does on the JVM side.
+    """
+    import numpy as np
+    import pandas as pd
+
+    rows = model.itemFactors.orderBy("id").collect()
+    ids = np.array([r["id"] for r in rows], dtype=np.int64)
+    matrix = np.array([r["features"] for r in rows], dtype=np.float32).reshape(len(rows), model.rank)
+    top = min(k, len(ids))
+
+    def best(batches):
+        for batch in batches:
+            if not len(batch) or not top:
+                continue
+            scores = np.stack(batch["features"].to_numpy()).astype(np.float32) @ matrix.T
+            part = np.argpartition(-scores, top - 1, axis=1)[:, :top]
+            picked = np.take_along_axis(scores, part, axis=1)
+            order = np.lexsort((ids[part], -picked), axis=1)
+            part, picked = np.take_along_axis(part, order, axis=1), np.take_along_axis(picked, order, axis=1)
+            yield pd.DataFrame({
+                "user_id": np.repeat(batch["user_id"].to_numpy(), top),
+                PRODUCT_INDEX: ids[part].ravel().astype(np.int32),
+                "als_score": picked.ravel().astype(np.float64),
+                "rank": np.tile(np.arange(1, top + 1, dtype=np.int32), len(batch)),
+            })
+
+    schema = f"user_id long, {PRODUCT_INDEX} int, als_score double, rank int"
+    scored = user_factors.select("user_id", "features").mapInPandas(best, schema)
+    return scored.join(products, PRODUCT_INDEX).select("user_id", "product_id", "als_score", "rank")

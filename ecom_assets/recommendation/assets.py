@@ -73,6 +73,7 @@ from ecom_assets.table_metadata import markdown_preview, table_metadata
 GROUP = "recommendation"
 ALS_MODEL = "als"
 ALS_INDEXERS = "als_indexers"
+ALS_PARAMS = "als_params"
 MAX_INT32 = 2**31 - 1
 SAMPLED_HIT_RATE_FLOOR = 0.70
 COVERAGE_FLOOR = 0.01
@@ -146,6 +147,7 @@ def als_model(context: dg.AssetExecutionContext, config: AlsConfig, spark: Spark
     model = fit_als(ratings, best.params)
     model.write().overwrite().save(lake.lake.model(ALS_MODEL))
     indexers.save(lake.lake.model(ALS_INDEXERS))
+    best.params.save(session, lake.lake.model(ALS_PARAMS))
     lake.write_processed(user_index_table(indexers, interactions), "als_user_index")
     lake.write_processed(product_index_table(indexers, interactions), "als_product_index")
     users, products = len(indexers.users.labelsArray[0]), len(indexers.products.labelsArray[0])
@@ -264,7 +266,7 @@ def _final_inputs(session: SparkSession, lake: LakeResource, sizes: CandidateSiz
     return build_inputs(interactions, similarity, segments, model, indexers, as_of, sizes), interactions
 
 
-def _read_weights(session: SparkSession, lake: LakeResource) -> tuple[dict[str, Weights], Weights]:
+def read_hybrid_weights(session: SparkSession, lake: LakeResource) -> tuple[dict[str, Weights], Weights]:
     """The per-segment weights written by ``hybrid_recs`` and the fallback (the ``Unknown`` row)."""
     rows = lake.read_processed(session, "hybrid_weights").collect()
     weights = {r["segment"]: Weights(r["w_als"], r["w_content"], r["w_popularity"]) for r in rows}
@@ -325,6 +327,7 @@ def hybrid_recs(context: dg.AssetExecutionContext, config: HybridConfig, spark: 
             SparkWindow.partitionBy("segment").orderBy(F.desc("popularity_score"),
                                                                                  F.asc("product_id"))))
     lake.write_processed(popular.where(F.col("rank") <= K), "segment_top_products")
+    lake.write_processed(inputs.popularity, "segment_popularity")
     table = lake.read_processed(session, "hybrid_recs")
     per_user = table.groupBy("user_id").agg(F.count(F.lit(1)).alias("n"),
                                             F.size(F.collect_set("product_id")).alias("distinct"))
@@ -391,7 +394,7 @@ def recs_evaluation(config: EvaluationConfig, spark: SparkResource, lake: LakeRe
     global popularity, segment popularity, ALS alone, content alone and the served hybrid."""
     session = spark.get_session()
     inputs, interactions = _final_inputs(session, lake, HybridConfig().sizes())
-    weights, fallback = _read_weights(session, lake)
+    weights, fallback = read_hybrid_weights(session, lake)
     events = read_raw_events(session, lake.lake)
     test = holdout_window(_training_window())
     test_events = events_in(events, test)

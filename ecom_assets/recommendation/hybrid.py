@@ -24,8 +24,10 @@ from ecom_assets.recommendation.als import (
     Indexers,
     index_ids,
     product_index_table,
+    recommend_from_factors,
     recommend_top,
     score_pairs,
+    score_with_factors,
     user_index_table,
 )
 from ecom_assets.recommendation.metrics import K, top_k
@@ -71,7 +73,9 @@ class HybridInputs:
 
     ``segments``: (user_id, segment); ``popularity``: (segment, product_id, popularity_score) with a
     row per segment including ``UNKNOWN_SEGMENT`` (global popularity, for users with no segment);
-    ``content``: (user_id, product_id, content_score); ``purchased``: (user_id, product_id); ``catalogue``: (product_id, product_idx) of the ALS model.
+    ``content``: (user_id, product_id, content_score); ``purchased``: (user_id, product_id); ``catalogue``:
+    (product_id, product_idx) of the ALS model; ``user_factors``: (user_id, features) folded in during the
+    replay, used instead of the model's own user factors when given.
     """
 
     model: ALSModel | None
@@ -82,6 +86,7 @@ class HybridInputs:
     content: DataFrame
     purchased: DataFrame
     sizes: CandidateSizes
+    user_factors: DataFrame | None = None
 
 
 def recent_products(interactions: DataFrame, recent: int) -> DataFrame:
@@ -149,6 +154,10 @@ def als_candidates(inputs: HybridInputs, users: DataFrame) -> DataFrame:
     if inputs.model is None or inputs.indexers is None:
         return users.select("user_id").limit(0).select("user_id", F.lit(None).cast("long").alias("product_id"),
                                                        F.lit(None).cast("double").alias("als_score"))
+    if inputs.user_factors is not None:
+        factors = inputs.user_factors.join(users.select("user_id").distinct(), "user_id")
+        top = recommend_from_factors(factors, inputs.model, inputs.catalogue, inputs.sizes.als)
+        return top.select("user_id", "product_id", "als_score")
     known = user_index_table(inputs.indexers, users)
     top = recommend_top(inputs.model, known, inputs.catalogue, inputs.sizes.als)
     return top.select("user_id", "product_id", "als_score")
@@ -175,7 +184,10 @@ def score_components(inputs: HybridInputs, pairs: DataFrame) -> DataFrame:
     scored = pairs.join(with_segment(inputs, pairs), "user_id")
     if inputs.model is not None and inputs.indexers is not None:
         keys = pairs.select("user_id", "product_id").distinct()
-        raw = score_pairs(inputs.model, index_ids(inputs.indexers, keys))
+        if inputs.user_factors is not None:
+            raw = score_with_factors(inputs.user_factors, inputs.model, keys.join(inputs.catalogue, "product_id"))
+        else:
+            raw = score_pairs(inputs.model, index_ids(inputs.indexers, keys))
         als = raw.select("user_id", "product_id", F.least(F.col("als_score"), F.lit(1.0)).alias("als"))
         scored = scored.join(als, ["user_id", "product_id"], "left")
     else:

@@ -22,7 +22,7 @@ from ecom_assets.replay.hourly import (
     top_categories,
     trending,
 )
-from ecom_assets.replay.partitions import REPLAY_START, hour_start, november_hours
+from ecom_assets.replay.partitions import PREVIOUS_HOUR, REPLAY_START, hour_start, november_hours, part_name
 from ecom_assets.replay.points import behaviour_points, minute_points, popularity_points, replay_point
 from ecom_assets.replay.tags import ATTEMPT_TAG, DUE_AT_TAG, REQUESTED_AT_TAG
 from ecom_assets.resources import InfluxResource, LakeResource, SparkResource
@@ -30,14 +30,8 @@ from ecom_assets.settings import load_settings
 
 GROUP = "replay"
 TREND_STATE_SCHEMA = T.StructType([T.StructField("product_id", T.LongType()), T.StructField("baseline", T.DoubleType())])
-PREVIOUS_HOUR = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
 # The columns the hour's computations use (brand and category id are not decoded).
 HOUR_COLUMNS = ("event_time", "event_type", "product_id", "category_code", "price", "user_id", "user_session")
-
-
-def part_name(start: dt.datetime) -> str:
-    """The folder of one hour in a replay table (no ``:``, which Hadoop paths refuse)."""
-    return start.strftime("hour=%Y-%m-%dT%H")
 
 
 def replay_state_path(lake: Lake | None = None) -> Path:

@@ -17,6 +17,14 @@ november_hours = dg.HourlyPartitionsDefinition(
     fmt=PARTITION_FORMAT,
 )
 
+# A partitioned asset that carries state reads its own previous hour.
+PREVIOUS_HOUR = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
+
+
+def part_name(start: dt.datetime) -> str:
+    """The folder of one hour in a replay table (no ``:``, which Hadoop paths refuse)."""
+    return start.strftime("hour=%Y-%m-%dT%H")
+
 
 def hour_start(partition_key: str) -> dt.datetime:
     """The UTC start of an hourly partition key (``2019-11-01-00:00``)."""

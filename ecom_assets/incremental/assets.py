@@ -1,0 +1,228 @@
+"""Incremental models during the replay: evolving segments, learning recommendations, online evaluation.
+
+``replay_baseline`` (batch) writes October's state once; ``incremental_models`` (hourly, in the
+replay job) carries it through November hour by hour: each of its assets depends on its own previous
+hour, and the state lives in ledgers (:mod:`ecom_assets.incremental.ledger`) under processed/replay/.
+"""
+
+
+import datetime as dt
+import time
+
+import dagster as dg
+from pyspark.ml.recommendation import ALSModel
+from pyspark.sql import functions as F
+
+from ecom_assets.incremental.customers import base_customers, pair_counts
+from ecom_assets.incremental.hour import (
+    RecsModels,
+    compact,
+    monitor,
+    refresh_recommendations,
+    update_segments,
+)
+from ecom_assets.incremental.points import offline_points, online_points, segment_points
+from ecom_assets.incremental.recommendations import served_lists
+from ecom_assets.incremental.state import BASE_CUSTOMERS, BASE_PAIRS, BASE_SERVED, Ledgers
+from ecom_assets.ingest.tables import read_raw_events
+from ecom_assets.lake import is_local, local_path
+from ecom_assets.recommendation.als import AlsParams, Indexers
+from ecom_assets.recommendation.assets import ALS_INDEXERS, ALS_MODEL, ALS_PARAMS, read_hybrid_weights
+from ecom_assets.recommendation.hybrid import CandidateSizes
+from ecom_assets.recommendation.interactions import Window, events_in
+from ecom_assets.replay.assets import replay_clock
+from ecom_assets.replay.hourly import events_between
+from ecom_assets.replay.partitions import PREVIOUS_HOUR, hour_start, november_hours, part_name
+from ecom_assets.resources import InfluxResource, LakeResource, SparkResource
+from ecom_assets.segmentation.assets import MODEL_NAME
+from ecom_assets.segmentation.assignment import load_segmentation
+from ecom_assets.settings import load_settings
+from ecom_assets.table_metadata import table_metadata
+
+GROUP = "incremental"
+MAX_CHURN = 0.15
+HOUR_COLUMNS = ("event_time", "event_type", "product_id", "price", "user_id", "user_session")
+NEEDED = {
+    "processed/replay_base_customers": "replay_baseline", "models/kmeans_segmentation": "kmeans_model",
+    "models/als": "als_model", "models/als_params": "als_model", "processed/hybrid_weights": "hybrid_recs",
+    "processed/segment_popularity": "hybrid_recs", "processed/content_similarity": "content_similarity",
+    "processed/product_attributes": "content_similarity",
+    "processed/recs_evaluation": "recs_evaluation",
+}
+
+
+@dg.asset(
+    group_name=GROUP,
+    deps=["raw_events", "rfm_table", "user_segments", "hybrid_recs"],
+    kinds={"spark", "parquet"},
+    check_specs=[dg.AssetCheckSpec("one_row_per_customer", asset="replay_baseline",
+                                   description="Every RFM user has exactly one starting state with a cluster.")],
+)
+def replay_baseline(spark: SparkResource, lake: LakeResource) -> dg.MaterializeResult:
+    """The state the replay starts from, written once: every training-window customer's aggregates and
+    segment (processed/replay_base_customers), their per-product interaction counts
+    (processed/replay_base_pairs) and the top-10 each was served by the batch hybrid
+    (processed/replay_base_served)."""
+    session = spark.get_session()
+    window = load_settings().training_window
+    rfm = lake.read_processed(session, "rfm_table")
+    customers = base_customers(rfm, lake.read_processed(session, "user_segments"), window.end)
+    lake.write_processed(customers, BASE_CUSTOMERS)
+    events = events_in(read_raw_events(session, lake.lake), Window(window.start, window.end))
+    lake.write_processed(pair_counts(events), BASE_PAIRS)
+    served_at = dt.datetime.combine(window.end, dt.time(), tzinfo=dt.UTC)
+    lake.write_processed(served_lists(lake.read_processed(session, "hybrid_recs"), served_at), BASE_SERVED)
+    table = lake.read_processed(session, BASE_CUSTOMERS)
+    stats = table.agg(F.count(F.lit(1)).alias("rows"), F.count_distinct("user_id").alias("users"),
+                      F.count_if(F.col("cluster").isNull()).alias("no_cluster")).first()
+    rfm_users = rfm.count()
+    return dg.MaterializeResult(
+        metadata=table_metadata(table, lake.lake.processed(BASE_CUSTOMERS), int(stats["rows"]),
+                                pairs=lake.read_processed(session, BASE_PAIRS).count(),
+                                served_users=lake.read_processed(session, BASE_SERVED).count()),
+        check_results=[dg.AssetCheckResult(
+            check_name="one_row_per_customer",
+            passed=int(stats["rows"]) == int(stats["users"]) == rfm_users and int(stats["no_cluster"]) == 0,
+            metadata={"rows": int(stats["rows"]), "rfm_users": rfm_users})],
+    )
+
+
+def _require_batch_outputs(lake: LakeResource) -> None:
+    """A clear error naming the asset to materialize when a table the replay's models need is missing."""
+    root = lake.lake.root
+    if not is_local(root):
+        return
+    missing = sorted({asset for path, asset in NEEDED.items() if not (local_path(root) / path).exists()})
+    if missing:
+        raise dg.Failure(description=f"the incremental models need the batch graph's outputs; materialize "
+                         f"{', '.join(missing)} first (`make demo`, or the batch_job in the UI)")
+
+
+def _models(session, lake: LakeResource) -> RecsModels:
+    """The batch graph's recommendation models and tables."""
+    weights, fallback = read_hybrid_weights(session, lake)
+    return RecsModels(
+        als=ALSModel.load(lake.lake.model(ALS_MODEL)), indexers=Indexers.load(lake.lake.model(ALS_INDEXERS)),
+        params=AlsParams.load(session, lake.lake.model(ALS_PARAMS)), weights=weights, fallback=fallback,
+        popularity=lake.read_processed(session, "segment_popularity"),
+        catalogue=lake.read_processed(session, "als_product_index"),
+        similarity=lake.read_processed(session, "content_similarity").select(
+            "product_id", "similar_product_id", "similarity"),
+        catalogue_size=lake.read_processed(session, "product_attributes").count(),
+    )
+
+
+@dg.multi_asset(
+    name="incremental_models",
+    group_name=GROUP,
+    partitions_def=november_hours,
+    specs=[
+        dg.AssetSpec(
+            "customer_segments",
+            deps=["raw_events", "replay_baseline", "kmeans_model", "segment_profiles",
+                  dg.AssetDep("customer_segments", partition_mapping=PREVIOUS_HOUR)],
+            kinds={"spark", "parquet", "influxdb"},
+            description="Every customer's RFM and behaviour aggregates updated with the hour's events (October "
+                        "as the start); the hour's active users re-assigned on the saved pipeline's scale to "
+                        "centres that follow the data (decayed mini-batch update, ids and names kept); new "
+                        "users placed in existing segments. Published to InfluxDB's segment_evolution: size, "
+                        "new users, users who changed segment and their share, relative size change."),
+        dg.AssetSpec(
+            "live_recommendations",
+            deps=["customer_segments", "als_model", "content_similarity", "hybrid_recs",
+                  dg.AssetDep("live_recommendations", partition_mapping=PREVIOUS_HOUR)],
+            kinds={"spark", "parquet"},
+            description="The hour's active users' ALS factors folded in from the fixed item factors and fresh "
+                        "hybrid top-10s served for every active user (processed/replay/served_recs, keyed by "
+                        "hour); products new in November reach users through content similarity, which covers "
+                        "the whole catalogue."),
+        dg.AssetSpec(
+            "recommendation_monitoring", deps=["live_recommendations", "recs_evaluation"], kinds={"influxdb"},
+            description="Online HitRate@10 and Precision@10 of the lists served before the hour against what "
+                        "the users viewed, carted and bought in it, overall and per segment, the coverage of "
+                        "the hour's lists, and the offline metrics of the models in use, to InfluxDB's "
+                        "recommendation_metrics."),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec("churn_below_15_percent", asset="customer_segments",
+                          description=f"At most {MAX_CHURN:.0%} of previously assigned users changed segment "
+                                      "since the previous hour (the specification's stability bar)."),
+        dg.AssetCheckSpec("active_users_assigned", asset="customer_segments",
+                          description="Every user active in the hour has a named segment."),
+        dg.AssetCheckSpec("ten_per_active_user", asset="live_recommendations",
+                          description="Every user active in the hour was served 10 products."),
+    ],
+)
+def incremental_models(context: dg.AssetExecutionContext, spark: SparkResource, lake: LakeResource,
+                       influx: InfluxResource):
+    """One hour of the incremental models: segments, recommendations, then their online evaluation."""
+    _require_batch_outputs(lake)
+    session = spark.get_session()
+    start = hour_start(context.partition_key)
+    clock = replay_clock(lake.lake, influx.time_mode)
+    sink = influx.sink()
+    ledgers = Ledgers.of(lake.lake)
+    events = events_between(read_raw_events(session, lake.lake), start, start + dt.timedelta(hours=1)).select(
+        *HOUR_COLUMNS).cache()
+
+    model, names = load_segmentation(session, lake.lake.model(MODEL_NAME), lake.lake.processed("segment_profiles"))
+    segments = update_segments(session, lake.lake, ledgers, events, start, model, names)
+    if segments.cold_start:
+        context.log.warning(f"no state for the hours before {context.partition_key} in this November: customers "
+                            "and centres start from October's (replay from 2019-11-01-00:00 for a continuous state)")
+    overall = next(r for r in segments.rows if r["segment"] == "all")
+    unnamed = segments.assigned.where(F.col("segment").isNull()).count()
+    written = sink.write(f"segment_evolution-{part_name(start)}", segment_points(clock, start, segments.rows))
+    yield dg.MaterializeResult(
+        asset_key="customer_segments",
+        metadata={"active_users": overall["active_users"], "new_users": overall["new_users"],
+                  "changed_users": overall["changed_users"], "changed_share": round(overall["changed_share"], 6),
+                  "active_changed_share": round(overall["active_changed_share"], 4),
+                  "segment_sizes": dg.MetadataValue.json({r["segment"]: r["users"] for r in segments.rows}),
+                  "points_written": written, "cold_start": segments.cold_start,
+                  "seconds": dg.MetadataValue.json(dict(segments.laps))},
+        check_results=[
+            dg.AssetCheckResult(check_name="churn_below_15_percent", asset_key="customer_segments",
+                                passed=overall["changed_share"] <= MAX_CHURN, severity=dg.AssetCheckSeverity.WARN,
+                                metadata={"changed_share": round(overall["changed_share"], 6),
+                                          "largest_size_change": round(max(
+                                              abs(r["size_change"]) for r in segments.rows), 6)}),
+            dg.AssetCheckResult(check_name="active_users_assigned", asset_key="customer_segments",
+                                passed=unnamed == 0, metadata={"unnamed": unnamed}),
+        ],
+    )
+
+    context.log.info(f"segments: {dict(segments.laps)}")
+    models = _models(session, lake)
+    recs = refresh_recommendations(session, ledgers, events, start, segments, models, CandidateSizes())
+    yield dg.MaterializeResult(
+        asset_key="live_recommendations",
+        metadata={"users_served": recs.users, "factors_folded_in": recs.folded_users,
+                  "seconds": dg.MetadataValue.json(dict(recs.laps))},
+        check_results=[dg.AssetCheckResult(
+            check_name="ten_per_active_user", asset_key="live_recommendations",
+            passed=recs.short_lists == 0 and recs.users == overall["active_users"],
+            metadata={"short_lists": recs.short_lists, "served": recs.users, "active": overall["active_users"]})],
+    )
+
+    context.log.info(f"recommendations: {dict(recs.laps)}")
+    started = time.perf_counter()
+    online, coverage = monitor(session, ledgers, events, start, recs, models.catalogue_size)
+    offline = [r.asDict() for r in lake.read_processed(session, "recs_evaluation").collect()]
+    lines = online_points(clock, start, online, coverage) + offline_points(clock, start, offline)
+    written = sink.write(f"recommendation_metrics-{part_name(start)}", lines)
+    compact(session, ledgers, start)
+    context.log.info(f"monitoring and compaction: {time.perf_counter() - started:.2f} s")
+    events.unpersist()
+    headline = {f"{r['target']}_{k}": round(r[k], 5) for r in online if r["segment"] == "all"
+                for k in ("hit_rate_at_10", "precision_at_10")}
+    yield dg.MaterializeResult(
+        asset_key="recommendation_monitoring",
+        metadata={**headline, "catalogue_coverage": round(coverage.get("all", 0.0), 6),
+                  "evaluated_users": next((r["users"] for r in online if r["segment"] == "all"
+                                           and r["target"] == "any"), 0),
+                  "points_written": written})
+
+
+INCREMENTAL_BATCH_ASSETS = [replay_baseline]
+INCREMENTAL_HOURLY_ASSETS = [incremental_models]

@@ -1,0 +1,188 @@
+"""One replayed hour of the incremental models, as plain functions over the hour's events and the ledgers.
+
+Order inside the hour: customers and pairs are updated and the active users re-assigned
+(:func:`update_segments`); then the same users' ALS factors are folded in and their top-10s refreshed
+(:func:`refresh_recommendations`); then the lists served before the hour are scored against what the
+users did in it (:func:`monitor`). Only the hour's active users and products are touched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, replace
+
+from pyspark.ml import PipelineModel
+from pyspark.ml.recommendation import ALSModel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from ecom_assets.incremental.customers import (
+    hour_activity,
+    pair_counts,
+    product_funnel,
+    rfm_features,
+    update_customers,
+    update_pairs,
+)
+from ecom_assets.incremental.ledger import written
+from ecom_assets.incremental.online import coverage, online_metrics
+from ecom_assets.incremental.recommendations import event_strengths, fold_in_active, live_inputs, served_lists
+from ecom_assets.incremental.segments import (
+    CENTRE_SCHEMA,
+    Centres,
+    SegmentChange,
+    advance,
+    batch_sums,
+    evolution_rows,
+    nearest_centre,
+    scaled_features,
+    segment_change,
+)
+from ecom_assets.incremental.state import CENTRES, Ledgers
+from ecom_assets.lake import Lake
+from ecom_assets.recommendation.als import AlsParams, Indexers
+from ecom_assets.recommendation.hybrid import CandidateSizes, Weights, recent_products, recommend, weights_frame
+from ecom_assets.replay.partitions import REPLAY_START, part_name
+from ecom_assets.segmentation.assignment import segment_name
+
+ONE_HOUR = dt.timedelta(hours=1)
+
+
+class Laps(dict):
+    """Seconds spent in each named phase of the hour (reported as metadata)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        """Close the phase ``name`` now."""
+        now = time.perf_counter()
+        self[name] = round(now - self._last, 3)
+        self._last = now
+
+
+@dataclass
+class SegmentHour:
+    """The hour's segmentation: every active user's new cluster and the segments' states around it."""
+
+    assigned: DataFrame
+    pairs: DataFrame
+    before: Centres
+    after: Centres
+    change: SegmentChange
+    rows: list[dict]
+    cold_start: bool
+    laps: Laps
+
+
+@dataclass
+class RecsHour:
+    """The hour's refreshed recommendations and what they touched."""
+
+    lists: DataFrame
+    users: int
+    short_lists: int
+    folded_users: int
+    laps: Laps
+
+
+def read_centres(session: SparkSession, lake: Lake, ledgers: Ledgers, start: dt.datetime,
+                 model: PipelineModel) -> tuple[Centres, bool]:
+    """The segments' state after the previous hour, or the saved model's (with October's sizes) at the
+    first hour; the flag says a mid-month hour found no previous state (a cold start)."""
+    previous = lake.replay_table(CENTRES, part_name(start - ONE_HOUR))
+    if start > REPLAY_START and written(previous):
+        rows = [r.asDict() for r in session.read.schema(CENTRE_SCHEMA).parquet(previous).collect()]
+        return Centres.from_rows(rows), False
+    base = session.read.parquet(ledgers.customers.base)
+    sizes = {int(r["cluster"]): int(r["count"]) for r in base.groupBy("cluster").count().collect()}
+    return Centres.from_model(model, sizes), start > REPLAY_START
+
+
+def update_segments(session: SparkSession, lake: Lake, ledgers: Ledgers, events: DataFrame, start: dt.datetime,
+                    model: PipelineModel, names: dict[int, str]) -> SegmentHour:
+    """Update the active users' state and pairs, re-assign them, move the centres; write the hour's parts."""
+    laps = Laps()
+    activity = hour_activity(events).localCheckpoint()
+    laps.lap("activity")
+    previous, _ = ledgers.customers.latest(session, start, activity)
+    updated = update_customers(previous, activity).localCheckpoint()
+    before_pairs, _ = ledgers.pairs.latest(session, start, activity, ("user_id",))
+    before_pairs = before_pairs.localCheckpoint()
+    changed_pairs = update_pairs(before_pairs, pair_counts(events)).localCheckpoint()
+    keys = ["user_id", "product_id"]
+    pairs = before_pairs.join(changed_pairs.select(*keys), keys, "left_anti").unionByName(changed_pairs).localCheckpoint()
+    laps.lap("state_lookup")
+    features = rfm_features(updated, product_funnel(pairs), start + ONE_HOUR)
+    before, cold = read_centres(session, lake, ledgers, start, model)
+    assigned = nearest_centre(scaled_features(model, features), before.centres).withColumn(
+        "segment", segment_name(names, F.col("cluster"))).localCheckpoint()
+    laps.lap("assign")
+    change = segment_change(assigned)
+    after = advance(before, batch_sums(assigned, before.centres.shape[1]), change.net())
+    laps.lap("centres")
+    ledgers.customers.write_hour(assigned, start)
+    ledgers.pairs.write_hour(changed_pairs, start)
+    after.frame(session).coalesce(1).write.mode("overwrite").parquet(lake.replay_table(CENTRES, part_name(start)))
+    laps.lap("write")
+    return SegmentHour(assigned, pairs, before, after, change, evolution_rows(before, after, change, names),
+                       cold, laps)
+
+
+@dataclass(frozen=True)
+class RecsModels:
+    """What the batch graph learned that the refresh reuses."""
+
+    als: ALSModel
+    indexers: Indexers
+    params: AlsParams
+    weights: dict[str, Weights]
+    fallback: Weights
+    popularity: DataFrame
+    catalogue: DataFrame
+    similarity: DataFrame
+    catalogue_size: int
+
+
+def refresh_recommendations(session: SparkSession, ledgers: Ledgers, events: DataFrame, start: dt.datetime,
+                            segments: SegmentHour, models: RecsModels, sizes: CandidateSizes) -> RecsHour:
+    """Fold in the active users' factors and serve them fresh top-10s."""
+    laps = Laps()
+    strengths = event_strengths(segments.pairs).localCheckpoint()
+    recent = recent_products(strengths, sizes.recent)
+    similarity = models.similarity.join(F.broadcast(recent.select("product_id").distinct()), "product_id",
+                                        "left_semi").localCheckpoint()
+    laps.lap("similarity")
+    factors = fold_in_active(segments.pairs, models.als, models.indexers, models.params).localCheckpoint()
+    laps.lap("fold_in")
+    users = segments.assigned.select("user_id", "segment")
+    inputs = live_inputs(strengths, similarity, users, models.popularity, models.als, models.indexers,
+                         models.catalogue, factors, sizes)
+    inputs = replace(inputs, content=inputs.content.localCheckpoint())
+    laps.lap("content")
+    recs = recommend(inputs, users, weights_frame(session, models.weights), models.fallback)
+    lists = served_lists(recs, start).localCheckpoint()
+    laps.lap("blend")
+    ledgers.served.write_hour(lists, start)
+    stats = lists.agg(F.count(F.lit(1)).alias("users"),
+                      F.count_if(F.size("products") < F.lit(10)).alias("short")).first()
+    result = RecsHour(lists, int(stats["users"]), int(stats["short"]), factors.count(), laps)
+    laps.lap("write")
+    return result
+
+
+def monitor(session: SparkSession, ledgers: Ledgers, events: DataFrame, start: dt.datetime, recs: RecsHour,
+            catalogue_size: int) -> tuple[list[dict], dict[str, float]]:
+    """Online metrics of the lists served before the hour, and the coverage of the lists served in it."""
+    active = events.select("user_id").distinct()
+    served_before, _ = ledgers.served.latest(session, start, active)
+    return online_metrics(served_before, events), coverage(recs.lists, catalogue_size)
+
+
+def compact(session: SparkSession, ledgers: Ledgers, start: dt.datetime) -> None:
+    """After a day's last hour, fold the day's parts of every ledger into its daily snapshot."""
+    if start.hour == 23:
+        for ledger in ledgers.all():
+            ledger.compact_day(session, start.replace(hour=0))

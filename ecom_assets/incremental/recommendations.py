@@ -1,0 +1,71 @@
+"""Recommendations that learn during the replay: folded-in ALS factors, new products, refreshed top-10s.
+
+Per hour, for the users active in it only: their ALS factors are solved again from the fixed item
+factors and every interaction they have so far (October's and November's, with the model's own
+event strengths), so a user first seen in November gets personal ALS scores after a few events.
+Products first seen in November have no ALS factors, but the content table covers the whole
+catalogue (``content_similarity``), so they reach users through the products they browse. The blend
+and its per-segment weights are the batch hybrid's, with the user's current segment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pyspark.ml.recommendation import ALSModel
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from ecom_assets.recommendation.als import AlsParams, Indexers
+from ecom_assets.recommendation.fold_in import fold_in_users
+from ecom_assets.recommendation.hybrid import CandidateSizes, HybridInputs, content_scores, recent_products
+from ecom_assets.recommendation.interactions import EVENT_WEIGHTS
+
+SERVED_SCHEMA = T.StructType([
+    T.StructField("user_id", T.LongType()),
+    T.StructField("segment", T.StringType()),
+    T.StructField("products", T.ArrayType(T.LongType())),
+    T.StructField("served_at", T.TimestampType()),
+])
+
+
+def pair_strengths(pairs: DataFrame, weights: dict[str, float]) -> DataFrame:
+    """(user_id, product_id, strength, last_seen, purchased) from running pair counts and event weights."""
+    strength = (F.col("views") * F.lit(weights["view"]) + F.col("carts") * F.lit(weights["cart"])
+                + F.col("purchases") * F.lit(weights["purchase"]))
+    return pairs.select("user_id", "product_id", strength.cast("double").alias("strength"), "last_seen",
+                        (F.col("purchases") > 0).alias("purchased"))
+
+
+def fold_in_active(pairs: DataFrame, model: ALSModel, indexers: Indexers, params: AlsParams) -> DataFrame:
+    """(user_id, features): ALS factors of every user of ``pairs`` from all of their known products."""
+    strengths = pair_strengths(pairs, params.event_weights()).where(F.col("strength") > 0)
+    indexed = indexers.products.transform(strengths).withColumn("product_idx", F.col("product_idx").cast("int"))
+    return fold_in_users(indexed, model.itemFactors, model.rank, params.alpha, params.reg_param)
+
+
+def event_strengths(pairs: DataFrame) -> DataFrame:
+    """Pair strengths with the hybrid's fixed event weights (recency and content candidates)."""
+    return pair_strengths(pairs, EVENT_WEIGHTS)
+
+
+def live_inputs(strengths: DataFrame, similarity: DataFrame, segments: DataFrame, popularity: DataFrame,
+                model: ALSModel, indexers: Indexers, catalogue: DataFrame, factors: DataFrame,
+                sizes: CandidateSizes) -> HybridInputs:
+    """The blend's inputs for the hour's active users, from their running interactions."""
+    return HybridInputs(
+        model=model, indexers=indexers, catalogue=catalogue, segments=segments, popularity=popularity,
+        content=content_scores(recent_products(strengths, sizes.recent), similarity),
+        purchased=strengths.where("purchased").select("user_id", "product_id"),
+        sizes=sizes, user_factors=factors,
+    )
+
+
+def served_lists(recs: DataFrame, served_at: dt.datetime) -> DataFrame:
+    """(user_id, segment, products, served_at): each user's top-10 as one ordered list."""
+    ordered = recs.groupBy("user_id", "segment").agg(
+        F.sort_array(F.collect_list(F.struct("rank", "product_id"))).alias("ranked"))
+    return ordered.select("user_id", "segment", F.col("ranked.product_id").alias("products"),
+                          F.lit(served_at).cast("timestamp").alias("served_at"))
+

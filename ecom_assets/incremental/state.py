@@ -1,0 +1,37 @@
+"""Where the incremental models keep their state: the batch graph's starting tables and the replay's ledgers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ecom_assets.incremental.customers import CUSTOMER_SCHEMA, PAIR_SCHEMA
+from ecom_assets.incremental.ledger import Ledger
+from ecom_assets.incremental.recommendations import SERVED_SCHEMA
+from ecom_assets.lake import Lake
+
+BASE_CUSTOMERS = "replay_base_customers"
+BASE_PAIRS = "replay_base_pairs"
+BASE_SERVED = "replay_base_served"
+CENTRES = "segment_centres"
+
+
+@dataclass(frozen=True)
+class Ledgers:
+    """The three keyed states of the replay, each starting from a table of the batch graph."""
+
+    customers: Ledger
+    pairs: Ledger
+    served: Ledger
+
+    @classmethod
+    def of(cls, lake: Lake) -> Ledgers:
+        """The ledgers of one lake."""
+        return cls(
+            customers=Ledger(lake, "customers", ("user_id",), CUSTOMER_SCHEMA, lake.processed(BASE_CUSTOMERS)),
+            pairs=Ledger(lake, "pairs", ("user_id", "product_id"), PAIR_SCHEMA, lake.processed(BASE_PAIRS)),
+            served=Ledger(lake, "served_recs", ("user_id",), SERVED_SCHEMA, lake.processed(BASE_SERVED)),
+        )
+
+    def all(self) -> tuple[Ledger, ...]:
+        """Every ledger, for the daily compaction."""
+        return (self.customers, self.pairs, self.served)

@@ -1,0 +1,207 @@
+"""Incremental models during the replay: ledgers, customer updates, centres, online metrics, and the replay itself."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pyspark.sql import Row, SparkSession
+from pyspark.sql import types as T
+
+from ecom_assets.incremental.customers import CUSTOMER_SCHEMA, hour_activity, update_customers
+from ecom_assets.incremental.ledger import Ledger
+from ecom_assets.incremental.online import coverage, online_metrics
+from ecom_assets.incremental.recommendations import event_strengths
+from ecom_assets.incremental.segments import Centres, advance, nearest_centre, segment_change
+from ecom_assets.lake import Lake
+from ecom_assets.recommendation.hybrid import content_scores, recent_products
+from ecom_assets.replay.runner import run_replay
+from ecom_assets_tests.conftest import TrainedLake
+
+UTC = dt.UTC
+KV = T.StructType([T.StructField("k", T.LongType()), T.StructField("v", T.LongType())])
+
+
+def _t(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def test_ledger_keeps_the_latest_row_per_key_and_compacts_days(spark: SparkSession, tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path / "lake"))
+    spark.createDataFrame([(1, 10), (2, 20)], KV).write.parquet(lake.processed("kv_base"))
+    ledger = Ledger(lake, "kv", ("k",), KV, lake.processed("kv_base"))
+    day1 = _t("2019-11-01T00:00")
+    ledger.write_hour(spark.createDataFrame([(2, 21), (3, 30)], KV), day1)
+    ledger.write_hour(spark.createDataFrame([(2, 22)], KV), day1.replace(hour=1))
+
+    def state(start: dt.datetime) -> dict[int, int]:
+        frame, _ = ledger.latest(spark, start)
+        return {r["k"]: r["v"] for r in frame.collect()}
+
+    assert state(day1) == {1: 10, 2: 20}
+    assert state(day1.replace(hour=1)) == {1: 10, 2: 21, 3: 30}
+    assert state(day1.replace(hour=2)) == {1: 10, 2: 22, 3: 30}
+    wanted = spark.createDataFrame([(3, 0)], KV)
+    only, _ = ledger.latest(spark, day1.replace(hour=2), wanted)
+    assert [r["v"] for r in only.collect()] == [30]
+
+    ledger.compact_day(spark, day1)
+    snapshot = {r["k"]: r["v"] for r in spark.read.parquet(ledger.day_path(day1)).collect()}
+    assert snapshot == {2: 22, 3: 30}  # only keys changed in November; the base stays where it is
+    day2 = _t("2019-11-02T00:00")
+    assert state(day2) == {1: 10, 2: 22, 3: 30}
+    ledger.write_hour(spark.createDataFrame([(1, 11)], KV), day2)
+    assert state(day2.replace(hour=1)) == {1: 11, 2: 22, 3: 30}
+    _, missing = ledger.latest(spark, _t("2019-11-03T05:00"))
+    assert missing  # no snapshot of Nov 2 and no earlier hours of Nov 3
+
+
+def test_customer_update_counts_sessions_days_and_new_users(spark: SparkSession) -> None:
+    previous = spark.createDataFrame([
+        (1, 5, 4, 1, 0, 0.0, 3, 300.0, 2, _t("2019-10-31T23:50"), None, "s9", 2),
+    ], CUSTOMER_SCHEMA)
+    events = spark.createDataFrame([
+        Row(user_id=1, user_session="s9", event_type="view", event_time=_t("2019-11-01T00:05"), price=10.0),
+        Row(user_id=1, user_session="s10", event_type="view", event_time=_t("2019-11-01T00:20"), price=50.0),
+        Row(user_id=1, user_session="s10", event_type="purchase", event_time=_t("2019-11-01T00:30"), price=50.0),
+        Row(user_id=2, user_session="n1", event_type="view", event_time=_t("2019-11-01T00:40"), price=5.0),
+    ])
+    updated = {r["user_id"]: r for r in update_customers(previous, hour_activity(events)).collect()}
+    one = updated[1]
+    assert (one["events"], one["views"], one["purchases"], one["revenue"]) == (8, 6, 1, 50.0)
+    assert one["sessions"] == 4  # s9 continues from the previous hour; s10 is new
+    assert one["session_seconds"] == 300.0 + 0.0 + 600.0
+    assert one["active_days"] == 3  # a new calendar day
+    assert one["last_purchase"] == _t("2019-11-01T00:30").replace(tzinfo=None) and one["last_session"] == "s10"
+    assert one["previous_cluster"] == 2 and not one["is_new"]
+    two = updated[2]
+    assert two["is_new"] and two["previous_cluster"] is None
+    assert (two["events"], two["sessions"], two["active_days"], two["purchases"]) == (1, 1, 1, 0)
+
+
+def test_nearest_centre_and_the_decayed_update(spark: SparkSession) -> None:
+    centres = np.array([[0.0, 0.0], [2.0, 0.0]])
+    points = spark.createDataFrame([(1, [0.1, 0.0], 0, False), (2, [1.0, 0.0], 0, False), (3, [2.5, 0.0], 0, False),
+                                    (4, [1.9, 0.1], None, True)],
+                                   "user_id long, scaled array<double>, previous_cluster int, is_new boolean")
+    assigned = nearest_centre(points, centres)
+    clusters = {r["user_id"]: r["cluster"] for r in assigned.collect()}
+    assert clusters == {1: 0, 2: 0, 3: 1, 4: 1}  # user 2 is equidistant: the smaller id wins
+    change = segment_change(assigned)
+    assert change.left == {0: 1} and change.arrived == {1: 1} and change.new == {1: 1}
+    state = Centres(centres, np.array([10.0, 10.0]), np.array([100, 50]))
+    sums = {0: (np.array([1.1, 0.0]), 2), 1: (np.array([4.4, 0.1]), 2)}
+    after = advance(state, sums, change.net(), decay=0.5)
+    np.testing.assert_allclose(after.centres[1], (5 * np.array([2.0, 0.0]) + np.array([4.4, 0.1])) / 7)
+    np.testing.assert_allclose(after.weights, [7.0, 7.0])
+    assert after.users.tolist() == [99, 52]
+
+
+def test_online_metrics_on_a_hand_made_case(spark: SparkSession) -> None:
+    served = spark.createDataFrame([
+        (1, "A", [101, 102, 103, 104, 105, 106, 107, 108, 109, 110]),
+        (2, "B", [201, 202, 203, 204, 205, 206, 207, 208, 209, 210]),
+        (3, "A", [101, 301, 302, 303, 304, 305, 306, 307, 308, 309]),
+    ], "user_id long, segment string, products array<long>")
+    events = spark.createDataFrame([
+        (1, 103, "view"), (1, 103, "cart"), (1, 999, "view"), (1, 105, "view"),  # two hits, one carted
+        (2, 999, "view"),  # active, no hit
+        (4, 101, "purchase"),  # never served: not evaluated
+    ], "user_id long, product_id long, event_type string")
+    rows = {(r["target"], r["segment"]): r for r in online_metrics(served, events)}
+    assert rows[("any", "all")]["users"] == 2
+    assert rows[("any", "all")]["hit_rate_at_10"] == pytest.approx(0.5)
+    assert rows[("any", "all")]["precision_at_10"] == pytest.approx((2 / 10 + 0) / 2)
+    assert rows[("any", "A")]["hit_rate_at_10"] == 1.0 and rows[("any", "B")]["hit_rate_at_10"] == 0.0
+    assert rows[("cart_purchase", "all")]["users"] == 1
+    assert rows[("cart_purchase", "all")]["precision_at_10"] == pytest.approx(0.1)
+    shares = coverage(served, catalogue_size=100)
+    assert shares["all"] == pytest.approx(29 / 100) and shares["B"] == pytest.approx(10 / 100)
+
+
+def _points(folder: Path, measurement: str) -> list[tuple[dict[str, str], dict[str, str]]]:
+    """(tags, fields) of every line of a measurement written by the file sink."""
+    result = []
+    for path in sorted(folder.glob(f"{measurement}-*.lp")):
+        for line in path.read_text().splitlines():
+            head, fields, _ = re.split(r"(?<!\\) ", line)
+            tags = dict(part.split("=", 1) for part in head.split(",")[1:])
+            result.append((tags, dict(part.split("=", 1) for part in fields.split(","))))
+    return result
+
+
+@pytest.fixture(scope="module")
+def replayed(trained_lake: TrainedLake, tmp_path_factory: pytest.TempPathFactory) -> TrainedLake:
+    """Five hours of the replay (through midnight) with the incremental models, on the trained lake."""
+    with pytest.MonkeyPatch.context() as env:
+        _replay_env(env, trained_lake)
+        summary = run_replay(5, "2019-11-01-21:00", interval_s=0, log=lambda _: None)
+    assert summary.success, summary.error
+    return trained_lake
+
+
+def _replay_env(env: pytest.MonkeyPatch, trained: TrainedLake) -> None:
+    """Point the project at the trained lake, its own Dagster home, and the file sink."""
+    env.setenv("ECOM_DATA_DIR", str(trained.root / "input"))
+    env.setenv("ECOM_LAKE_DIR", str(trained.root / "lake"))
+    env.setenv("DAGSTER_HOME", str(trained.root / "dagster_home"))
+    env.delenv("INFLUX_URL", raising=False)
+
+
+def test_replay_updates_segments_and_recommendations(replayed: TrainedLake, spark: SparkSession) -> None:
+    lake = Lake(str(replayed.root / "lake"))
+    planted = replayed.planted
+    points = replayed.root / "lake" / "temp" / "influx" / "ecommerce_analytics"
+
+    churn = [float(f["changed_share"]) for tags, f in _points(points, "segment_evolution") if tags["segment"] == "all"]
+    assert len(churn) == 5 and max(churn) < 0.15
+
+    october = spark.read.parquet(lake.processed("replay_base_customers")).where(
+        f"user_id = {planted.changed_user}").first()
+    after = spark.read.parquet(lake.replay_table("customers", "hour=2019-11-01T21")).where(
+        f"user_id = {planted.changed_user}").first()
+    assert after["purchases"] == 6 and after["cluster"] != october["cluster"]
+    profiles = {r["cluster"]: r for r in spark.read.parquet(lake.processed("segment_profiles")).collect()}
+    assert profiles[after["cluster"]]["buyer_share"] > profiles[october["cluster"]]["buyer_share"]
+
+    new_user = spark.read.parquet(lake.replay_table("served_recs", "hour=2019-11-01T22")).where(
+        f"user_id = {planted.new_user}").first()
+    assert new_user is not None and len(set(new_user["products"])) == 10
+    new_rows = [f for tags, f in _points(points, "segment_evolution") if tags["segment"] == "all"]
+    assert int(new_rows[1]["new_users"].rstrip("i")) >= 1
+
+    # A product first seen in November has no ALS factors; the content table covers it.
+    assert spark.read.parquet(lake.processed("content_similarity")).where(
+        f"product_id = {planted.new_product}").count() > 0
+    # It is among the content candidates of the user who viewed it (whether it makes the top 10 depends
+    # on the segment's tuned content weight), together with its own neighbours.
+    pairs = spark.read.parquet(lake.replay_table("pairs", "hour=2019-11-01T23")).where(
+        f"user_id = {planted.new_user}")
+    similarity = spark.read.parquet(lake.processed("content_similarity"))
+    candidates = {r["product_id"]: r["content_score"] for r in content_scores(
+        recent_products(event_strengths(pairs), 10), similarity).collect()}
+    assert candidates[planted.new_product] == 1.0 and len(candidates) > 10
+    assert spark.read.parquet(lake.replay_table("customers_daily", "day=2019-11-01")).count() > 0
+
+    online = [(tags, f) for tags, f in _points(points, "recommendation_metrics") if tags["kind"] == "online"]
+    assert any(tags["segment"] == "all" and tags["target"] == "any" for tags, _ in online)
+    offline = {(tags["recommender"], tags["target"]) for tags, _ in _points(points, "recommendation_metrics")
+               if tags["kind"] == "offline"}
+    assert ("hybrid", "cart_or_purchase") in offline
+
+
+def test_rerunning_an_hour_gives_the_same_state(replayed: TrainedLake, spark: SparkSession,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    _replay_env(monkeypatch, replayed)
+    lake = Lake(str(replayed.root / "lake"))
+    points = replayed.root / "lake" / "temp" / "influx" / "ecommerce_analytics"
+    part = lake.replay_table("served_recs", "hour=2019-11-02T00")
+    before = sorted(map(tuple, spark.read.parquet(part).collect()))
+    lines = (points / "segment_evolution-hour_2019-11-02T00.lp").read_text()
+    again = run_replay(1, "2019-11-02-00:00", interval_s=0, log=lambda _: None)
+    assert again.success, again.error
+    assert sorted(map(tuple, spark.read.parquet(part).collect())) == before
+    assert (points / "segment_evolution-hour_2019-11-02T00.lp").read_text() == lines
