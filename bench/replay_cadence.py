@@ -88,7 +88,9 @@ def main() -> None:
     port = free_port()
     connect = spark_server.start(run / "spark-connect", port, str(REPO / "spark_conf"), "8g")
     env = {**os.environ, "DAGSTER_HOME": str(home), "ECOM_DATA_DIR": str(data), "ECOM_LAKE_DIR": str(lake),
-           "ECOM_SPARK_REMOTE": connect.url, "INFLUX_URL": influx.url, "INFLUX_DATABASE": DATABASE}
+           "ECOM_SPARK_REMOTE": connect.url, "INFLUX_URL": influx.url, "INFLUX_DATABASE": DATABASE,
+           # The lake holds November only (no trained models): the behaviour assets alone.
+           "ECOM_REPLAY_MODELS": "off"}
     env.pop("ECOM_SPARK_CONF", None)
     (lake / "temp" / "replay" / "state.json").unlink(missing_ok=True)
     hours = all_hours()

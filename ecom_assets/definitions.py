@@ -42,7 +42,9 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
-    """All assets, checks, jobs and resources of the project."""
+    """All assets, checks, jobs and resources of the project (``ECOM_REPLAY_MODELS=off``: the replay job
+    runs the behaviour assets only, for a lake without the batch graph's models)."""
+    settings = settings or load_settings()
     batch_job = dg.define_asset_job(
         BATCH_JOB_NAME,
         selection=dg.AssetSelection.assets(*BATCH_ASSETS),
@@ -50,7 +52,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     )
     replay_job = dg.define_asset_job(
         REPLAY_JOB_NAME,
-        selection=dg.AssetSelection.assets(*HOURLY_ASSETS),
+        selection=dg.AssetSelection.assets(*(HOURLY_ASSETS if settings.replay_models else REPLAY_ASSETS)),
         executor_def=dg.in_process_executor,
         description="One hour of November: behaviour, product trends, replay timings, then the incremental "
                     "segments and recommendations and their online evaluation -> lake and InfluxDB.",
@@ -59,7 +61,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         assets=[*BATCH_ASSETS, *HOURLY_ASSETS],
         jobs=[batch_job, replay_job],
         sensors=[build_replay_sensor(replay_job)],
-        resources=build_resources(settings or load_settings()),
+        resources=build_resources(settings),
     )
 
 

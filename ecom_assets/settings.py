@@ -79,6 +79,7 @@ class Settings:
     influx_database: str
     influx_org: str
     replay_time_mode: str
+    replay_models: bool
     spark_connect_port: int
     run_dir: str
     training_window: TrainingWindow
@@ -107,5 +108,6 @@ def load_settings() -> Settings:
         spark_connect_port=int(_float("ECOM_SPARK_CONNECT_PORT", 15002)),
         run_dir=_path_or_uri("ECOM_RUN_DIR", PROJECT_ROOT / ".run"),
         replay_time_mode=_choice("ECOM_REPLAY_TIME", ("shifted", "original"), "shifted"),
+        replay_models=_choice("ECOM_REPLAY_MODELS", ("on", "off"), "on") == "on",
         training_window=TrainingWindow(_date("ECOM_TRAIN_START", "2019-10-01"), _date("ECOM_TRAIN_END", "2019-11-01")),
     )

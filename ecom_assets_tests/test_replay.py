@@ -62,6 +62,7 @@ def test_replayed_hours_reach_influxdb_with_the_right_numbers(replay_lake: Path,
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     monkeypatch.setenv("INFLUX_URL", influx_url)
     monkeypatch.setenv("INFLUX_DATABASE", "replay_e2e")
+    monkeypatch.setenv("ECOM_REPLAY_MODELS", "off")  # behaviour only: this lake has no trained models
     summary = run_replay(2, "2019-11-01-22:00", interval_s=0, log=lambda _: None)
     assert summary.success and summary.done == ["2019-11-01-22:00", "2019-11-01-23:00"]
 

@@ -7,7 +7,7 @@ The same job and assets as the sensor's runs, executed in this process on the pe
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -45,10 +45,8 @@ def next_hour(instance: dg.DagsterInstance) -> str:
 
 
 def run_replay(count: int, start: str | None = None, interval_s: float = 10.0, settings: Settings | None = None,
-               log: Callable[[str], None] = print, max_attempts: int = MAX_ATTEMPTS,
-               assets: Sequence[str] | None = None) -> ReplaySummary:
-    """Run ``count`` hours from ``start`` (default: where the last replay stopped), one every ``interval_s``;
-    ``assets`` limits each run to some of the job's assets (all of them by default)."""
+               log: Callable[[str], None] = print, max_attempts: int = MAX_ATTEMPTS) -> ReplaySummary:
+    """Run ``count`` hours from ``start`` (default: where the last replay stopped), one every ``interval_s``."""
     from ecom_assets.definitions import build_definitions
 
     settings = settings or load_settings()
@@ -66,7 +64,6 @@ def run_replay(count: int, start: str | None = None, interval_s: float = 10.0, s
         for attempt in range(1, max_attempts + 1):
             result = job.execute_in_process(
                 partition_key=key, instance=instance, raise_on_error=False,
-                asset_selection=[dg.AssetKey(a) for a in assets] if assets else None,
                 tags={REPLAY_TAG: replay_id, ATTEMPT_TAG: str(attempt), REQUESTED_AT_TAG: f"{requested:.3f}",
                       DUE_AT_TAG: f"{began + position * interval_s:.3f}"},
                 run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
