@@ -141,6 +141,21 @@ def cmd_spark(args: argparse.Namespace) -> int:
     return 0 if args.action == "stop" or state.listening else 1
 
 
+def cmd_dashboards(args: argparse.Namespace) -> int:
+    """Write the Grafana dashboards' JSON from code, or check that the committed files are current."""
+    from ecom_assets.dashboards.export import DASHBOARD_DIR, export, stale
+
+    if args.check:
+        outdated = stale()
+        if outdated:
+            raise CliError(f"out of date in {DASHBOARD_DIR}: {', '.join(outdated)}; run `ecom dashboards`")
+        print(f"dashboards in {DASHBOARD_DIR} match the code")
+        return 0
+    for path in export():
+        print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``ecom`` argument parser with its subcommands."""
     parser = argparse.ArgumentParser(prog="ecom", description="E-commerce analytics on the REES46 dataset.")
@@ -178,6 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
     spk = sub.add_parser("spark", help="manage the local Spark Connect server the replay runs on")
     spk.add_argument("action", choices=("start", "stop", "status"))
     spk.set_defaults(handler=cmd_spark)
+
+    dash = sub.add_parser("dashboards", help="write the Grafana dashboards' JSON from code (grafana/dashboards/)")
+    dash.add_argument("--check", action="store_true", help="only check that the committed JSON is current")
+    dash.set_defaults(handler=cmd_dashboards)
     return parser
 
 

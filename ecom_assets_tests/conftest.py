@@ -147,3 +147,24 @@ def trained_lake(tmp_path_factory: pytest.TempPathFactory, spark) -> TrainedLake
                                 raise_on_error=False)
     assert result.success
     return TrainedLake(root, result, planted)
+
+
+def replay_env(env: pytest.MonkeyPatch, trained: TrainedLake) -> None:
+    """Point the project at the trained lake, its own Dagster home, and the file sink."""
+    env.setenv("ECOM_DATA_DIR", str(trained.root / "input"))
+    env.setenv("ECOM_LAKE_DIR", str(trained.root / "lake"))
+    env.setenv("DAGSTER_HOME", str(trained.root / "dagster_home"))
+    env.delenv("INFLUX_URL", raising=False)
+
+
+@pytest.fixture(scope="session")
+def replayed(trained_lake: TrainedLake) -> TrainedLake:
+    """Five hours of the replay (through midnight) with the incremental models, on the trained lake; the
+    points are line-protocol files under ``lake/temp/influx/ecommerce_analytics/``."""
+    from ecom_assets.replay.runner import run_replay
+
+    with pytest.MonkeyPatch.context() as env:
+        replay_env(env, trained_lake)
+        summary = run_replay(5, "2019-11-01-21:00", interval_s=0, log=lambda _: None)
+    assert summary.success, summary.error
+    return trained_lake

@@ -19,7 +19,7 @@ from ecom_assets.incremental.segments import Centres, advance, nearest_centre, s
 from ecom_assets.lake import Lake
 from ecom_assets.recommendation.hybrid import content_scores, recent_products
 from ecom_assets.replay.runner import run_replay
-from ecom_assets_tests.conftest import TrainedLake
+from ecom_assets_tests.conftest import TrainedLake, replay_env
 
 UTC = dt.UTC
 KV = T.StructType([T.StructField("k", T.LongType()), T.StructField("v", T.LongType())])
@@ -133,24 +133,6 @@ def _points(folder: Path, measurement: str) -> list[tuple[dict[str, str], dict[s
     return result
 
 
-@pytest.fixture(scope="module")
-def replayed(trained_lake: TrainedLake, tmp_path_factory: pytest.TempPathFactory) -> TrainedLake:
-    """Five hours of the replay (through midnight) with the incremental models, on the trained lake."""
-    with pytest.MonkeyPatch.context() as env:
-        _replay_env(env, trained_lake)
-        summary = run_replay(5, "2019-11-01-21:00", interval_s=0, log=lambda _: None)
-    assert summary.success, summary.error
-    return trained_lake
-
-
-def _replay_env(env: pytest.MonkeyPatch, trained: TrainedLake) -> None:
-    """Point the project at the trained lake, its own Dagster home, and the file sink."""
-    env.setenv("ECOM_DATA_DIR", str(trained.root / "input"))
-    env.setenv("ECOM_LAKE_DIR", str(trained.root / "lake"))
-    env.setenv("DAGSTER_HOME", str(trained.root / "dagster_home"))
-    env.delenv("INFLUX_URL", raising=False)
-
-
 def test_replay_updates_segments_and_recommendations(replayed: TrainedLake, spark: SparkSession) -> None:
     lake = Lake(str(replayed.root / "lake"))
     planted = replayed.planted
@@ -195,7 +177,7 @@ def test_replay_updates_segments_and_recommendations(replayed: TrainedLake, spar
 
 def test_rerunning_an_hour_gives_the_same_state(replayed: TrainedLake, spark: SparkSession,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    _replay_env(monkeypatch, replayed)
+    replay_env(monkeypatch, replayed)
     lake = Lake(str(replayed.root / "lake"))
     points = replayed.root / "lake" / "temp" / "influx" / "ecommerce_analytics"
     part = lake.replay_table("served_recs", "hour=2019-11-02T00")

@@ -27,7 +27,7 @@ COUNT, RATE, TEXT = int, float, str
 
 USER_BEHAVIOR = Measurement(
     "user_behavior",
-    tags=("granularity",),  # hour | minute | day
+    tags=("granularity", "hour_of_day"),  # granularity: hour | minute | day; hour_of_day 00-23 on hour points
     fields={
         "events": COUNT, "views": COUNT, "carts": COUNT, "purchases": COUNT, "active_users": COUNT,
         "sessions": COUNT, "buyers": COUNT, "revenue": RATE, "conversion_rate": RATE, "cart_rate": RATE,

@@ -16,7 +16,10 @@ MINUTE_FIELDS = ("events", "views", "carts", "purchases", "active_users")
 def behaviour_points(clock: ReplayClock, granularity: str, start: dt.datetime, row: dict) -> list[str]:
     """One ``user_behavior`` point for an hour or a day (``granularity``) starting at ``start``."""
     fields = {k: row[k] for k in BEHAVIOUR_FIELDS if k in row}
-    return [point(USER_BEHAVIOR, clock.shift(start), fields, {"granularity": granularity})]
+    tags = {"granularity": granularity}
+    if granularity == "hour":
+        tags["hour_of_day"] = f"{start.hour:02d}"  # the original hour (UTC), for the hour-of-day profile
+    return [point(USER_BEHAVIOR, clock.shift(start), fields, tags)]
 
 
 def minute_points(clock: ReplayClock, rows: Iterable[dict]) -> list[str]:
