@@ -25,6 +25,11 @@ if [[ ",$extras," == *",dev,"* ]] && ! command -v influxd >/dev/null; then
   echo "setup: installing InfluxDB for the tests (influxdb)"
   apt_install influxdb || { echo "setup: could not install the influxdb package; the replay tests need influxd" >&2; exit 1; }
 fi
+# The UI test opens the Dagster webserver in headless Chromium (Debian's `chromium`).
+if [[ ",$extras," == *",dev,"* ]] && ! command -v chromium >/dev/null; then
+  echo "setup: installing Chromium for the UI test (chromium)"
+  apt_install chromium || { echo "setup: could not install the chromium package; the UI test needs it" >&2; exit 1; }
+fi
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv 2>/dev/null || { apt_install python3-venv && "$PYTHON" -m venv .venv; }
 fi
