@@ -24,12 +24,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-import dagster as dg  # noqa: E402
+import dagster as dg
+from ingest_vs_duckdb import write_results
+from replay_cadence import percentile
 
-from ecom_assets.ingest.generator import generate_dataset  # noqa: E402
-from ecom_assets.settings import load_settings  # noqa: E402
-from ingest_vs_duckdb import write_results  # noqa: E402
-from replay_cadence import percentile  # noqa: E402
+from ecom_assets.ingest.generator import generate_dataset
+from ecom_assets.settings import load_settings
 
 START, END = "<!-- incremental:start -->", "<!-- incremental:end -->"
 

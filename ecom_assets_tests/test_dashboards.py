@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from pathlib import Path
 
-import pytest
 import yaml
 
 from ecom_assets.dashboards.builder import DATASOURCE_UID, GRID_WIDTH, REFRESH, SCHEMA_VERSION

@@ -27,34 +27,34 @@ def behaviour() -> dict:
             width=8, extra={"options": {"orientation": "horizontal", "displayMode": "gradient",
                                         "reduceOptions": {"calcs": ["sum"], "fields": "", "values": False}}}),
         Panel("timeseries", "Conversion and cart rate", [
-            f'SELECT sum("purchases") / sum("views") AS "conversion (purchases / views)", '
-            f'sum("carts") / sum("views") AS "cart rate (carts / views)" {HOURS} {BY_TIME}'], unit="percentunit"),
+            (f'SELECT sum("purchases") / sum("views") AS "conversion (purchases / views)", '
+            f'sum("carts") / sum("views") AS "cart rate (carts / views)" {HOURS} {BY_TIME}')], unit="percentunit"),
         Panel("timeseries", "Active users and sessions", [
             f'SELECT sum("active_users") AS "active users", sum("sessions") AS "sessions" {HOURS} {BY_TIME}'],
             unit="short"),
         Panel("timeseries", "Mean session duration", [
             f'SELECT mean("session_duration_mean_s") AS "mean session duration" {HOURS} {BY_TIME}'], unit="s"),
         Panel("timeseries", "Selected event type per minute ($event_type)", [
-            """SELECT sum("$event_type") AS "$event_type" FROM "user_behavior" WHERE "granularity" = 'minute' """
-            f"AND $timeFilter {BY_TIME}"], unit="short"),
+            ("""SELECT sum("$event_type") AS "$event_type" FROM "user_behavior" WHERE "granularity" = 'minute' """
+            f"AND $timeFilter {BY_TIME}")], unit="short"),
         Panel("table", "Top categories (latest hour)", [
-            """SELECT last("label") AS "category", last("score") AS "score", last("views") AS "views", """
+            ("""SELECT last("label") AS "category", last("score") AS "score", last("views") AS "views", """
             """last("carts") AS "carts", last("purchases") AS "purchases" FROM "product_popularity" """
-            """WHERE "kind" = 'category' AND $timeFilter GROUP BY "rank\""""], width=8, table=True),
+            """WHERE "kind" = 'category' AND $timeFilter GROUP BY "rank\"""")], width=8, table=True),
         Panel("table", "Top products (latest hour, $category)", [
-            """SELECT last("product_id") AS "product", last("label") AS "label", last("score") AS "score", """
+            ("""SELECT last("product_id") AS "product", last("label") AS "label", last("score") AS "score", """
             """last("purchases") AS "purchases" FROM "product_popularity" WHERE "kind" = 'product' """
-            """AND "category" =~ /^$category$/ AND $timeFilter GROUP BY "rank\""""], width=8, table=True),
+            """AND "category" =~ /^$category$/ AND $timeFilter GROUP BY "rank\"""")], width=8, table=True),
         Panel("table", "Trending products (latest hour)", [
-            """SELECT last("product_id") AS "product", last("label") AS "label", last("trending_score") AS "trend", """
+            ("""SELECT last("product_id") AS "product", last("label") AS "label", last("trending_score") AS "trend", """
             """last("views") AS "views" FROM "product_popularity" WHERE "kind" = 'trending' AND $timeFilter """
-            """GROUP BY "rank\""""], width=8, table=True),
+            """GROUP BY "rank\"""")], width=8, table=True),
         Panel("barchart", "Hour-of-day profile: mean events per hour (UTC)", [
             f'SELECT mean("events") AS "events", mean("purchases") AS "purchases" {HOURS} GROUP BY "hour_of_day"'],
             width=12, table=True, extra={"options": {"xField": "hour_of_day"}}),
         Panel("table", "Daily totals", [
-            """SELECT "events", "active_users", "purchases", "revenue", "conversion_rate" FROM "user_behavior" """
-            """WHERE "granularity" = 'day' AND $timeFilter"""], width=12, table=True),
+            ("""SELECT "events", "active_users", "purchases", "revenue", "conversion_rate" FROM "user_behavior" """
+            """WHERE "granularity" = 'day' AND $timeFilter""")], width=12, table=True),
     ]
     variables = [
         custom_variable("event_type", "Event type", ["views", "carts", "purchases"]),
@@ -68,15 +68,15 @@ def segmentation() -> dict:
     """Customer segmentation: sizes over time, churn against the 15% bar, new users, profiles."""
     evolution = f'FROM "segment_evolution" WHERE {SEGMENTS} AND $timeFilter'
     panels = [
-        Panel("timeseries", "Segment sizes", [f'SELECT last("users") {evolution} GROUP BY time($__interval), '
-                                              '"segment" fill(none)'], width=12, unit="short",
+        Panel("timeseries", "Segment sizes", [(f'SELECT last("users") {evolution} GROUP BY time($__interval), '
+                                              '"segment" fill(none)')], width=12, unit="short",
               extra={"fieldConfig": {"defaults": {"displayName": "${__field.labels.segment}"}, "overrides": []}}),
         Panel("timeseries", "Churn between batches (bar: 15%)", [
-            """SELECT last("changed_share") AS "users who changed segment", last("active_changed_share") AS """
+            ("""SELECT last("changed_share") AS "users who changed segment", last("active_changed_share") AS """
             """"of the hour's returning users" FROM "segment_evolution" WHERE "segment" = 'all' AND $timeFilter """
-            f"{BY_TIME}"], width=12, unit="percentunit", thresholds=[(CHURN_BAR, "red")]),
-        Panel("timeseries", "New users per segment", [f'SELECT sum("new_users") {evolution} GROUP BY '
-                                                     'time($__interval), "segment" fill(none)'], width=12,
+            f"{BY_TIME}")], width=12, unit="percentunit", thresholds=[(CHURN_BAR, "red")]),
+        Panel("timeseries", "New users per segment", [(f'SELECT sum("new_users") {evolution} GROUP BY '
+                                                     'time($__interval), "segment" fill(none)')], width=12,
               unit="short", extra={"fieldConfig": {"defaults": {"displayName": "${__field.labels.segment}",
                                                                 "custom": {"drawStyle": "bars"}}, "overrides": []}}),
         Panel("timeseries", "Relative size change per segment", [
@@ -84,8 +84,8 @@ def segmentation() -> dict:
             width=12, unit="percentunit",
             extra={"fieldConfig": {"defaults": {"displayName": "${__field.labels.segment}"}, "overrides": []}}),
         Panel("table", "Segment profiles over the range", [
-            f'SELECT last("users") AS "users", sum("new_users") AS "new users", sum("changed_users") AS "left", '
-            f'mean("active_users") AS "active per hour" {evolution} GROUP BY "segment"'], width=16, table=True),
+            (f'SELECT last("users") AS "users", sum("new_users") AS "new users", sum("changed_users") AS "left", '
+            f'mean("active_users") AS "active per hour" {evolution} GROUP BY "segment"')], width=16, table=True),
         Panel("stat", "Users in segments", [
             """SELECT last("users") FROM "segment_evolution" WHERE "segment" = 'all' AND $timeFilter"""],
             width=8, unit="short"),
@@ -103,25 +103,25 @@ def recommendations() -> dict:
     panels = [
         Panel("timeseries", "Online HitRate@10 per batch", [
             f"""SELECT mean("hit_rate_at_10") AS "any event" {overall} AND "target" = 'any' {BY_TIME}""",
-            f"""SELECT mean("hit_rate_at_10") AS "carts and purchases" {overall} AND "target" = 'cart_purchase' """
-            f"{BY_TIME}"], unit="percentunit"),
+            (f"""SELECT mean("hit_rate_at_10") AS "carts and purchases" {overall} AND "target" = 'cart_purchase' """
+            f"{BY_TIME}")], unit="percentunit"),
         Panel("timeseries", "Online Precision@10 per batch", [
             f"""SELECT mean("precision_at_10") AS "any event" {overall} AND "target" = 'any' {BY_TIME}""",
-            f"""SELECT mean("precision_at_10") AS "carts and purchases" {overall} AND "target" = 'cart_purchase' """
-            f"{BY_TIME}"], unit="percentunit"),
+            (f"""SELECT mean("precision_at_10") AS "carts and purchases" {overall} AND "target" = 'cart_purchase' """
+            f"{BY_TIME}")], unit="percentunit"),
         Panel("timeseries", "Online HitRate@10 per segment (any event)", [
-            f"""SELECT mean("hit_rate_at_10") {ONLINE} AND "target" = 'any' AND {SEGMENTS} """
-            """GROUP BY time($__interval), "segment" fill(none)"""], unit="percentunit",
+            (f"""SELECT mean("hit_rate_at_10") {ONLINE} AND "target" = 'any' AND {SEGMENTS} """
+            """GROUP BY time($__interval), "segment" fill(none)""")], unit="percentunit",
             extra={"fieldConfig": {"defaults": {"displayName": "${__field.labels.segment}"}, "overrides": []}}),
         Panel("timeseries", "Catalogue coverage of the lists served each hour", [
             f"""SELECT mean("catalogue_coverage") AS "coverage" {overall} AND "target" = 'any' {BY_TIME}"""],
             unit="percentunit"),
         Panel("table", "Offline metrics of the models in use (test week after training)", [
-            """SELECT last("ndcg_at_10") AS "NDCG@10", last("hit_rate_at_10") AS "HitRate@10", """
+            ("""SELECT last("ndcg_at_10") AS "NDCG@10", last("hit_rate_at_10") AS "HitRate@10", """
             """last("precision_at_10") AS "Precision@10", last("recall_at_10") AS "Recall@10", """
             """last("map_at_10") AS "MAP@10", last("catalogue_coverage") AS "coverage", """
             """last("sampled_hit_rate_at_10") AS "sampled HitRate@10" FROM "recommendation_metrics" """
-            """WHERE "kind" = 'offline' AND $timeFilter GROUP BY "recommender", "target\""""],
+            """WHERE "kind" = 'offline' AND $timeFilter GROUP BY "recommender", "target\"""")],
             width=16, table=True),
         Panel("stat", "Users evaluated per hour", [
             f"""SELECT mean("users") AS "users" {overall} AND "target" = 'any'"""], width=8, unit="short"),
@@ -153,8 +153,8 @@ def realtime() -> dict:
         Panel("timeseries", "Replay lag behind its cadence", [f'SELECT last("lag_s") AS "lag" {replay} {BY_TIME}'],
               unit="s"),
         Panel("timeseries", "Events and active users per minute", [
-            """SELECT sum("events") AS "events", sum("active_users") AS "active users" FROM "user_behavior" """
-            f"""WHERE "granularity" = 'minute' AND $timeFilter {BY_TIME}"""], unit="short"),
+            ("""SELECT sum("events") AS "events", sum("active_users") AS "active users" FROM "user_behavior" """
+            f"""WHERE "granularity" = 'minute' AND $timeFilter {BY_TIME}""")], unit="short"),
     ]
     return dashboard("ecom-realtime", "E-commerce: real-time replay",
                      "The November replay as it runs: one batch per hour of November every 10 seconds.", panels)
