@@ -39,6 +39,7 @@ bench: setup-dev
 	$(VENV)/python bench/batch_graph_scale.py
 	$(VENV)/python bench/als_vs_implicit.py
 	$(VENV)/python bench/replay_cadence.py
+	$(VENV)/python bench/incremental_replay.py
 
 clean:
 	rm -rf data/lake .dagster_home .run spark-warehouse
