@@ -187,3 +187,14 @@ def test_rerunning_an_hour_gives_the_same_state(replayed: TrainedLake, spark: Sp
     assert again.success, again.error
     assert sorted(map(tuple, spark.read.parquet(part).collect())) == before
     assert (points / "segment_evolution-hour_2019-11-02T00.lp").read_text() == lines
+
+
+def test_a_lake_without_the_batch_graph_gets_a_clear_error(tmp_path: Path) -> None:
+    import dagster as dg
+
+    from ecom_assets.incremental.assets import _require_batch_outputs
+    from ecom_assets.resources import LakeResource
+
+    with pytest.raises(dg.Failure, match="materialize als_model, content_similarity, hybrid_recs, kmeans_model, "
+                                         "recs_evaluation, replay_baseline first"):
+        _require_batch_outputs(LakeResource(data_dir=str(tmp_path / "input"), root=str(tmp_path / "lake")))

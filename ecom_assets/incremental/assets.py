@@ -42,13 +42,13 @@ from ecom_assets.table_metadata import table_metadata
 GROUP = "incremental"
 MAX_CHURN = 0.15
 HOUR_COLUMNS = ("event_time", "event_type", "product_id", "price", "user_id", "user_session")
-NEEDED = {
-    "processed/replay_base_customers": "replay_baseline", "models/kmeans_segmentation": "kmeans_model",
-    "models/als": "als_model", "models/als_params": "als_model", "processed/hybrid_weights": "hybrid_recs",
-    "processed/segment_popularity": "hybrid_recs", "processed/content_similarity": "content_similarity",
-    "processed/product_attributes": "content_similarity",
-    "processed/recs_evaluation": "recs_evaluation",
-}
+# What each hour reads from the batch graph: (processed table or model, the asset that writes it).
+NEEDED_TABLES = (
+    (BASE_CUSTOMERS, "replay_baseline"), ("hybrid_weights", "hybrid_recs"), ("segment_popularity", "hybrid_recs"),
+    ("content_similarity", "content_similarity"), ("product_attributes", "content_similarity"),
+    ("recs_evaluation", "recs_evaluation"),
+)
+NEEDED_MODELS = ((MODEL_NAME, "kmeans_model"), (ALS_MODEL, "als_model"), (ALS_PARAMS, "als_model"))
 
 
 @dg.asset(
@@ -89,10 +89,10 @@ def replay_baseline(spark: SparkResource, lake: LakeResource) -> dg.MaterializeR
 
 def _require_batch_outputs(lake: LakeResource) -> None:
     """A clear error naming the asset to materialize when a table the replay's models need is missing."""
-    root = lake.lake.root
-    if not is_local(root):
+    if not is_local(lake.lake.root):
         return
-    missing = sorted({asset for path, asset in NEEDED.items() if not (local_path(root) / path).exists()})
+    paths = [(lake.lake.processed(t), a) for t, a in NEEDED_TABLES] + [(lake.lake.model(m), a) for m, a in NEEDED_MODELS]
+    missing = sorted({asset for path, asset in paths if not local_path(path).exists()})
     if missing:
         raise dg.Failure(description=f"the incremental models need the batch graph's outputs; materialize "
                          f"{', '.join(missing)} first (`make demo`, or the batch_job in the UI)")
@@ -180,6 +180,7 @@ def incremental_models(context: dg.AssetExecutionContext, spark: SparkResource, 
                   "active_changed_share": round(overall["active_changed_share"], 4),
                   "segment_sizes": dg.MetadataValue.json({r["segment"]: r["users"] for r in segments.rows}),
                   "points_written": written, "cold_start": segments.cold_start,
+                  "state_gaps": segments.gaps,
                   "seconds": dg.MetadataValue.json(dict(segments.laps))},
         check_results=[
             dg.AssetCheckResult(check_name="churn_below_15_percent", asset_key="customer_segments",

@@ -74,6 +74,7 @@ class SegmentHour:
     change: SegmentChange
     rows: list[dict]
     cold_start: bool
+    gaps: bool
     laps: Laps
 
 
@@ -107,7 +108,7 @@ def update_segments(session: SparkSession, lake: Lake, ledgers: Ledgers, events:
     laps = Laps()
     activity = hour_activity(events).localCheckpoint()
     laps.lap("activity")
-    previous, _ = ledgers.customers.latest(session, start, activity)
+    previous, gaps = ledgers.customers.latest(session, start, activity)
     updated = update_customers(previous, activity).localCheckpoint()
     before_pairs, _ = ledgers.pairs.latest(session, start, activity, ("user_id",))
     before_pairs = before_pairs.localCheckpoint()
@@ -128,7 +129,7 @@ def update_segments(session: SparkSession, lake: Lake, ledgers: Ledgers, events:
     after.frame(session).coalesce(1).write.mode("overwrite").parquet(lake.replay_table(CENTRES, part_name(start)))
     laps.lap("write")
     return SegmentHour(assigned, pairs, before, after, change, evolution_rows(before, after, change, names),
-                       cold, laps)
+                       cold, gaps, laps)
 
 
 @dataclass(frozen=True)
@@ -151,14 +152,14 @@ def refresh_recommendations(session: SparkSession, ledgers: Ledgers, events: Dat
     """Fold in the active users' factors and serve them fresh top-10s."""
     laps = Laps()
     strengths = event_strengths(segments.pairs).localCheckpoint()
-    recent = recent_products(strengths, sizes.recent)
+    recent = recent_products(strengths, sizes.recent).localCheckpoint()
     similarity = models.similarity.join(F.broadcast(recent.select("product_id").distinct()), "product_id",
                                         "left_semi").localCheckpoint()
     laps.lap("similarity")
     factors = fold_in_active(segments.pairs, models.als, models.indexers, models.params).localCheckpoint()
     laps.lap("fold_in")
     users = segments.assigned.select("user_id", "segment")
-    inputs = live_inputs(strengths, similarity, users, models.popularity, models.als, models.indexers,
+    inputs = live_inputs(strengths, recent, similarity, users, models.popularity, models.als, models.indexers,
                          models.catalogue, factors, sizes)
     inputs = replace(inputs, content=inputs.content.localCheckpoint())
     laps.lap("content")

@@ -91,13 +91,10 @@ class Ledger:
         return union.withColumn("_n", F.row_number().over(newest)).where(F.col("_n") == 1).drop("_n", PRIORITY)
 
     def latest(self, session: SparkSession, start: dt.datetime, wanted: DataFrame | None = None,
-               on: tuple[str, ...] | None = None, current: DataFrame | None = None) -> tuple[DataFrame, bool]:
+               on: tuple[str, ...] | None = None) -> tuple[DataFrame, bool]:
         """Each key's most recent row before hour ``start`` (only rows matching ``wanted`` on ``on``,
-        the keys by default), and whether a part was missing. ``current``: rows of hour ``start``
-        itself, not yet written, that take precedence."""
+        the keys by default), and whether a part was missing."""
         frames, missing = self.sources(session, start)
-        if current is not None:
-            frames.append(current.select(*self.schema.fieldNames()).withColumn(PRIORITY, F.lit(2 + 24)))
         if wanted is not None:
             columns = list(on or self.keys)
             keep = F.broadcast(wanted.select(*columns).distinct())

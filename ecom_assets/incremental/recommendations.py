@@ -19,7 +19,7 @@ from pyspark.sql import types as T
 
 from ecom_assets.recommendation.als import AlsParams, Indexers
 from ecom_assets.recommendation.fold_in import fold_in_users
-from ecom_assets.recommendation.hybrid import CandidateSizes, HybridInputs, content_scores, recent_products
+from ecom_assets.recommendation.hybrid import CandidateSizes, HybridInputs, content_scores
 from ecom_assets.recommendation.interactions import EVENT_WEIGHTS
 
 SERVED_SCHEMA = T.StructType([
@@ -50,13 +50,13 @@ def event_strengths(pairs: DataFrame) -> DataFrame:
     return pair_strengths(pairs, EVENT_WEIGHTS)
 
 
-def live_inputs(strengths: DataFrame, similarity: DataFrame, segments: DataFrame, popularity: DataFrame,
-                model: ALSModel, indexers: Indexers, catalogue: DataFrame, factors: DataFrame,
+def live_inputs(strengths: DataFrame, recent: DataFrame, similarity: DataFrame, segments: DataFrame,
+                popularity: DataFrame, model: ALSModel, indexers: Indexers, catalogue: DataFrame, factors: DataFrame,
                 sizes: CandidateSizes) -> HybridInputs:
-    """The blend's inputs for the hour's active users, from their running interactions."""
+    """The blend's inputs for the hour's active users, from their running interactions and recent products."""
     return HybridInputs(
         model=model, indexers=indexers, catalogue=catalogue, segments=segments, popularity=popularity,
-        content=content_scores(recent_products(strengths, sizes.recent), similarity),
+        content=content_scores(recent, similarity),
         purchased=strengths.where("purchased").select("user_id", "product_id"),
         sizes=sizes, user_factors=factors,
     )
