@@ -12,6 +12,10 @@ Writes medians and p95 of the step time, the tick -> queryable latency and the i
 hours, plus whether the lag grew, to ``docs/benchmarks.md`` between the ``replay`` markers.
 
     python bench/replay_cadence.py --scale 1.0 --hours 100 --from 2019-11-15-12:00
+
+With ``--models on --lake L --data D`` it replays a lake the whole batch graph was materialized on
+(``bench/incremental_replay.py`` prepares one) with the incremental models in every run, and writes
+its table between the ``replay-models`` markers instead.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from ecom_assets.resources import spark_server  # noqa: E402
 from ingest_vs_duckdb import write_results  # noqa: E402
 
 START, END = "<!-- replay:start -->", "<!-- replay:end -->"
+MODELS_START, MODELS_END = "<!-- replay-models:start -->", "<!-- replay-models:end -->"
 DATABASE = "ecommerce_analytics"
 
 
@@ -77,9 +82,16 @@ def main() -> None:
     parser.add_argument("--hours", type=int, default=100)
     parser.add_argument("--from", dest="start", default="2019-11-15-12:00")
     parser.add_argument("--work-dir", type=Path, default=REPO / "bench" / "results")
+    parser.add_argument("--models", choices=("on", "off"), default="off",
+                        help="run the incremental models too (needs --lake and --data of a trained lake)")
+    parser.add_argument("--lake", type=Path, help="an existing lake (default: generated and ingested at --scale)")
+    parser.add_argument("--data", type=Path, help="the CSV folder of --lake")
     args = parser.parse_args()
     work = args.work_dir.resolve()
-    data, lake = prepare(args.scale, work)
+    if args.models == "on" and not (args.lake and args.data):
+        parser.error("--models on needs --lake and --data (a lake with the batch graph materialized)")
+    data, lake = (args.data.resolve(), args.lake.resolve()) if args.lake else prepare(args.scale, work)
+    markers = (MODELS_START, MODELS_END) if args.models == "on" else (START, END)
     run = work / f"replay-run-{int(time.time())}"
     home = run / "dagster_home"
     home.mkdir(parents=True)
@@ -89,8 +101,8 @@ def main() -> None:
     connect = spark_server.start(run / "spark-connect", port, str(REPO / "spark_conf"), "8g")
     env = {**os.environ, "DAGSTER_HOME": str(home), "ECOM_DATA_DIR": str(data), "ECOM_LAKE_DIR": str(lake),
            "ECOM_SPARK_REMOTE": connect.url, "INFLUX_URL": influx.url, "INFLUX_DATABASE": DATABASE,
-           # The lake holds November only (no trained models): the behaviour assets alone.
-           "ECOM_REPLAY_MODELS": "off"}
+           # Without --models the lake holds November only (no trained models): the behaviour assets alone.
+           "ECOM_REPLAY_MODELS": args.models}
     env.pop("ECOM_SPARK_CONF", None)
     (lake / "temp" / "replay" / "state.json").unlink(missing_ok=True)
     hours = all_hours()
@@ -151,10 +163,12 @@ def main() -> None:
         ("interval between hours landing (s)", gaps),
         ("events per hour", [float(events[k]) for k in done]),
     ]
+    command = (f"--models on --lake {args.lake.name} --data {args.data.name}" if args.models == "on"
+               else f"--scale {args.scale:g}")
     lines = [
-        "## Replay cadence through the daemon",
+        "## Replay cadence through the daemon" + (", with the incremental models" if args.models == "on" else ""),
         "",
-        f"`python bench/replay_cadence.py --scale {args.scale:g} --hours {args.hours} --from {args.start}`, measured "
+        f"`python bench/replay_cadence.py {command} --hours {args.hours} --from {args.start}`, measured "
         f"{time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores: dagster-daemon with the "
         "project's dagster.yaml, the replay sensor (10 s), Spark Connect on 127.0.0.1 (driver 8g), InfluxDB "
         f"1.6 local; {len(done)} of {len(wanted)} hours landed.",
@@ -168,7 +182,7 @@ def main() -> None:
                          f"{max(values):,.2f} | {len(values)} |")
     lines += ["", f"Lag behind the cadence: {head_lag:.1f} s over the first 10 hours, {tail_lag:.1f} s over the last 10 "
               "(a growing backlog would show a growing lag)."]
-    write_results("\n".join(lines), START, END)
+    write_results("\n".join(lines), *markers)
     print("\n".join(lines))
     print(json.dumps({"run_dir": str(run)}))
 

@@ -198,3 +198,58 @@ def test_a_lake_without_the_batch_graph_gets_a_clear_error(tmp_path: Path) -> No
     with pytest.raises(dg.Failure, match="materialize als_model, content_similarity, hybrid_recs, kmeans_model, "
                                          "recs_evaluation, replay_baseline first"):
         _require_batch_outputs(LakeResource(data_dir=str(tmp_path / "input"), root=str(tmp_path / "lake")))
+
+
+def test_live_blend_matches_the_batch_hybrid(replayed: TrainedLake, spark: SparkSession) -> None:
+    """The replay's one-pass blend serves the same top-10s, with the same scores, as the batch hybrid
+    given the same folded-in factors, recent products and purchases."""
+    from pyspark.sql import functions as F
+
+    from ecom_assets.incremental.batch_models import recs_models
+    from ecom_assets.incremental.live_blend import live_recommend
+    from ecom_assets.incremental.recommendations import fold_in_active, live_inputs
+    from ecom_assets.recommendation.hybrid import CandidateSizes, recommend, weights_frame
+    from ecom_assets.resources import LakeResource
+
+    lake = LakeResource(data_dir=str(replayed.root / "input"), root=str(replayed.root / "lake"))
+    models = recs_models(spark, lake, CandidateSizes())
+    pairs = spark.read.parquet(lake.lake.replay_table("pairs", "hour=2019-11-01T23"))
+    users = spark.read.parquet(lake.lake.replay_table("served_recs", "hour=2019-11-01T23")).select("user_id", "segment")
+    # One user the model knows nothing of (no factors, no segment): popularity alone, under "Unknown".
+    users = users.unionByName(spark.createDataFrame([(-7, None)], "user_id long, segment string"))
+    strengths = event_strengths(pairs).cache()
+    recent = recent_products(strengths, models.sizes.recent)
+    factors = fold_in_active(pairs, models.als, models.indexers, models.params).cache()
+    purchased = strengths.where("purchased").select("user_id", "product_id")
+
+    batch = recommend(live_inputs(strengths, recent, models.similarity, users, models, factors), users,
+                      weights_frame(spark, models.weights), models.fallback)
+    live = live_recommend(users, factors, content_scores(recent, models.similarity), purchased, models.blend)
+
+    def lists(frame) -> dict[int, list[tuple[int, float]]]:
+        rows = frame.select("user_id", "rank", "product_id", "hybrid_score").orderBy("user_id", "rank").collect()
+        result: dict[int, list[tuple[int, float]]] = {}
+        for r in rows:
+            result.setdefault(r["user_id"], []).append((r["product_id"], r["hybrid_score"]))
+        return result
+
+    expected, got = lists(batch), lists(live)
+    assert len(expected) >= 10 and set(got) == set(expected)
+    assert len(got[-7]) == 10 and live.where(F.col("user_id") == -7).first()["segment"] == "Unknown"
+    for user, ranked in expected.items():
+        assert [p for p, _ in got[user]] == [p for p, _ in ranked], user
+        assert np.allclose([s for _, s in got[user]], [s for _, s in ranked], atol=1e-6), user
+
+
+def test_batch_models_are_loaded_once_until_their_folder_changes(spark: SparkSession, tmp_path: Path) -> None:
+    from ecom_assets.incremental.batch_models import cached
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    loads: list[int] = []
+    load = lambda: loads.append(1) or len(loads)
+    assert cached("probe", spark, [str(folder)], load) == 1
+    assert cached("probe", spark, [str(folder)], load) == 1
+    (folder / "_SUCCESS").write_text("")
+    assert cached("probe", spark, [str(folder)], load) == 2
+    assert cached("probe", spark, ["s3a://bucket/model"], load) == 3

@@ -98,7 +98,8 @@ def test_hybrid_never_recommends_purchased_products(spark: SparkSession) -> None
 
 
 def test_fold_in_reproduces_spark_user_factors_and_direct_least_squares(spark: SparkSession) -> None:
-    from ecom_assets.recommendation.fold_in import fold_in_users, gramian, solve_user
+    from ecom_assets.recommendation.als import ItemFactors
+    from ecom_assets.recommendation.fold_in import fold_in_users, solve_user, solve_users
 
     rng = np.random.default_rng(3)
     rows = [(int(u), int(p), float(rng.integers(1, 9))) for u in range(40) for p in rng.choice(30, 6, replace=False)]
@@ -107,7 +108,7 @@ def test_fold_in_reproduces_spark_user_factors_and_direct_least_squares(spark: S
     model = fit_als(ratings, params)
     items = {r["id"]: np.array(r["features"], dtype=np.float64) for r in model.itemFactors.collect()}
     y = np.stack([items[i] for i in sorted(items)])
-    assert np.allclose(gramian(model.itemFactors, 4), y.T @ y, atol=1e-6)
+    assert np.allclose(ItemFactors.of(model).gramian, y.T @ y, atol=1e-6)
 
     folded = fold_in_users(ratings.withColumn("user_id", F.col("user_idx").cast("long")), model.itemFactors,
                            4, params.alpha, params.reg_param)
@@ -130,3 +131,10 @@ def test_fold_in_reproduces_spark_user_factors_and_direct_least_squares(spark: S
     observed = [p for _, p, _ in user]
     assert np.allclose(solve_user(y[observed], strengths[observed], y.T @ y, params.alpha, params.reg_param), direct,
                        atol=1e-8)
+    # Solving several users at once gives each user's own solution.
+    two = [r for r in rows if r[0] in (7, 8)]
+    owner = np.array([0 if u == 7 else 1 for u, _, _ in two])
+    together = solve_users(owner, y[[p for _, p, _ in two]], np.array([s for _, _, s in two]), 2, y.T @ y,
+                           params.alpha, params.reg_param)
+    assert np.allclose(together[0], direct, atol=1e-8)
+    assert np.allclose(together[1], mine[8], atol=1e-5)

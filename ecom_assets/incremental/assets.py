@@ -10,12 +10,11 @@ import datetime as dt
 import time
 
 import dagster as dg
-from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import functions as F
 
+from ecom_assets.incremental.batch_models import recs_models, segmentation
 from ecom_assets.incremental.customers import base_customers, pair_counts
 from ecom_assets.incremental.hour import (
-    RecsModels,
     compact,
     monitor,
     refresh_recommendations,
@@ -26,16 +25,13 @@ from ecom_assets.incremental.recommendations import served_lists
 from ecom_assets.incremental.state import BASE_CUSTOMERS, BASE_PAIRS, BASE_SERVED, Ledgers
 from ecom_assets.ingest.tables import read_raw_events
 from ecom_assets.lake import is_local, local_path
-from ecom_assets.recommendation.als import AlsParams, Indexers
-from ecom_assets.recommendation.assets import ALS_INDEXERS, ALS_MODEL, ALS_PARAMS, read_hybrid_weights
+from ecom_assets.recommendation.assets import ALS_MODEL, ALS_PARAMS
 from ecom_assets.recommendation.hybrid import CandidateSizes
 from ecom_assets.recommendation.interactions import Window, events_in
-from ecom_assets.replay.assets import replay_clock
-from ecom_assets.replay.hourly import events_between
+from ecom_assets.replay.assets import hour_events, replay_clock
 from ecom_assets.replay.partitions import PREVIOUS_HOUR, hour_start, november_hours, part_name
 from ecom_assets.resources import InfluxResource, LakeResource, SparkResource
 from ecom_assets.segmentation.assets import MODEL_NAME
-from ecom_assets.segmentation.assignment import load_segmentation
 from ecom_assets.settings import load_settings
 from ecom_assets.table_metadata import table_metadata
 
@@ -98,20 +94,6 @@ def _require_batch_outputs(lake: LakeResource) -> None:
                          f"{', '.join(missing)} first (`make demo`, or the batch_job in the UI)")
 
 
-def _models(session, lake: LakeResource) -> RecsModels:
-    """The batch graph's recommendation models and tables."""
-    weights, fallback = read_hybrid_weights(session, lake)
-    return RecsModels(
-        als=ALSModel.load(lake.lake.model(ALS_MODEL)), indexers=Indexers.load(lake.lake.model(ALS_INDEXERS)),
-        params=AlsParams.load(session, lake.lake.model(ALS_PARAMS)), weights=weights, fallback=fallback,
-        popularity=lake.read_processed(session, "segment_popularity"),
-        catalogue=lake.read_processed(session, "als_product_index"),
-        similarity=lake.read_processed(session, "content_similarity").select(
-            "product_id", "similar_product_id", "similarity"),
-        catalogue_size=lake.read_processed(session, "product_attributes").count(),
-    )
-
-
 @dg.multi_asset(
     name="incremental_models",
     group_name=GROUP,
@@ -162,16 +144,15 @@ def incremental_models(context: dg.AssetExecutionContext, spark: SparkResource, 
     clock = replay_clock(lake.lake, influx.time_mode)
     sink = influx.sink()
     ledgers = Ledgers.of(lake.lake)
-    events = events_between(read_raw_events(session, lake.lake), start, start + dt.timedelta(hours=1)).select(
-        *HOUR_COLUMNS).cache()
+    events = hour_events(session, lake.lake, start, HOUR_COLUMNS)
 
-    model, names = load_segmentation(session, lake.lake.model(MODEL_NAME), lake.lake.processed("segment_profiles"))
+    model, names = segmentation(session, lake.lake)
     segments = update_segments(session, lake.lake, ledgers, events, start, model, names)
     if segments.cold_start:
         context.log.warning(f"no state for the hours before {context.partition_key} in this November: customers "
                             "and centres start from October's (replay from 2019-11-01-00:00 for a continuous state)")
     overall = next(r for r in segments.rows if r["segment"] == "all")
-    unnamed = segments.assigned.where(F.col("segment").isNull()).count()
+    unnamed = segments.unnamed
     written = sink.write(f"segment_evolution-{part_name(start)}", segment_points(clock, start, segments.rows))
     yield dg.MaterializeResult(
         asset_key="customer_segments",
@@ -194,8 +175,8 @@ def incremental_models(context: dg.AssetExecutionContext, spark: SparkResource, 
     )
 
     context.log.info(f"segments: {dict(segments.laps)}")
-    models = _models(session, lake)
-    recs = refresh_recommendations(session, ledgers, events, start, segments, models, CandidateSizes())
+    models = recs_models(session, lake, CandidateSizes())
+    recs = refresh_recommendations(session, ledgers, events, start, segments, models)
     yield dg.MaterializeResult(
         asset_key="live_recommendations",
         metadata={"users_served": recs.users, "factors_folded_in": recs.folded_users,

@@ -111,13 +111,16 @@ def update_customers(previous: DataFrame, activity: DataFrame) -> DataFrame:
     )
 
 
-def update_pairs(previous: DataFrame, hour: DataFrame) -> DataFrame:
-    """The hour's (user, product) pairs with their running counts: ``previous`` rows plus ``hour``'s."""
-    joined = hour.alias("h").join(previous.alias("p"), ["user_id", "product_id"], "left")
+def merge_pairs(previous: DataFrame, hour: DataFrame) -> DataFrame:
+    """Every pair of ``previous`` (the active users' latest rows) and ``hour`` (the hour's counts), with
+    running counts and ``changed``: true for the pairs the hour touched (the rows the ledger writes)."""
+    joined = previous.alias("p").join(hour.alias("h"), ["user_id", "product_id"], "full_outer")
     return joined.select(
         "user_id", "product_id",
-        *[(F.coalesce(F.col(f"p.{c}"), F.lit(0)) + F.col(f"h.{c}")).alias(c) for c in ("views", "carts", "purchases")],
+        *[(F.coalesce(F.col(f"p.{c}"), F.lit(0)) + F.coalesce(F.col(f"h.{c}"), F.lit(0))).alias(c)
+          for c in ("views", "carts", "purchases")],
         F.greatest(F.col("p.last_seen"), F.col("h.last_seen")).alias("last_seen"),
+        F.col("h.last_seen").isNotNull().alias("changed"),
     )
 
 

@@ -10,39 +10,39 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from pyspark.ml import PipelineModel
-from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from ecom_assets.incremental.batch_models import RecsModels
 from ecom_assets.incremental.customers import (
     hour_activity,
+    merge_pairs,
     pair_counts,
     product_funnel,
     rfm_features,
     update_customers,
-    update_pairs,
 )
 from ecom_assets.incremental.ledger import written
+from ecom_assets.incremental.live_blend import live_recommend
 from ecom_assets.incremental.online import coverage, online_metrics
-from ecom_assets.incremental.recommendations import event_strengths, fold_in_active, live_inputs, served_lists
+from ecom_assets.incremental.recommendations import event_strengths, fold_in_active, served_lists
 from ecom_assets.incremental.segments import (
     CENTRE_SCHEMA,
     Centres,
     SegmentChange,
     advance,
-    batch_sums,
+    cluster_groups,
     evolution_rows,
     nearest_centre,
     scaled_features,
-    segment_change,
+    sums_by_cluster,
 )
 from ecom_assets.incremental.state import CENTRES, Ledgers
 from ecom_assets.lake import Lake
-from ecom_assets.recommendation.als import AlsParams, Indexers
-from ecom_assets.recommendation.hybrid import CandidateSizes, Weights, recent_products, recommend, weights_frame
+from ecom_assets.recommendation.hybrid import content_scores, recent_products
 from ecom_assets.replay.partitions import REPLAY_START, part_name
 from ecom_assets.segmentation.assignment import segment_name
 
@@ -73,6 +73,7 @@ class SegmentHour:
     after: Centres
     change: SegmentChange
     rows: list[dict]
+    unnamed: int
     cold_start: bool
     gaps: bool
     laps: Laps
@@ -111,59 +112,43 @@ def update_segments(session: SparkSession, lake: Lake, ledgers: Ledgers, events:
     previous, gaps = ledgers.customers.latest(session, start, activity)
     updated = update_customers(previous, activity).localCheckpoint()
     before_pairs, _ = ledgers.pairs.latest(session, start, activity, ("user_id",))
-    before_pairs = before_pairs.localCheckpoint()
-    changed_pairs = update_pairs(before_pairs, pair_counts(events)).localCheckpoint()
-    keys = ["user_id", "product_id"]
-    pairs = before_pairs.join(changed_pairs.select(*keys), keys, "left_anti").unionByName(changed_pairs).localCheckpoint()
+    pairs = merge_pairs(before_pairs, pair_counts(events)).localCheckpoint()
     laps.lap("state_lookup")
     features = rfm_features(updated, product_funnel(pairs), start + ONE_HOUR)
     before, cold = read_centres(session, lake, ledgers, start, model)
     assigned = nearest_centre(scaled_features(model, features), before.centres).withColumn(
         "segment", segment_name(names, F.col("cluster"))).localCheckpoint()
     laps.lap("assign")
-    change = segment_change(assigned)
-    after = advance(before, batch_sums(assigned, before.centres.shape[1]), change.net())
+    dimensions = before.centres.shape[1]
+    groups = cluster_groups(assigned, dimensions)
+    change = SegmentChange.from_groups(groups)
+    after = advance(before, sums_by_cluster(groups, dimensions), change.net())
+    unnamed = sum(int(g["n"]) for g in groups if int(g["cluster"]) not in names)
     laps.lap("centres")
     ledgers.customers.write_hour(assigned, start)
-    ledgers.pairs.write_hour(changed_pairs, start)
+    ledgers.pairs.write_hour(pairs.where("changed"), start)
     after.frame(session).coalesce(1).write.mode("overwrite").parquet(lake.replay_table(CENTRES, part_name(start)))
     laps.lap("write")
-    return SegmentHour(assigned, pairs, before, after, change, evolution_rows(before, after, change, names),
-                       cold, gaps, laps)
-
-
-@dataclass(frozen=True)
-class RecsModels:
-    """What the batch graph learned that the refresh reuses."""
-
-    als: ALSModel
-    indexers: Indexers
-    params: AlsParams
-    weights: dict[str, Weights]
-    fallback: Weights
-    popularity: DataFrame
-    catalogue: DataFrame
-    similarity: DataFrame
-    catalogue_size: int
+    return SegmentHour(assigned, pairs.drop("changed"), before, after, change,
+                       evolution_rows(before, after, change, names), unnamed, cold, gaps, laps)
 
 
 def refresh_recommendations(session: SparkSession, ledgers: Ledgers, events: DataFrame, start: dt.datetime,
-                            segments: SegmentHour, models: RecsModels, sizes: CandidateSizes) -> RecsHour:
+                            segments: SegmentHour, models: RecsModels) -> RecsHour:
     """Fold in the active users' factors and serve them fresh top-10s."""
     laps = Laps()
     strengths = event_strengths(segments.pairs).localCheckpoint()
-    recent = recent_products(strengths, sizes.recent).localCheckpoint()
+    recent = recent_products(strengths, models.sizes.recent).localCheckpoint()
     similarity = models.similarity.join(F.broadcast(recent.select("product_id").distinct()), "product_id",
                                         "left_semi").localCheckpoint()
     laps.lap("similarity")
-    factors = fold_in_active(segments.pairs, models.als, models.indexers, models.params).localCheckpoint()
+    factors = fold_in_active(segments.pairs, models.als, models.indexers, models.params,
+                             models.item_factors).localCheckpoint()
     laps.lap("fold_in")
-    users = segments.assigned.select("user_id", "segment")
-    inputs = live_inputs(strengths, recent, similarity, users, models.popularity, models.als, models.indexers,
-                         models.catalogue, factors, sizes)
-    inputs = replace(inputs, content=inputs.content.localCheckpoint())
+    content = content_scores(recent, similarity).localCheckpoint()
     laps.lap("content")
-    recs = recommend(inputs, users, weights_frame(session, models.weights), models.fallback)
+    purchased = strengths.where("purchased").select("user_id", "product_id")
+    recs = live_recommend(segments.assigned.select("user_id", "segment"), factors, content, purchased, models.blend)
     lists = served_lists(recs, start).localCheckpoint()
     laps.lap("blend")
     ledgers.served.write_hour(lists, start)

@@ -22,6 +22,7 @@ from ecom_assets.lake import Lake, is_local, local_path
 from ecom_assets.replay.partitions import REPLAY_START, part_name
 
 PRIORITY = "_priority"
+HOUR_COLUMN = "hour"  # the partition column of the hourly parts (``hour=2019-11-01T00``)
 
 
 def day_name(day: dt.datetime) -> str:
@@ -57,8 +58,18 @@ class Ledger:
         return session.read.schema(self.schema).parquet(path).select(
             *self.schema.fieldNames()).withColumn(PRIORITY, F.lit(priority))
 
-    def sources(self, session: SparkSession, start: dt.datetime, with_base: bool = True) -> tuple[list[DataFrame], bool]:
-        """The tables that make up the state before hour ``start``, and whether a part was missing.
+    def _read_hours(self, session: SparkSession, paths: list[str]) -> DataFrame:
+        """Several hourly parts of one day in one scan; a part's priority is 2 + its hour of day."""
+        schema = T.StructType([*self.schema.fields, T.StructField(HOUR_COLUMN, T.StringType())])
+        parts = session.read.option("basePath", self.lake.replay_table(self.name)).schema(schema).parquet(*paths)
+        hour_of_day = F.substring(F.col(HOUR_COLUMN), -2, 2).cast("int")
+        return parts.select(*self.schema.fieldNames(), (F.lit(2) + hour_of_day).alias(PRIORITY))
+
+    def sources(self, session: SparkSession, start: dt.datetime, with_base: bool = True,
+                through: dt.datetime | None = None) -> tuple[list[DataFrame], bool]:
+        """The tables that make up the state before hour ``start`` (or up to and including ``through``,
+        on the same day), and whether a part was missing: at most three scans (the base, the previous
+        day's snapshot, the day's earlier hours).
 
         Missing parts (a replay that began mid-month) are left out: the state then falls back to the
         base for the keys they would have changed.
@@ -72,12 +83,12 @@ class Ledger:
                 frames.append(self._read(session, snapshot, 1))
             else:
                 missing = True
-        for hour in range(start.hour):
-            path = self.hour_path(day.replace(hour=hour))
-            if written(path):
-                frames.append(self._read(session, path, 2 + hour))
-            else:
-                missing = True
+        last = through.hour if through is not None else start.hour - 1
+        hours = [self.hour_path(day.replace(hour=h)) for h in range(last + 1)]
+        present = [path for path in hours if written(path)]
+        missing = missing or len(present) < len(hours)
+        if present:
+            frames.append(self._read_hours(session, present))
         return frames, missing
 
     def _newest(self, session: SparkSession, frames: list[DataFrame]) -> DataFrame:
@@ -109,10 +120,7 @@ class Ledger:
 
     def compact_day(self, session: SparkSession, day: dt.datetime) -> str:
         """Fold the day's 24 hourly parts into the snapshot of every key changed since the replay began."""
-        last_hour = day.replace(hour=23)
-        frames, _ = self.sources(session, last_hour, with_base=False)
-        if written(self.hour_path(last_hour)):
-            frames.append(self._read(session, self.hour_path(last_hour), 2 + 23))
+        frames, _ = self.sources(session, day, with_base=False, through=day.replace(hour=23))
         path = self.day_path(day)
         self._newest(session, frames).repartition(2).write.mode("overwrite").parquet(path)
         return path

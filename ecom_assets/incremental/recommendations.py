@@ -17,9 +17,10 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from ecom_assets.recommendation.als import AlsParams, Indexers
+from ecom_assets.incremental.batch_models import RecsModels
+from ecom_assets.recommendation.als import AlsParams, Indexers, ItemFactors
 from ecom_assets.recommendation.fold_in import fold_in_users
-from ecom_assets.recommendation.hybrid import CandidateSizes, HybridInputs, content_scores
+from ecom_assets.recommendation.hybrid import HybridInputs, content_scores
 from ecom_assets.recommendation.interactions import EVENT_WEIGHTS
 
 SERVED_SCHEMA = T.StructType([
@@ -38,11 +39,13 @@ def pair_strengths(pairs: DataFrame, weights: dict[str, float]) -> DataFrame:
                         (F.col("purchases") > 0).alias("purchased"))
 
 
-def fold_in_active(pairs: DataFrame, model: ALSModel, indexers: Indexers, params: AlsParams) -> DataFrame:
-    """(user_id, features): ALS factors of every user of ``pairs`` from all of their known products."""
+def fold_in_active(pairs: DataFrame, model: ALSModel, indexers: Indexers, params: AlsParams,
+                   items: ItemFactors | None = None) -> DataFrame:
+    """(user_id, features): ALS factors of every user of ``pairs`` from all of their known products
+    (``items``: the model's item factors when already collected)."""
     strengths = pair_strengths(pairs, params.event_weights()).where(F.col("strength") > 0)
     indexed = indexers.products.transform(strengths).withColumn("product_idx", F.col("product_idx").cast("int"))
-    return fold_in_users(indexed, model.itemFactors, model.rank, params.alpha, params.reg_param)
+    return fold_in_users(indexed, model.itemFactors, model.rank, params.alpha, params.reg_param, items)
 
 
 def event_strengths(pairs: DataFrame) -> DataFrame:
@@ -51,14 +54,13 @@ def event_strengths(pairs: DataFrame) -> DataFrame:
 
 
 def live_inputs(strengths: DataFrame, recent: DataFrame, similarity: DataFrame, segments: DataFrame,
-                popularity: DataFrame, model: ALSModel, indexers: Indexers, catalogue: DataFrame, factors: DataFrame,
-                sizes: CandidateSizes) -> HybridInputs:
+                models: RecsModels, factors: DataFrame) -> HybridInputs:
     """The blend's inputs for the hour's active users, from their running interactions and recent products."""
     return HybridInputs(
-        model=model, indexers=indexers, catalogue=catalogue, segments=segments, popularity=popularity,
-        content=content_scores(recent, similarity),
+        model=models.als, indexers=models.indexers, catalogue=models.catalogue, segments=segments,
+        popularity=models.popularity, content=content_scores(recent, similarity),
         purchased=strengths.where("purchased").select("user_id", "product_id"),
-        sizes=sizes, user_factors=factors,
+        sizes=models.sizes, user_factors=factors, item_factors=models.item_factors, popular=models.popular,
     )
 
 

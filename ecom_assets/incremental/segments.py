@@ -80,12 +80,30 @@ def nearest_centre(frame: DataFrame, centres: np.ndarray, point: str = "scaled")
     return frame.withColumn("cluster", F.array_min(distances)["k"].cast("int"))
 
 
+def cluster_groups(assigned: DataFrame, dimensions: int) -> list[dict]:
+    """The hour's users grouped by (cluster, previous_cluster, is_new): their number ``n``, whether the
+    group moved, and the sum of their scaled points (``s0``..): a few small rows to the driver, from
+    which both :func:`sums_by_cluster` and :meth:`SegmentChange.from_groups` are read."""
+    moved = F.col("previous_cluster").isNotNull() & (F.col("previous_cluster") != F.col("cluster"))
+    sums = [F.sum(F.col("scaled")[i]).alias(f"s{i}") for i in range(dimensions)]
+    rows = assigned.groupBy("cluster", "previous_cluster", "is_new").agg(
+        F.count(F.lit(1)).alias("n"), F.max(moved.cast("int")).alias("moved"), *sums).collect()
+    return [r.asDict() for r in rows]
+
+
+def sums_by_cluster(groups: list[dict], dimensions: int) -> dict[int, tuple[np.ndarray, int]]:
+    """Per cluster: the sum of its users' scaled points and their number."""
+    result: dict[int, tuple[np.ndarray, int]] = {}
+    for g in groups:
+        total, n = result.get(int(g["cluster"]), (np.zeros(dimensions), 0))
+        point = np.array([g[f"s{i}"] for i in range(dimensions)], dtype=np.float64)
+        result[int(g["cluster"])] = (total + point, n + int(g["n"]))
+    return result
+
+
 def batch_sums(assigned: DataFrame, dimensions: int) -> dict[int, tuple[np.ndarray, int]]:
     """Per cluster: the sum of its users' scaled points and their number (k small rows to the driver)."""
-    sums = [F.sum(F.col("scaled")[i]).alias(f"s{i}") for i in range(dimensions)]
-    rows = assigned.groupBy("cluster").agg(F.count(F.lit(1)).alias("n"), *sums).collect()
-    return {int(r["cluster"]): (np.array([r[f"s{i}"] for i in range(dimensions)], dtype=np.float64), int(r["n"]))
-            for r in rows}
+    return sums_by_cluster(cluster_groups(assigned, dimensions), dimensions)
 
 
 def advance(state: Centres, sums: dict[int, tuple[np.ndarray, int]], moves: dict[int, int],
@@ -110,6 +128,24 @@ class SegmentChange:
     new: dict[int, int]
     active: dict[int, int]
 
+    @staticmethod
+    def from_groups(groups: list[dict]) -> SegmentChange:
+        """Arrivals, departures, new and active users per cluster from :func:`cluster_groups`."""
+        arrived: dict[int, int] = {}
+        left: dict[int, int] = {}
+        new: dict[int, int] = {}
+        active: dict[int, int] = {}
+        for g in groups:
+            cluster, n = int(g["cluster"]), int(g["n"])
+            active[cluster] = active.get(cluster, 0) + n
+            if g["is_new"]:
+                new[cluster] = new.get(cluster, 0) + n
+            elif g["moved"]:
+                arrived[cluster] = arrived.get(cluster, 0) + n
+                before = int(g["previous_cluster"])
+                left[before] = left.get(before, 0) + n
+        return SegmentChange(arrived, left, new, active)
+
     def net(self) -> dict[int, int]:
         """Net change of users per cluster."""
         keys = set(self.arrived) | set(self.left) | set(self.new)
@@ -118,23 +154,7 @@ class SegmentChange:
 
 def segment_change(assigned: DataFrame) -> SegmentChange:
     """From the hour's users (``cluster``, ``previous_cluster``, ``is_new``): arrivals, departures, new users."""
-    moved = F.col("previous_cluster").isNotNull() & (F.col("previous_cluster") != F.col("cluster"))
-    rows = assigned.groupBy("cluster", "previous_cluster", "is_new").agg(
-        F.count(F.lit(1)).alias("n"), F.max(moved.cast("int")).alias("moved")).collect()
-    arrived: dict[int, int] = {}
-    left: dict[int, int] = {}
-    new: dict[int, int] = {}
-    active: dict[int, int] = {}
-    for r in rows:
-        cluster, n = int(r["cluster"]), int(r["n"])
-        active[cluster] = active.get(cluster, 0) + n
-        if r["is_new"]:
-            new[cluster] = new.get(cluster, 0) + n
-        elif r["moved"]:
-            arrived[cluster] = arrived.get(cluster, 0) + n
-            before = int(r["previous_cluster"])
-            left[before] = left.get(before, 0) + n
-    return SegmentChange(arrived, left, new, active)
+    return SegmentChange.from_groups(cluster_groups(assigned, 0))
 
 
 def evolution_rows(before: Centres, after: Centres, change: SegmentChange, names: dict[int, str]) -> list[dict]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 from pyspark.ml.feature import StringIndexer, StringIndexerModel
 from pyspark.ml.recommendation import ALS, ALSModel
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -179,19 +180,49 @@ def score_with_factors(user_factors: DataFrame, model: ALSModel, pairs: DataFram
     )
 
 
-def recommend_from_factors(user_factors: DataFrame, model: ALSModel, products: DataFrame, k: int) -> DataFrame:
+@dataclass(frozen=True)
+class ItemFactors:
+    """The model's item factors on the driver: ids (``product_idx``), the matrix (items x rank, ordered
+    by id) and its gramian ``YtY``. Collected once per model and reused hour after hour by the replay."""
+
+    ids: np.ndarray
+    matrix: np.ndarray
+    gramian: np.ndarray
+
+    @staticmethod
+    def of(model: ALSModel) -> ItemFactors:
+        """Collect ``model``'s item factors (products x rank floats: a model-sized, not data-sized, matrix)."""
+        return ItemFactors.from_frame(model.itemFactors, model.rank)
+
+    @staticmethod
+    def from_frame(item_factors: DataFrame, rank: int) -> ItemFactors:
+        """Collect item factors given as (``id``, ``features``) rows."""
+        rows = item_factors.orderBy("id").collect()
+        ids = np.array([r["id"] for r in rows], dtype=np.int64)
+        matrix = np.array([r["features"] for r in rows], dtype=np.float32).reshape(len(rows), rank)
+        wide = matrix.astype(np.float64)
+        return ItemFactors(ids, matrix, wide.T @ wide)
+
+    def rows_of(self, ids: np.ndarray) -> np.ndarray:
+        """The matrix row of each item id (-1 for an id the model has no factors of)."""
+        position = np.searchsorted(self.ids, ids)
+        found = position < len(self.ids)
+        found[found] = self.ids[position[found]] == ids[found]
+        return np.where(found, position, -1)
+
+
+def recommend_from_factors(user_factors: DataFrame, model: ALSModel, products: DataFrame, k: int,
+                           items: ItemFactors | None = None) -> DataFrame:
     """(user_id, product_id, als_score, rank): the ``k`` best products for given user factors.
 
-    The item factors (a model-sized matrix, products x rank) go to the Python workers once; each
-    batch of users is scored against all of them with one matrix product, as
+    The item factors (``items``, collected from ``model`` when not given) go to the Python workers
+    once; each batch of users is scored against all of them with one matrix product, as
     ``recommendForUserSubset`` does on the JVM side.
     """
-    import numpy as np
     import pandas as pd
 
-    rows = model.itemFactors.orderBy("id").collect()
-    ids = np.array([r["id"] for r in rows], dtype=np.int64)
-    matrix = np.array([r["features"] for r in rows], dtype=np.float32).reshape(len(rows), model.rank)
+    items = items or ItemFactors.of(model)
+    ids, matrix = items.ids, items.matrix
     top = min(k, len(ids))
 
     def best(batches):

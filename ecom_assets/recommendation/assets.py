@@ -151,7 +151,7 @@ def als_model(context: dg.AssetExecutionContext, config: AlsConfig, spark: Spark
     lake.write_processed(user_index_table(indexers, interactions), "als_user_index")
     lake.write_processed(product_index_table(indexers, interactions), "als_product_index")
     users, products = len(indexers.users.labelsArray[0]), len(indexers.products.labelsArray[0])
-    finite = lambda frame: frame.where(F.exists("features", lambda x: F.isnan(x) | (F.abs(x) == float("inf")))).count()  # noqa: E731
+    finite = lambda frame: frame.where(F.exists("features", lambda x: F.isnan(x) | (F.abs(x) == float("inf")))).count()
     bad_factors = finite(model.userFactors) + finite(model.itemFactors)
     trial_table = {t.params.label(): {"mean_ndcg_at_10": round(t.mean_ndcg, 5),
                                       "fold_ndcg_at_10": [round(m.ndcg_at_10, 5) for m in t.fold_metrics]}
@@ -301,7 +301,7 @@ def hybrid_recs(context: dg.AssetExecutionContext, config: HybridConfig, spark: 
         path = _fold_model_path(lake.lake, f)
         try:
             model, indexers = ALSModel.load(f"{path}/als"), Indexers.load(f"{path}/indexers")
-        except Exception as exc:  # noqa: BLE001 - a clear message for a missing fold model
+        except Exception as exc:
             raise dg.Failure(description=f"no ALS model for validation fold {f} under {path}: materialize "
                              f"als_model with folds >= {config.folds} first ({exc.__class__.__name__})") from exc
         data = prepare_fold(events, fold, config.tuning_users)

@@ -21,8 +21,8 @@ from ecom_assets.recommendation.hybrid import (
     weights_frame,
 )
 from ecom_assets.recommendation.metrics import (
-    K,
     SAMPLED_NEGATIVES,
+    K,
     RankingMetrics,
     catalogue_coverage,
     ranking_metrics,

@@ -4,8 +4,9 @@ For implicit feedback Spark solves, per user, ``(YtY + sum_i c1_i y_i y_i' + reg
 with ``c1_i = alpha * |r_ui|`` over the user's items (Hu, Koren and Volinsky's least squares with
 Spark's regularisation scaled by the user's number of positive items). Solving the same system for a
 user from the final item factors gives Spark's own user factors for a training user, and personal
-factors for a user first seen in November after a few events. ``YtY`` is computed once per model,
-partition by partition (one k x k partial sum each), so item factors never travel to the driver.
+factors for a user first seen in November after a few events. The item factors (products x rank, a
+model-sized matrix) and ``YtY`` are collected once and shipped to the Python workers, which solve
+blocks of users together from one row of interactions per user.
 """
 
 from __future__ import annotations
@@ -18,20 +19,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-
-def gramian(item_factors: DataFrame, rank: int) -> np.ndarray:
-    """``YtY`` of the item factors (``id``, ``features``), summed from per-partition partial products."""
-
-    def partial(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        total = np.zeros((rank, rank))
-        for batch in batches:
-            if len(batch):
-                factors = np.stack(batch["features"].to_numpy()).astype(np.float64)
-                total += factors.T @ factors
-        yield pd.DataFrame({"gram": [total.ravel().tolist()]})
-
-    parts = item_factors.select("features").mapInPandas(partial, "gram array<double>").collect()
-    return np.sum([np.array(r["gram"]).reshape(rank, rank) for r in parts], axis=0) if parts else np.zeros((rank, rank))
+from ecom_assets.recommendation.als import ItemFactors
 
 
 def solve_user(factors: np.ndarray, strengths: np.ndarray, yty: np.ndarray, alpha: float, reg: float) -> np.ndarray:
@@ -43,19 +31,57 @@ def solve_user(factors: np.ndarray, strengths: np.ndarray, yty: np.ndarray, alph
     return np.linalg.solve(a, b)
 
 
-def fold_in_users(interactions: DataFrame, item_factors: DataFrame, rank: int, alpha: float, reg: float) -> DataFrame:
+def solve_users(users: np.ndarray, factors: np.ndarray, strengths: np.ndarray, n_users: int, yty: np.ndarray,
+                alpha: float, reg: float) -> np.ndarray:
+    """:func:`solve_user` for ``n_users`` at once: row r of ``factors`` (n x k) and ``strengths`` is an
+    item of user ``users[r]`` (0 .. n_users - 1); every user needs at least one row."""
+    k = yty.shape[0]
+    c1 = alpha * np.abs(strengths)
+    positive = (strengths > 0).astype(np.float64)
+    a = np.broadcast_to(yty, (n_users, k, k)).copy()
+    np.add.at(a, users, factors[:, :, None] * (factors * c1[:, None])[:, None, :])
+    a += reg * np.bincount(users, weights=positive, minlength=n_users)[:, None, None] * np.eye(k)
+    b = np.zeros((n_users, k))
+    np.add.at(b, users, factors * ((1.0 + c1) * positive)[:, None])
+    return np.linalg.solve(a, b[:, :, None])[:, :, 0]
+
+
+USERS_PER_BLOCK = 512
+
+
+def fold_in_users(interactions: DataFrame, item_factors: DataFrame, rank: int, alpha: float, reg: float,
+                  items: ItemFactors | None = None) -> DataFrame:
     """(user_id, features): factors of every user of ``interactions`` (user_id, product_idx, strength).
 
-    Products unknown to the model are ignored; a user with none of them gets no row.
+    The item factors go to the Python workers once (``items`` when already collected); each user's
+    interactions arrive as one row and blocks of users are solved together. Products unknown to the
+    model are ignored; a user with none of them gets no row.
     """
-    yty = gramian(item_factors, rank)
-    items = item_factors.select(F.col("id").alias("product_idx"), F.col("features").alias("item_features"))
-    joined = interactions.select("user_id", "product_idx", "strength").join(items, "product_idx")
+    items = items or ItemFactors.from_frame(item_factors, rank)
+    grouped = interactions.groupBy("user_id").agg(
+        F.collect_list(F.struct(F.col("product_idx").cast("long").alias("idx"), F.col("strength").cast("double")
+                                .alias("strength"))).alias("r"))
+    rows = grouped.select("user_id", F.col("r.idx").alias("idx"), F.col("r.strength").alias("strength"))
+    matrix = items.matrix
 
-    def solve(group: pd.DataFrame) -> pd.DataFrame:
-        factors = np.stack(group["item_features"].to_numpy()).astype(np.float64)
-        x = solve_user(factors, group["strength"].to_numpy(dtype=np.float64), yty, alpha, reg)
-        return pd.DataFrame({"user_id": [int(group["user_id"].iloc[0])], "features": [x.astype(np.float32).tolist()]})
+    def solve(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        wide = matrix.astype(np.float64)
+        for batch in batches:
+            for first in range(0, len(batch), USERS_PER_BLOCK):
+                block = batch.iloc[first:first + USERS_PER_BLOCK]
+                lengths = block["idx"].map(len).to_numpy()
+                if not lengths.sum():
+                    continue
+                owner = np.repeat(np.arange(len(block)), lengths)
+                item_rows = items.rows_of(np.concatenate(block["idx"].to_numpy()).astype(np.int64))
+                strengths = np.concatenate(block["strength"].to_numpy()).astype(np.float64)
+                known = item_rows >= 0
+                users, local = np.unique(owner[known], return_inverse=True)
+                if not len(users):
+                    continue
+                x = solve_users(local, wide[item_rows[known]], strengths[known], len(users), items.gramian, alpha, reg)
+                yield pd.DataFrame({"user_id": block["user_id"].to_numpy(dtype=np.int64)[users],
+                                    "features": list(x.astype(np.float32))})
 
     schema = T.StructType([T.StructField("user_id", T.LongType()), T.StructField("features", T.ArrayType(T.FloatType()))])
-    return joined.groupBy("user_id").applyInPandas(solve, schema)
+    return rows.mapInPandas(solve, schema)

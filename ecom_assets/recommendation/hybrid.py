@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 
 from ecom_assets.recommendation.als import (
     Indexers,
+    ItemFactors,
     index_ids,
     product_index_table,
     recommend_from_factors,
@@ -75,7 +76,9 @@ class HybridInputs:
     row per segment including ``UNKNOWN_SEGMENT`` (global popularity, for users with no segment);
     ``content``: (user_id, product_id, content_score); ``purchased``: (user_id, product_id); ``catalogue``:
     (product_id, product_idx) of the ALS model; ``user_factors``: (user_id, features) folded in during the
-    replay, used instead of the model's own user factors when given.
+    replay, used instead of the model's own user factors when given, with ``item_factors`` (the model's
+    item factors already on the driver) when known; ``popular``: :func:`popular_candidates` when already
+    computed.
     """
 
     model: ALSModel | None
@@ -87,6 +90,8 @@ class HybridInputs:
     purchased: DataFrame
     sizes: CandidateSizes
     user_factors: DataFrame | None = None
+    item_factors: ItemFactors | None = None
+    popular: DataFrame | None = None
 
 
 def recent_products(interactions: DataFrame, recent: int) -> DataFrame:
@@ -156,11 +161,17 @@ def als_candidates(inputs: HybridInputs, users: DataFrame) -> DataFrame:
                                                        F.lit(None).cast("double").alias("als_score"))
     if inputs.user_factors is not None:
         factors = inputs.user_factors.join(users.select("user_id").distinct(), "user_id")
-        top = recommend_from_factors(factors, inputs.model, inputs.catalogue, inputs.sizes.als)
+        top = recommend_from_factors(factors, inputs.model, inputs.catalogue, inputs.sizes.als, inputs.item_factors)
         return top.select("user_id", "product_id", "als_score")
     known = user_index_table(inputs.indexers, users)
     top = recommend_top(inputs.model, known, inputs.catalogue, inputs.sizes.als)
     return top.select("user_id", "product_id", "als_score")
+
+
+def popular_candidates(popularity: DataFrame, n: int) -> DataFrame:
+    """(segment, product_id, popularity_score, n): each segment's ``n`` most popular products."""
+    best = Window.partitionBy("segment").orderBy(F.desc("popularity_score"), F.asc("product_id"))
+    return popularity.withColumn("n", F.row_number().over(best)).where(F.col("n") <= n)
 
 
 def candidates(inputs: HybridInputs, users: DataFrame) -> DataFrame:
@@ -168,8 +179,8 @@ def candidates(inputs: HybridInputs, users: DataFrame) -> DataFrame:
     who = users.select("user_id").distinct()
     from_als = als_candidates(inputs, who).select("user_id", "product_id")
     from_content = inputs.content.join(who, "user_id").select("user_id", "product_id")
-    best = Window.partitionBy("segment").orderBy(F.desc("popularity_score"), F.asc("product_id"))
-    popular = inputs.popularity.withColumn("n", F.row_number().over(best)).where(F.col("n") <= inputs.sizes.popular)
+    popular = inputs.popular if inputs.popular is not None else popular_candidates(inputs.popularity,
+                                                                                   inputs.sizes.popular)
     from_popularity = with_segment(inputs, who).join(popular, "segment").select("user_id", "product_id")
     pool = from_als.unionByName(from_content).unionByName(from_popularity).distinct()
     return pool.join(inputs.purchased, ["user_id", "product_id"], "left_anti")
@@ -188,7 +199,9 @@ def score_components(inputs: HybridInputs, pairs: DataFrame) -> DataFrame:
             raw = score_with_factors(inputs.user_factors, inputs.model, keys.join(inputs.catalogue, "product_id"))
         else:
             raw = score_pairs(inputs.model, index_ids(inputs.indexers, keys))
-        als = raw.select("user_id", "product_id", F.least(F.col("als_score"), F.lit(1.0)).alias("als"))
+        # least() skips nulls: an unknown user or product must score 0, not the cap.
+        capped = F.least(F.coalesce(F.col("als_score"), F.lit(0.0)), F.lit(1.0))
+        als = raw.select("user_id", "product_id", capped.alias("als"))
         scored = scored.join(als, ["user_id", "product_id"], "left")
     else:
         scored = scored.withColumn("als", F.lit(0.0))

@@ -48,10 +48,15 @@ def replay_clock(lake: Lake, mode: str) -> ReplayClock:
     return load_or_start(replay_state_path(lake), mode)
 
 
-def _hour_events(session: SparkSession, lake: Lake, start: dt.datetime) -> DataFrame:
-    """The hour's events from ``raw/`` (original timestamps), cached for the few jobs that read them."""
+def hour_events(session: SparkSession, lake: Lake, start: dt.datetime, columns: tuple[str, ...] = HOUR_COLUMNS
+                ) -> DataFrame:
+    """The hour's events from ``raw/`` (original timestamps), cached for the few jobs that read them.
+
+    An hour is small (a few hundred thousand events at most), so it is held in one partition: every
+    aggregation over it then runs without a shuffle, which saves a scheduling round per query.
+    """
     events = events_between(read_raw_events(session, lake), start, start + dt.timedelta(hours=1))
-    return events.select(*HOUR_COLUMNS).cache()
+    return events.select(*columns).coalesce(1).cache()
 
 
 def _previous_trend_state(session: SparkSession, lake: Lake, start: dt.datetime) -> tuple[DataFrame, bool]:
@@ -108,7 +113,7 @@ def hourly_replay(context: dg.AssetExecutionContext, spark: SparkResource, lake:
     start = hour_start(context.partition_key)
     clock = replay_clock(lake.lake, influx.time_mode)
     sink = influx.sink()
-    events = _hour_events(session, lake.lake, start)
+    events = hour_events(session, lake.lake, start)
 
     rows = [r.asDict() for r in hour_and_minutes(events).collect()]
     summary = next((r for r in rows if r["minute"] is None), None) or _empty_summary()

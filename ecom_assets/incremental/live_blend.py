@@ -1,0 +1,185 @@
+"""The hybrid blend of the hour's active users in one Spark pass over one row per user.
+
+Same candidates, components, weights and ranking as :func:`ecom_assets.recommendation.hybrid.recommend`
+with folded-in factors (the test suite checks both agree), computed differently: the batch blend
+joins candidate tables (ALS, content, popularity) and scores them with further joins, a dozen
+shuffles that cost seconds even for a few hundred users. Here each active user is one row (segment,
+factors, content candidates, purchases) and a ``mapInPandas`` function, which holds the model-sized
+constants (item factors, each segment's popularity), scores blocks of users with numpy:
+
+- ALS: the user's scores against every item; the ``sizes.als`` best are candidates, and every
+  candidate's ALS component is ``min(score, 1)`` (0 for a product or user the model does not know);
+- content: the best cosine to the user's recent products (computed in Spark beforehand);
+- popularity: the segment's ``sizes.popular`` best are candidates; the component is the product's
+  popularity score in the user's segment (0 when absent);
+- purchased products are removed, the per-segment weights blend the three, and the ``k`` best by
+  score (then product id) are kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from ecom_assets.recommendation.als import ItemFactors
+from ecom_assets.recommendation.hybrid import UNKNOWN_SEGMENT, CandidateSizes, Weights
+from ecom_assets.recommendation.metrics import K
+
+OUTPUT_SCHEMA = ("user_id long, segment string, product_id long, rank int, hybrid_score double, als double, "
+                 "content double, popularity double")
+
+
+@dataclass(frozen=True)
+class BlendTables:
+    """The model-sized constants of the blend, on the driver.
+
+    ``product_of_row``: product id of each row of the item factors (-1 where the catalogue has none);
+    ``row_of_product``: the reverse, for products the model has factors of; ``popularity``: per segment, product id -> popularity score;
+    ``popular``: per segment, its best products in order.
+    """
+
+    items: ItemFactors
+    product_of_row: np.ndarray
+    row_of_product: pd.Series
+    popularity: dict[str, pd.Series]
+    popular: dict[str, np.ndarray]
+    weights: dict[str, Weights]
+    fallback: Weights
+    sizes: CandidateSizes
+
+    @staticmethod
+    def collect(items: ItemFactors, catalogue: DataFrame, popularity: DataFrame, popular: DataFrame,
+                weights: dict[str, Weights], fallback: Weights, sizes: CandidateSizes) -> BlendTables:
+        """Collect the catalogue (product_id, product_idx), the popularity table and the popular lists."""
+        index = catalogue.select("product_id", F.col("product_idx").cast("long")).toPandas()
+        row = pd.Series(np.arange(len(items.ids)), index=items.ids).reindex(index["product_idx"].to_numpy())
+        index = index.assign(row=row.to_numpy())
+        index = index[index["row"].notna()].astype({"row": np.int64})
+        product_of_row = np.full(len(items.ids), -1, dtype=np.int64)
+        product_of_row[index["row"].to_numpy()] = index["product_id"].to_numpy()
+        scores = popularity.select("segment", "product_id", "popularity_score").toPandas()
+        by_segment = {segment: group.set_index("product_id")["popularity_score"].astype(np.float64)
+                      for segment, group in scores.groupby("segment")}
+        best = popular.select("segment", "product_id", "n").toPandas().sort_values(["segment", "n"])
+        lists = {segment: group["product_id"].to_numpy(dtype=np.int64) for segment, group in best.groupby("segment")}
+        return BlendTables(items, product_of_row, pd.Series(index["row"].to_numpy(), index=index["product_id"]),
+                           by_segment, lists, weights, fallback, sizes)
+
+
+def _empty() -> pd.DataFrame:
+    """No recommendations, with the output's columns."""
+    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in (
+        ("user_id", "int64"), ("segment", "object"), ("product_id", "int64"), ("rank", "int32"),
+        ("hybrid_score", "float64"), ("als", "float64"), ("content", "float64"), ("popularity", "float64"))})
+
+
+USERS_PER_BLOCK = 128  # users scored against every item at once: 128 x items doubles in memory
+
+
+def _explode(lists: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(position of the row, value) for every element of a column of arrays (None counts as empty)."""
+    lengths = lists.map(lambda v: 0 if v is None else len(v)).to_numpy(dtype=np.int64)
+    if not lengths.sum():
+        return np.empty(0, dtype=np.int64), np.empty(0)
+    values = np.concatenate([np.asarray(v) for v in lists if v is not None and len(v)])
+    return np.repeat(np.arange(len(lists)), lengths), values
+
+
+def best_per_row(scores: np.ndarray, ids: np.ndarray, n: int) -> np.ndarray:
+    """Column positions of each row's ``n`` best scores (ties by smaller id, as ``recommend_from_factors``)."""
+    n = min(n, scores.shape[1])
+    if n == 0:
+        return np.empty((scores.shape[0], 0), dtype=np.int64)
+    part = np.argpartition(-scores, n - 1, axis=1)[:, :n]
+    order = np.lexsort((ids[part], -np.take_along_axis(scores, part, axis=1)), axis=1)
+    return np.take_along_axis(part, order, axis=1)
+
+
+def blend_block(block: pd.DataFrame, tables: BlendTables, matrix: np.ndarray, k: int = K) -> pd.DataFrame:
+    """The top ``k`` of each user of ``block`` (user_id, segment, features, content_products,
+    content_scores, purchased): candidates, components and blend, vectorised over the block.
+    ``matrix`` is the item factors in double precision."""
+    n_users = len(block)
+    segments = block["segment"].where(block["segment"].notna(), UNKNOWN_SEGMENT).astype(str).to_numpy()
+    has_factors = block["features"].notna().to_numpy() & (len(tables.items.ids) > 0)
+    item_scores = np.zeros((n_users, len(tables.items.ids)), dtype=np.float64)
+    if has_factors.any():
+        vectors = np.stack(block["features"][has_factors].map(lambda v: np.asarray(v, dtype=np.float64)).to_numpy())
+        item_scores[has_factors] = vectors @ matrix.T
+
+    # Candidates: content, each segment's popular products, and the ALS best of users with factors.
+    content_user, content_product = _explode(block["content_products"])
+    _, content_score = _explode(block["content_scores"])
+    popular = [(u, p) for u, segment in enumerate(segments) for p in tables.popular.get(segment, ())]
+    popular_user = np.array([u for u, _ in popular], dtype=np.int64)
+    popular_product = np.array([p for _, p in popular], dtype=np.int64)
+    users_with = np.flatnonzero(has_factors)
+    best = best_per_row(item_scores[users_with], tables.items.ids, tables.sizes.als)
+    als_product = tables.product_of_row[best].ravel()
+    als_user = np.repeat(users_with, best.shape[1])
+    known = als_product >= 0
+    pool = pd.DataFrame({
+        "user": np.concatenate([content_user, popular_user, als_user[known]]).astype(np.int64),
+        "product_id": np.concatenate([content_product, popular_product, als_product[known]]).astype(np.int64),
+    }).drop_duplicates()
+    bought_user, bought_product = _explode(block["purchased"])
+    bought = pd.MultiIndex.from_arrays([bought_user.astype(np.int64), bought_product.astype(np.int64)])
+    pool = pool[~pd.MultiIndex.from_frame(pool).isin(bought)]
+    if pool.empty:
+        return _empty()
+
+    user, product = pool["user"].to_numpy(), pool["product_id"].to_numpy()
+    rows = tables.row_of_product.reindex(product).to_numpy()
+    with_model = ~np.isnan(rows) & has_factors[user]
+    als = np.zeros(len(pool))
+    als[with_model] = np.minimum(item_scores[user[with_model], rows[with_model].astype(np.int64)], 1.0)
+    content = pd.Series(content_score.astype(np.float64),
+                        index=pd.MultiIndex.from_arrays([content_user, content_product.astype(np.int64)]))
+    content = content.groupby(level=[0, 1]).max().reindex(pd.MultiIndex.from_arrays([user, product]))
+    content = content.fillna(0.0).to_numpy()
+    popularity = np.zeros(len(pool))
+    weights = np.zeros((len(pool), 3))
+    for segment in np.unique(segments[user]):
+        mine = segments[user] == segment
+        scores = tables.popularity.get(segment)
+        if scores is not None:
+            popularity[mine] = scores.reindex(product[mine]).fillna(0.0).to_numpy()
+        w = tables.weights.get(segment, tables.fallback)
+        weights[mine] = (w.als, w.content, w.popularity)
+    hybrid = weights[:, 0] * als + weights[:, 1] * content + weights[:, 2] * popularity
+
+    order = np.lexsort((product, -hybrid, user))
+    ranks = pd.Series(user[order]).groupby(user[order]).cumcount().to_numpy() + 1
+    keep = order[ranks <= k]
+    return pd.DataFrame({
+        "user_id": block["user_id"].to_numpy(dtype=np.int64)[user[keep]], "segment": segments[user[keep]],
+        "product_id": product[keep], "rank": ranks[ranks <= k].astype(np.int32), "hybrid_score": hybrid[keep],
+        "als": als[keep], "content": content[keep], "popularity": popularity[keep],
+    })
+
+
+def live_recommend(users: DataFrame, factors: DataFrame, content: DataFrame, purchased: DataFrame,
+                   tables: BlendTables, k: int = K) -> DataFrame:
+    """(user_id, segment, product_id, rank, hybrid_score, als, content, popularity): the top ``k`` of
+    every user of ``users`` (user_id, segment), from their folded-in ``factors`` (user_id, features),
+    ``content`` candidates (user_id, product_id, content_score) and ``purchased`` (user_id, product_id)."""
+    content_lists = content.groupBy("user_id").agg(
+        F.collect_list(F.struct("product_id", "content_score")).alias("c")).select(
+        "user_id", F.col("c.product_id").alias("content_products"), F.col("c.content_score").alias("content_scores"))
+    bought = purchased.groupBy("user_id").agg(F.collect_list("product_id").alias("purchased"))
+    rows = (users.select("user_id", "segment").join(factors.select("user_id", "features"), "user_id", "left")
+            .join(content_lists, "user_id", "left").join(bought, "user_id", "left"))
+
+    def blend(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        matrix = tables.items.matrix.astype(np.float64)
+        for batch in batches:
+            for first in range(0, len(batch), USERS_PER_BLOCK):
+                block = batch.iloc[first:first + USERS_PER_BLOCK].reset_index(drop=True)
+                yield blend_block(block, tables, matrix, k)
+
+    return rows.mapInPandas(blend, OUTPUT_SCHEMA)
