@@ -202,28 +202,46 @@ def test_a_lake_without_the_batch_graph_gets_a_clear_error(tmp_path: Path) -> No
 
 def test_live_blend_matches_the_batch_hybrid(replayed: TrainedLake, spark: SparkSession) -> None:
     """The replay's one-pass blend serves the same top-10s, with the same scores, as the batch hybrid
-    given the same folded-in factors, recent products and purchases."""
+    given the same folded-in factors, recent products and purchases; the fold-in by product id (from
+    the saved pack) gives the factors of the fold-in by the model's own index."""
+    from pyspark.ml.recommendation import ALSModel
     from pyspark.sql import functions as F
 
     from ecom_assets.incremental.batch_models import recs_models
     from ecom_assets.incremental.live_blend import live_recommend
-    from ecom_assets.incremental.recommendations import fold_in_active, live_inputs
-    from ecom_assets.recommendation.hybrid import CandidateSizes, recommend, weights_frame
+    from ecom_assets.incremental.recommendations import fold_in_active, pair_strengths
+    from ecom_assets.recommendation.als import Indexers
+    from ecom_assets.recommendation.assets import ALS_INDEXERS, ALS_MODEL, read_hybrid_weights
+    from ecom_assets.recommendation.fold_in import fold_in_users
+    from ecom_assets.recommendation.hybrid import CandidateSizes, HybridInputs, recommend, weights_frame
     from ecom_assets.resources import LakeResource
 
     lake = LakeResource(data_dir=str(replayed.root / "input"), root=str(replayed.root / "lake"))
     models = recs_models(spark, lake, CandidateSizes())
+    assert (replayed.root / "lake" / "temp" / "replay" / "batch_models.pkl").is_file()
     pairs = spark.read.parquet(lake.lake.replay_table("pairs", "hour=2019-11-01T23"))
     users = spark.read.parquet(lake.lake.replay_table("served_recs", "hour=2019-11-01T23")).select("user_id", "segment")
     # One user the model knows nothing of (no factors, no segment): popularity alone, under "Unknown".
     users = users.unionByName(spark.createDataFrame([(-7, None)], "user_id long, segment string"))
     strengths = event_strengths(pairs).cache()
     recent = recent_products(strengths, models.sizes.recent)
-    factors = fold_in_active(pairs, models.als, models.indexers, models.params).cache()
+    factors = fold_in_active(pairs, models.params, models.blend).cache()
     purchased = strengths.where("purchased").select("user_id", "product_id")
 
-    batch = recommend(live_inputs(strengths, recent, models.similarity, users, models, factors), users,
-                      weights_frame(spark, models.weights), models.fallback)
+    als, indexers = ALSModel.load(lake.lake.model(ALS_MODEL)), Indexers.load(lake.lake.model(ALS_INDEXERS))
+    positive = pair_strengths(pairs, models.params.event_weights()).where(F.col("strength") > 0)
+    by_index = fold_in_users(indexers.products.transform(positive), als.itemFactors, als.rank, models.params.alpha,
+                             models.params.reg_param)
+    reference = {r["user_id"]: np.array(r["features"]) for r in by_index.collect()}
+    folded = {r["user_id"]: np.array(r["features"]) for r in factors.collect()}
+    assert folded.keys() == reference.keys() and all(np.allclose(folded[u], reference[u], atol=1e-5) for u in folded)
+
+    weights, fallback = read_hybrid_weights(spark, lake)
+    inputs = HybridInputs(model=als, indexers=indexers, catalogue=lake.read_processed(spark, "als_product_index"),
+                          segments=users, popularity=lake.read_processed(spark, "segment_popularity"),
+                          content=content_scores(recent, models.similarity), purchased=purchased, sizes=models.sizes,
+                          user_factors=factors)
+    batch = recommend(inputs, users, weights_frame(spark, weights), fallback)
     live = live_recommend(users, factors, content_scores(recent, models.similarity), purchased, models.blend)
 
     def lists(frame) -> dict[int, list[tuple[int, float]]]:

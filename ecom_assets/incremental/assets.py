@@ -190,8 +190,7 @@ def incremental_models(context: dg.AssetExecutionContext, spark: SparkResource, 
     context.log.info(f"recommendations: {dict(recs.laps)}")
     started = time.perf_counter()
     online, coverage = monitor(session, ledgers, events, start, recs, models.catalogue_size)
-    offline = [r.asDict() for r in lake.read_processed(session, "recs_evaluation").collect()]
-    lines = online_points(clock, start, online, coverage) + offline_points(clock, start, offline)
+    lines = online_points(clock, start, online, coverage) + offline_points(clock, start, models.offline)
     written = sink.write(f"recommendation_metrics-{part_name(start)}", lines)
     compact(session, ledgers, start)
     context.log.info(f"monitoring and compaction: {time.perf_counter() - started:.2f} s")

@@ -1,16 +1,18 @@
 """What every replayed hour reuses from the batch graph, loaded once per process and Spark session.
 
-The K-means pipeline, the ALS model, its indexers and params, the hybrid weights, the popularity
-and similarity tables, and derived constants (the item factors and their gramian on the driver,
-each segment's popular candidates) do not change during the replay. Loading them costs a dozen
-Spark jobs, so ``ecom replay`` and the tests, which run many hours in one process, load them once.
-A cached entry is keyed by the modification times of the folders it was read from, so a batch
-asset materialized again in the same process is read again. Remote lakes are not cached.
+The K-means pipeline, the ALS params, the hybrid weights, the popularity and similarity tables and
+constants derived from them (the item factors and their gramian on the driver, each segment's
+popular candidates, the offline metrics) do not change during the replay. Loading them costs a
+dozen Spark jobs, so ``ecom replay`` and the tests, which run many hours in one process, load them
+once; and the driver-side constants are saved as a pack under ``temp/replay/`` for the processes the
+daemon starts, one per hour. Both are keyed by the modification times of the folders they were read
+from, so a batch asset materialized again is read again. Remote lakes are read every time.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -21,9 +23,9 @@ from pyspark.sql import DataFrame, SparkSession
 
 from ecom_assets.incremental.live_blend import BlendTables
 from ecom_assets.lake import Lake, is_local, local_path
-from ecom_assets.recommendation.als import AlsParams, Indexers, ItemFactors
-from ecom_assets.recommendation.assets import ALS_INDEXERS, ALS_MODEL, ALS_PARAMS, read_hybrid_weights
-from ecom_assets.recommendation.hybrid import CandidateSizes, Weights, popular_candidates
+from ecom_assets.recommendation.als import AlsParams, ItemFactors
+from ecom_assets.recommendation.assets import ALS_MODEL, ALS_PARAMS, read_hybrid_weights
+from ecom_assets.recommendation.hybrid import CandidateSizes, popular_candidates
 from ecom_assets.resources import LakeResource
 from ecom_assets.segmentation.assets import MODEL_NAME
 from ecom_assets.segmentation.assignment import load_segmentation
@@ -34,22 +36,21 @@ _CACHE: dict[str, tuple[tuple, object]] = {}
 
 @dataclass(frozen=True)
 class RecsModels:
-    """What the batch graph learned that the hourly refresh reuses (``popular`` holds ``sizes.popular``
-    products per segment)."""
+    """What the batch graph learned that the hourly refresh reuses: the ALS params, the blend's
+    constants (item factors, popularity, weights; built for ``sizes``), the catalogue's size, the
+    offline metrics of the models in use, and the content similarity table (read lazily)."""
 
     sizes: CandidateSizes
-    als: ALSModel
-    indexers: Indexers
     params: AlsParams
-    item_factors: ItemFactors
-    weights: dict[str, Weights]
-    fallback: Weights
-    popularity: DataFrame
-    popular: DataFrame
-    catalogue: DataFrame
-    similarity: DataFrame
-    catalogue_size: int
     blend: BlendTables
+    catalogue_size: int
+    offline: list[dict]
+    similarity: DataFrame
+
+    @property
+    def item_factors(self) -> ItemFactors:
+        """The ALS model's item factors on the driver."""
+        return self.blend.items
 
 
 def folder_stamp(paths: Iterable[str]) -> tuple | None:
@@ -94,27 +95,67 @@ def segmentation(session: SparkSession, lake: Lake) -> tuple[PipelineModel, dict
                   lambda: load_segmentation(session, model_path, profiles))
 
 
+RECS_TABLES = ("hybrid_weights", "segment_popularity", "als_product_index", "content_similarity",
+               "product_attributes", "recs_evaluation")
+PACK_VERSION = 1
+
+
 def recs_models(session: SparkSession, resource: LakeResource, sizes: CandidateSizes) -> RecsModels:
-    """The recommendation models and tables of the batch graph."""
-    lake, read_processed = resource.lake, resource.read_processed
-    tables = ["hybrid_weights", "segment_popularity", "als_product_index", "content_similarity", "product_attributes"]
-    paths = [lake.model(ALS_MODEL), lake.model(ALS_INDEXERS), lake.model(ALS_PARAMS)] + [lake.processed(t) for t in tables]
+    """The recommendation models and tables of the batch graph, from this process's cache, else from
+    the pack saved under ``temp/replay/`` by an earlier process, else from Spark (then saved there).
+
+    Each replayed hour runs in a new process when the daemon launches it; the pack (a pickle of a
+    few driver-side arrays, model-sized) spares every hour a dozen Spark jobs. It is rebuilt when
+    any folder it was read from changes."""
+    lake = resource.lake
+    paths = [lake.model(ALS_MODEL), lake.model(ALS_PARAMS)] + [lake.processed(t) for t in RECS_TABLES]
+    similarity = lambda: resource.read_processed(session, "content_similarity").select(
+        "product_id", "similar_product_id", "similarity")
 
     def load() -> RecsModels:
-        als = ALSModel.load(lake.model(ALS_MODEL))
-        weights, fallback = read_hybrid_weights(session, resource)
-        popularity = read_processed(session, "segment_popularity")
-        items = ItemFactors.of(als)
-        popular = popular_candidates(popularity, sizes.popular).localCheckpoint()
-        catalogue = read_processed(session, "als_product_index")
-        return RecsModels(
-            sizes=sizes, als=als, indexers=Indexers.load(lake.model(ALS_INDEXERS)),
-            params=AlsParams.load(session, lake.model(ALS_PARAMS)), item_factors=items,
-            weights=weights, fallback=fallback, popularity=popularity, popular=popular, catalogue=catalogue,
-            similarity=read_processed(session, "content_similarity").select(
-                "product_id", "similar_product_id", "similarity"),
-            catalogue_size=read_processed(session, "product_attributes").count(),
-            blend=BlendTables.collect(items, catalogue, popularity, popular, weights, fallback, sizes),
-        )
+        stamp = (PACK_VERSION, sizes, folder_stamp(paths))
+        pack_path = lake.temp("replay/batch_models.pkl")
+        saved = _read_pack(pack_path, stamp)
+        if saved is None:
+            saved = _build_pack(session, resource, sizes)
+            _write_pack(pack_path, stamp, saved)
+        return RecsModels(**saved, similarity=similarity())
 
     return cached(f"recs:{sizes}", session, paths, load)
+
+
+def _build_pack(session: SparkSession, resource: LakeResource, sizes: CandidateSizes) -> dict:
+    """The driver-side constants of :class:`RecsModels`, computed with Spark."""
+    lake, read_processed = resource.lake, resource.read_processed
+    weights, fallback = read_hybrid_weights(session, resource)
+    popularity = read_processed(session, "segment_popularity")
+    items = ItemFactors.of(ALSModel.load(lake.model(ALS_MODEL)))
+    blend = BlendTables.collect(items, read_processed(session, "als_product_index"), popularity,
+                                popular_candidates(popularity, sizes.popular), weights, fallback, sizes)
+    return {"sizes": sizes, "params": AlsParams.load(session, lake.model(ALS_PARAMS)), "blend": blend,
+            "catalogue_size": read_processed(session, "product_attributes").count(),
+            "offline": [r.asDict() for r in read_processed(session, "recs_evaluation").collect()]}
+
+
+def _read_pack(path: str, stamp: tuple) -> dict | None:
+    """The saved pack when it exists locally and was built from the same folders, else None."""
+    if not is_local(path) or not local_path(path).is_file():
+        return None
+    try:
+        with open(local_path(path), "rb") as handle:
+            saved_stamp, pack = pickle.load(handle)
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, TypeError, ValueError):
+        return None
+    return pack if saved_stamp == stamp else None
+
+
+def _write_pack(path: str, stamp: tuple, pack: dict) -> None:
+    """Save the pack next to the replay's state (local lakes only), atomically."""
+    if not is_local(path):
+        return
+    target = local_path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(f".{os.getpid()}.tmp")
+    with open(partial, "wb") as handle:
+        pickle.dump((stamp, pack), handle, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(partial, target)

@@ -142,8 +142,7 @@ def refresh_recommendations(session: SparkSession, ledgers: Ledgers, events: Dat
     similarity = models.similarity.join(F.broadcast(recent.select("product_id").distinct()), "product_id",
                                         "left_semi").localCheckpoint()
     laps.lap("similarity")
-    factors = fold_in_active(segments.pairs, models.als, models.indexers, models.params,
-                             models.item_factors).localCheckpoint()
+    factors = fold_in_active(segments.pairs, models.params, models.blend).localCheckpoint()
     laps.lap("fold_in")
     content = content_scores(recent, similarity).localCheckpoint()
     laps.lap("content")

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from ecom_assets.incremental.batch_models import RecsModels
-from ecom_assets.recommendation.als import AlsParams, Indexers, ItemFactors
+from ecom_assets.incremental.live_blend import BlendTables
+from ecom_assets.recommendation.als import AlsParams
 from ecom_assets.recommendation.fold_in import fold_in_users
-from ecom_assets.recommendation.hybrid import HybridInputs, content_scores
 from ecom_assets.recommendation.interactions import EVENT_WEIGHTS
 
 SERVED_SCHEMA = T.StructType([
@@ -39,29 +37,17 @@ def pair_strengths(pairs: DataFrame, weights: dict[str, float]) -> DataFrame:
                         (F.col("purchases") > 0).alias("purchased"))
 
 
-def fold_in_active(pairs: DataFrame, model: ALSModel, indexers: Indexers, params: AlsParams,
-                   items: ItemFactors | None = None) -> DataFrame:
-    """(user_id, features): ALS factors of every user of ``pairs`` from all of their known products
-    (``items``: the model's item factors when already collected)."""
+def fold_in_active(pairs: DataFrame, params: AlsParams, blend: BlendTables) -> DataFrame:
+    """(user_id, features): ALS factors of every user of ``pairs`` from all of their known products,
+    with the model's event strengths and regularisation, from the item factors held by ``blend``."""
     strengths = pair_strengths(pairs, params.event_weights()).where(F.col("strength") > 0)
-    indexed = indexers.products.transform(strengths).withColumn("product_idx", F.col("product_idx").cast("int"))
-    return fold_in_users(indexed, model.itemFactors, model.rank, params.alpha, params.reg_param, items)
+    return fold_in_users(strengths.select("user_id", "product_id", "strength"), None, blend.items.matrix.shape[1],
+                         params.alpha, params.reg_param, blend.items, blend.row_of_product)
 
 
 def event_strengths(pairs: DataFrame) -> DataFrame:
     """Pair strengths with the hybrid's fixed event weights (recency and content candidates)."""
     return pair_strengths(pairs, EVENT_WEIGHTS)
-
-
-def live_inputs(strengths: DataFrame, recent: DataFrame, similarity: DataFrame, segments: DataFrame,
-                models: RecsModels, factors: DataFrame) -> HybridInputs:
-    """The blend's inputs for the hour's active users, from their running interactions and recent products."""
-    return HybridInputs(
-        model=models.als, indexers=models.indexers, catalogue=models.catalogue, segments=segments,
-        popularity=models.popularity, content=content_scores(recent, similarity),
-        purchased=strengths.where("purchased").select("user_id", "product_id"),
-        sizes=models.sizes, user_factors=factors, item_factors=models.item_factors, popular=models.popular,
-    )
 
 
 def served_lists(recs: DataFrame, served_at: dt.datetime) -> DataFrame:

@@ -49,17 +49,22 @@ def solve_users(users: np.ndarray, factors: np.ndarray, strengths: np.ndarray, n
 USERS_PER_BLOCK = 512
 
 
-def fold_in_users(interactions: DataFrame, item_factors: DataFrame, rank: int, alpha: float, reg: float,
-                  items: ItemFactors | None = None) -> DataFrame:
+def fold_in_users(interactions: DataFrame, item_factors: DataFrame | None, rank: int, alpha: float, reg: float,
+                  items: ItemFactors | None = None, row_of_product: pd.Series | None = None) -> DataFrame:
     """(user_id, features): factors of every user of ``interactions`` (user_id, product_idx, strength).
 
     The item factors go to the Python workers once (``items`` when already collected); each user's
-    interactions arrive as one row and blocks of users are solved together. Products unknown to the
-    model are ignored; a user with none of them gets no row.
+    interactions arrive as one row and blocks of users are solved together. With ``row_of_product``
+    (product id -> row of ``items``), ``interactions`` carry ``product_id`` instead of the model's
+    index. Products unknown to the model are ignored; a user with none of them gets no row.
     """
-    items = items or ItemFactors.from_frame(item_factors, rank)
+    if items is None:
+        if item_factors is None:
+            raise ValueError("fold_in_users needs the item factors (a frame or collected ItemFactors)")
+        items = ItemFactors.from_frame(item_factors, rank)
+    key = "product_id" if row_of_product is not None else "product_idx"
     grouped = interactions.groupBy("user_id").agg(
-        F.collect_list(F.struct(F.col("product_idx").cast("long").alias("idx"), F.col("strength").cast("double")
+        F.collect_list(F.struct(F.col(key).cast("long").alias("idx"), F.col("strength").cast("double")
                                 .alias("strength"))).alias("r"))
     rows = grouped.select("user_id", F.col("r.idx").alias("idx"), F.col("r.strength").alias("strength"))
     matrix = items.matrix
@@ -73,7 +78,9 @@ def fold_in_users(interactions: DataFrame, item_factors: DataFrame, rank: int, a
                 if not lengths.sum():
                     continue
                 owner = np.repeat(np.arange(len(block)), lengths)
-                item_rows = items.rows_of(np.concatenate(block["idx"].to_numpy()).astype(np.int64))
+                keys = np.concatenate(block["idx"].to_numpy()).astype(np.int64)
+                item_rows = (items.rows_of(keys) if row_of_product is None
+                             else row_of_product.reindex(keys).fillna(-1).to_numpy(dtype=np.int64))
                 strengths = np.concatenate(block["strength"].to_numpy()).astype(np.float64)
                 known = item_rows >= 0
                 users, local = np.unique(owner[known], return_inverse=True)
