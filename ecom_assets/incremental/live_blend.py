@@ -39,8 +39,8 @@ class BlendTables:
     """The model-sized constants of the blend, on the driver.
 
     ``product_of_row``: product id of each row of the item factors (-1 where the catalogue has none);
-    ``row_of_product``: the reverse, for products the model has factors of; ``popularity``: per segment, product id -> popularity score;
-    ``popular``: per segment, its best products in order.
+    ``row_of_product``: the reverse, for products the model has factors of; ``popularity``: per
+    segment, product id -> popularity score; ``popular``: per segment, its best products in order.
     """
 
     items: ItemFactors
@@ -57,9 +57,8 @@ class BlendTables:
                 weights: dict[str, Weights], fallback: Weights, sizes: CandidateSizes) -> BlendTables:
         """Collect the catalogue (product_id, product_idx), the popularity table and the popular lists."""
         index = catalogue.select("product_id", F.col("product_idx").cast("long")).toPandas()
-        row = pd.Series(np.arange(len(items.ids)), index=items.ids).reindex(index["product_idx"].to_numpy())
-        index = index.assign(row=row.to_numpy())
-        index = index[index["row"].notna()].astype({"row": np.int64})
+        index = index.assign(row=items.rows_of(index["product_idx"].to_numpy(dtype=np.int64)))
+        index = index[index["row"] >= 0]
         product_of_row = np.full(len(items.ids), -1, dtype=np.int64)
         product_of_row[index["row"].to_numpy()] = index["product_id"].to_numpy()
         scores = popularity.select("segment", "product_id", "popularity_score").toPandas()
