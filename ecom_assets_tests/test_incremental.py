@@ -15,7 +15,14 @@ from ecom_assets.incremental.customers import CUSTOMER_SCHEMA, hour_activity, up
 from ecom_assets.incremental.ledger import Ledger
 from ecom_assets.incremental.online import coverage, online_metrics
 from ecom_assets.incremental.recommendations import event_strengths
-from ecom_assets.incremental.segments import Centres, advance, nearest_centre, segment_change
+from ecom_assets.incremental.segments import (
+    Centres,
+    SegmentChange,
+    advance,
+    cluster_groups,
+    nearest_centre,
+    sums_by_cluster,
+)
 from ecom_assets.lake import Lake
 from ecom_assets.recommendation.hybrid import content_scores, recent_products
 from ecom_assets.replay.runner import run_replay
@@ -90,10 +97,14 @@ def test_nearest_centre_and_the_decayed_update(spark: SparkSession) -> None:
     assigned = nearest_centre(points, centres)
     clusters = {r["user_id"]: r["cluster"] for r in assigned.collect()}
     assert clusters == {1: 0, 2: 0, 3: 1, 4: 1}  # user 2 is equidistant: the smaller id wins
-    change = segment_change(assigned)
+    groups = cluster_groups(assigned, 2)
+    change = SegmentChange.from_groups(groups)
     assert change.left == {0: 1} and change.arrived == {1: 1} and change.new == {1: 1}
+    sums = sums_by_cluster(groups, 2)
+    np.testing.assert_allclose(sums[0][0], [1.1, 0.0])
+    np.testing.assert_allclose(sums[1][0], [4.4, 0.1])
+    assert (sums[0][1], sums[1][1]) == (2, 2)
     state = Centres(centres, np.array([10.0, 10.0]), np.array([100, 50]))
-    sums = {0: (np.array([1.1, 0.0]), 2), 1: (np.array([4.4, 0.1]), 2)}
     after = advance(state, sums, change.net(), decay=0.5)
     np.testing.assert_allclose(after.centres[1], (5 * np.array([2.0, 0.0]) + np.array([4.4, 0.1])) / 7)
     np.testing.assert_allclose(after.weights, [7.0, 7.0])

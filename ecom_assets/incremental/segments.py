@@ -101,11 +101,6 @@ def sums_by_cluster(groups: list[dict], dimensions: int) -> dict[int, tuple[np.n
     return result
 
 
-def batch_sums(assigned: DataFrame, dimensions: int) -> dict[int, tuple[np.ndarray, int]]:
-    """Per cluster: the sum of its users' scaled points and their number (k small rows to the driver)."""
-    return sums_by_cluster(cluster_groups(assigned, dimensions), dimensions)
-
-
 def advance(state: Centres, sums: dict[int, tuple[np.ndarray, int]], moves: dict[int, int],
             decay: float = HOURLY_DECAY) -> Centres:
     """The next state: centres moved by the batch, weights decayed, users changed by ``moves`` (net per cluster)."""
@@ -150,11 +145,6 @@ class SegmentChange:
         """Net change of users per cluster."""
         keys = set(self.arrived) | set(self.left) | set(self.new)
         return {k: self.arrived.get(k, 0) + self.new.get(k, 0) - self.left.get(k, 0) for k in keys}
-
-
-def segment_change(assigned: DataFrame) -> SegmentChange:
-    """From the hour's users (``cluster``, ``previous_cluster``, ``is_new``): arrivals, departures, new users."""
-    return SegmentChange.from_groups(cluster_groups(assigned, 0))
 
 
 def evolution_rows(before: Centres, after: Centres, change: SegmentChange, names: dict[int, str]) -> list[dict]:

@@ -211,17 +211,16 @@ class ItemFactors:
         return np.where(found, position, -1)
 
 
-def recommend_from_factors(user_factors: DataFrame, model: ALSModel, products: DataFrame, k: int,
-                           items: ItemFactors | None = None) -> DataFrame:
+def recommend_from_factors(user_factors: DataFrame, model: ALSModel, products: DataFrame, k: int) -> DataFrame:
     """(user_id, product_id, als_score, rank): the ``k`` best products for given user factors.
 
-    The item factors (``items``, collected from ``model`` when not given) go to the Python workers
-    once; each batch of users is scored against all of them with one matrix product, as
+    The item factors (a model-sized matrix, products x rank) go to the Python workers once; each
+    batch of users is scored against all of them with one matrix product, as
     ``recommendForUserSubset`` does on the JVM side.
     """
     import pandas as pd
 
-    items = items or ItemFactors.of(model)
+    items = ItemFactors.of(model)
     ids, matrix = items.ids, items.matrix
     top = min(k, len(ids))
 

@@ -22,7 +22,6 @@ from pyspark.sql import functions as F
 
 from ecom_assets.recommendation.als import (
     Indexers,
-    ItemFactors,
     index_ids,
     product_index_table,
     recommend_from_factors,
@@ -76,9 +75,7 @@ class HybridInputs:
     row per segment including ``UNKNOWN_SEGMENT`` (global popularity, for users with no segment);
     ``content``: (user_id, product_id, content_score); ``purchased``: (user_id, product_id); ``catalogue``:
     (product_id, product_idx) of the ALS model; ``user_factors``: (user_id, features) folded in during the
-    replay, used instead of the model's own user factors when given, with ``item_factors`` (the model's
-    item factors already on the driver) when known; ``popular``: :func:`popular_candidates` when already
-    computed.
+    replay, used instead of the model's own user factors when given.
     """
 
     model: ALSModel | None
@@ -90,8 +87,6 @@ class HybridInputs:
     purchased: DataFrame
     sizes: CandidateSizes
     user_factors: DataFrame | None = None
-    item_factors: ItemFactors | None = None
-    popular: DataFrame | None = None
 
 
 def recent_products(interactions: DataFrame, recent: int) -> DataFrame:
@@ -161,7 +156,7 @@ def als_candidates(inputs: HybridInputs, users: DataFrame) -> DataFrame:
                                                        F.lit(None).cast("double").alias("als_score"))
     if inputs.user_factors is not None:
         factors = inputs.user_factors.join(users.select("user_id").distinct(), "user_id")
-        top = recommend_from_factors(factors, inputs.model, inputs.catalogue, inputs.sizes.als, inputs.item_factors)
+        top = recommend_from_factors(factors, inputs.model, inputs.catalogue, inputs.sizes.als)
         return top.select("user_id", "product_id", "als_score")
     known = user_index_table(inputs.indexers, users)
     top = recommend_top(inputs.model, known, inputs.catalogue, inputs.sizes.als)
@@ -179,8 +174,7 @@ def candidates(inputs: HybridInputs, users: DataFrame) -> DataFrame:
     who = users.select("user_id").distinct()
     from_als = als_candidates(inputs, who).select("user_id", "product_id")
     from_content = inputs.content.join(who, "user_id").select("user_id", "product_id")
-    popular = inputs.popular if inputs.popular is not None else popular_candidates(inputs.popularity,
-                                                                                   inputs.sizes.popular)
+    popular = popular_candidates(inputs.popularity, inputs.sizes.popular)
     from_popularity = with_segment(inputs, who).join(popular, "segment").select("user_id", "product_id")
     pool = from_als.unionByName(from_content).unionByName(from_popularity).distinct()
     return pool.join(inputs.purchased, ["user_id", "product_id"], "left_anti")
