@@ -28,7 +28,8 @@ from ecom_assets.lake import is_local, local_path
 from ecom_assets.recommendation.assets import ALS_MODEL, ALS_PARAMS
 from ecom_assets.recommendation.hybrid import CandidateSizes
 from ecom_assets.recommendation.interactions import Window, events_in
-from ecom_assets.replay.assets import hour_events, replay_clock
+from ecom_assets.replay.assets import replay_clock
+from ecom_assets.replay.hour_step import hour_events
 from ecom_assets.replay.partitions import PREVIOUS_HOUR, hour_start, november_hours, part_name
 from ecom_assets.resources import InfluxResource, LakeResource, SparkResource
 from ecom_assets.segmentation.assets import MODEL_NAME
