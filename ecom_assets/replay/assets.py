@@ -65,10 +65,14 @@ def hourly_replay(context: dg.AssetExecutionContext, spark: SparkResource, lake:
     trends and the replay's timings, each its own asset."""
     started = time.perf_counter()
     session = spark.get_session()
+    seconds = {"session": round(time.perf_counter() - started, 3)}
     start = hour_start(context.partition_key)
     clock = replay_clock(lake.lake, influx.time_mode)
     sink = influx.sink()
+    began = time.perf_counter()
     hour = process_hour(session, lake.lake, start)
+    published = time.perf_counter()
+    seconds.update(hour.seconds, hour=round(published - began, 3))
     summary = hour.summary
 
     lines = behaviour_points(clock, "hour", start, summary) + minute_points(clock, hour.minutes)
@@ -100,6 +104,7 @@ def hourly_replay(context: dg.AssetExecutionContext, spark: SparkResource, lake:
         "points_written": popularity_written, "cold_start": hour.cold_start,
     })
 
+    seconds["publish"] = round(time.perf_counter() - published, 3)
     now = time.time()
     run = context.run
     requested = float(run.tags.get(REQUESTED_AT_TAG, now - (time.perf_counter() - started)))
@@ -108,7 +113,8 @@ def hourly_replay(context: dg.AssetExecutionContext, spark: SparkResource, lake:
               "attempt": int(run.tags.get(ATTEMPT_TAG, "1"))}
     written = sink.write(f"replay-{part_name(start)}", replay_point(clock, start, fields))
     yield dg.MaterializeResult(asset_key="replay_progress",
-                               metadata={**fields, "points_written": written, "offset_weeks": clock.offset_weeks})
+                               metadata={**fields, "points_written": written, "offset_weeks": clock.offset_weeks,
+                                         "seconds": dg.MetadataValue.json(seconds)})
 
 
 def _lag_s(tags: dict[str, str], requested: float) -> float:
