@@ -115,6 +115,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
         ordered = sorted(summary.seconds)
         print(f"{len(summary.done)} hour(s) replayed ({summary.done[0]} .. {summary.done[-1]}); "
               f"median {ordered[len(ordered) // 2]:.2f} s per hour, max {ordered[-1]:.2f} s")
+    if summary.days or summary.failed_days:
+        print(f"days rolled up: {', '.join(summary.days) or 'none'}"
+              + (f"; roll-up failed: {', '.join(summary.failed_days)}" if summary.failed_days else ""))
     if not summary.success:
         raise CliError(f"hour {summary.failed_hour} failed after retries: {summary.error}")
     return 0

@@ -8,10 +8,10 @@ from ecom_assets.behaviour.assets import BEHAVIOUR_ASSETS
 from ecom_assets.incremental.assets import INCREMENTAL_BATCH_ASSETS, INCREMENTAL_HOURLY_ASSETS
 from ecom_assets.ingest.assets import raw_events
 from ecom_assets.recommendation.assets import RECOMMENDATION_ASSETS
-from ecom_assets.replay.assets import REPLAY_ASSETS
-from ecom_assets.replay.sensor import REPLAY_JOB_NAME, build_replay_sensor
-from ecom_assets.segmentation.assets import SEGMENTATION_ASSETS
+from ecom_assets.replay.assets import DAILY_REPLAY_ASSETS, REPLAY_ASSETS
+from ecom_assets.replay.sensor import DAILY_JOB_NAME, REPLAY_JOB_NAME, build_replay_sensor
 from ecom_assets.resources import InfluxResource, LakeResource, SparkResource
+from ecom_assets.segmentation.assets import SEGMENTATION_ASSETS
 from ecom_assets.settings import Settings, load_settings
 
 BATCH_JOB_NAME = "batch_job"
@@ -57,10 +57,16 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         description="One hour of November: behaviour, product trends, replay timings, then the incremental "
                     "segments and recommendations and their online evaluation -> lake and InfluxDB.",
     )
+    daily_job = dg.define_asset_job(
+        DAILY_JOB_NAME,
+        selection=dg.AssetSelection.assets(*DAILY_REPLAY_ASSETS),
+        executor_def=dg.in_process_executor,
+        description="One day of November rolled up (the replay sensor requests it after the day's 24th hour).",
+    )
     return dg.Definitions(
-        assets=[*BATCH_ASSETS, *HOURLY_ASSETS],
-        jobs=[batch_job, replay_job],
-        sensors=[build_replay_sensor(replay_job)],
+        assets=[*BATCH_ASSETS, *HOURLY_ASSETS, *DAILY_REPLAY_ASSETS],
+        jobs=[batch_job, replay_job, daily_job],
+        sensors=[build_replay_sensor(replay_job, daily_job)],
         resources=build_resources(settings),
     )
 

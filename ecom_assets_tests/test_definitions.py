@@ -26,7 +26,7 @@ def test_every_asset_check_and_job_resolves() -> None:
             "navigation_transitions", "navigation_paths", "affinities", "activity_patterns",
             "rfm_table", "kmeans_model", "segment_profiles", "user_segments",
             "als_model", "content_similarity", "hybrid_recs", "recs_evaluation",
-            "hourly_behaviour", "product_trends", "replay_progress", "replay_baseline",
+            "hourly_behaviour", "product_trends", "replay_progress", "daily_behaviour", "replay_baseline",
             "customer_segments", "live_recommendations", "recommendation_monitoring"} <= keys
     check_names = {key.name for key in graph.asset_check_keys}
     assert {
@@ -57,7 +57,11 @@ def test_every_asset_check_and_job_resolves() -> None:
     assert set(defs.resources) >= {"spark", "lake", "influx"}
     replay = defs.resolve_job_def("november_replay")
     assert len(replay.partitions_def.get_partition_keys()) == 720
-    assert defs.resolve_sensor_def("november_replay_sensor").job_name == "november_replay"
+    sensor = defs.resolve_sensor_def("november_replay_sensor")
+    assert {target.job_name for target in sensor.targets} == {"november_replay", "november_daily_rollup"}
+    daily = defs.resolve_job_def("november_daily_rollup")
+    assert len(daily.partitions_def.get_partition_keys()) == 30
+    assert {key.to_user_string() for key in daily.asset_layer.selected_asset_keys} == {"daily_behaviour"}
     batch_keys = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
     assert "hourly_behaviour" not in batch_keys and "recs_evaluation" in batch_keys and "replay_baseline" in batch_keys
     replay_keys = {key.to_user_string() for key in replay.asset_layer.selected_asset_keys}

@@ -28,9 +28,13 @@ def _events(lake: Path, start: dt.datetime, end: dt.datetime) -> pd.DataFrame:
 def _expected(frame: pd.DataFrame) -> dict[str, float]:
     views = int((frame.event_type == "view").sum())
     purchases = int((frame.event_type == "purchase").sum())
+    times = pd.to_datetime(frame.dropna(subset=["user_session"]).groupby(["user_session", "user_id"]).event_time
+                           .agg(["min", "max"]).stack(), utc=True).unstack()
     return {"events": len(frame), "views": views, "carts": int((frame.event_type == "cart").sum()),
             "purchases": purchases, "active_users": frame.user_id.nunique(),
-            "sessions": frame.user_session.nunique(), "conversion_rate": purchases / views if views else 0.0}
+            "sessions": frame.user_session.nunique(), "conversion_rate": purchases / views if views else 0.0,
+            # a session's duration: its last minus its first event, per (session, user)
+            "session_duration_mean_s": (times["max"] - times["min"]).dt.total_seconds().mean()}
 
 
 def _query(sink: V1Sink, statement: str) -> list[dict]:
@@ -65,6 +69,7 @@ def test_replayed_hours_reach_influxdb_with_the_right_numbers(replay_lake: Path,
     monkeypatch.setenv("ECOM_REPLAY_MODELS", "off")  # behaviour only: this lake has no trained models
     summary = run_replay(2, "2019-11-01-22:00", interval_s=0, log=lambda _: None)
     assert summary.success and summary.done == ["2019-11-01-22:00", "2019-11-01-23:00"]
+    assert summary.days == ["2019-11-01"] and not summary.failed_days  # the day's roll-up after its last hour
 
     state = json.loads((replay_lake / "lake" / "temp" / "replay" / "state.json").read_text())
     offset = dt.timedelta(weeks=state["offset_weeks"])

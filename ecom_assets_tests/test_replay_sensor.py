@@ -10,7 +10,14 @@ from dagster._core.test_utils import create_run_for_test
 
 from ecom_assets.definitions import defs
 from ecom_assets.replay.partitions import all_hours
-from ecom_assets.replay.sensor import MAX_ATTEMPTS, REPLAY_JOB_NAME, SENSOR_NAME, ReplayCursor, replay_tick
+from ecom_assets.replay.sensor import (
+    DAILY_JOB_NAME,
+    MAX_ATTEMPTS,
+    REPLAY_JOB_NAME,
+    SENSOR_NAME,
+    ReplayCursor,
+    replay_tick,
+)
 from ecom_assets.replay.tags import ATTEMPT_TAG, DUE_AT_TAG, REPLAY_TAG
 
 HOURS = all_hours()[:3]
@@ -18,7 +25,7 @@ HOURS = all_hours()[:3]
 
 def _record_run(instance: dg.DagsterInstance, result: dg.SensorResult, status: dg.DagsterRunStatus) -> None:
     """What the daemon would do with the tick's request: a run with its tags, then its outcome."""
-    (request,) = result.run_requests
+    request = next(r for r in result.run_requests if r.job_name == REPLAY_JOB_NAME)
     create_run_for_test(instance, job_name=REPLAY_JOB_NAME, status=status,
                         tags={**request.tags, "dagster/partition": request.partition_key})
 
@@ -85,3 +92,29 @@ def test_sensor_gives_up_on_an_hour_after_the_attempt_limit() -> None:
         assert not stuck.run_requests
         assert f"failed {MAX_ATTEMPTS} times" in stuck.skip_reason.skip_message
         assert all(r.tags[REPLAY_TAG] == "r2" for r in instance.get_runs())
+
+
+def test_sensor_requests_the_days_rollup_after_its_last_hour_beside_the_next_hour() -> None:
+    hours = all_hours()[22:25]  # 2019-11-01 22:00, 23:00, 2019-11-02 00:00
+    with dg.DagsterInstance.ephemeral() as instance:
+        cursor = ReplayCursor(replay="r3").dumps()
+        requested = []
+        for _ in hours:
+            result = replay_tick(instance, cursor, hours)
+            requested.append([(r.job_name, r.partition_key) for r in result.run_requests])
+            _record_run(instance, result, dg.DagsterRunStatus.SUCCESS)
+            cursor = result.cursor
+        last = replay_tick(instance, cursor, hours)
+        assert requested == [[(REPLAY_JOB_NAME, hours[0])], [(REPLAY_JOB_NAME, hours[1])],
+                             [(REPLAY_JOB_NAME, hours[2]), (DAILY_JOB_NAME, "2019-11-01")]]
+        assert not last.run_requests and "replay complete" in last.skip_reason.skip_message
+
+
+def test_the_last_hour_of_november_requests_the_last_day() -> None:
+    hours = all_hours()[-1:]
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = replay_tick(instance, ReplayCursor(replay="r4").dumps(), hours)
+        _record_run(instance, first, dg.DagsterRunStatus.SUCCESS)
+        done = replay_tick(instance, first.cursor, hours)
+        assert [(r.job_name, r.partition_key) for r in done.run_requests] == [(DAILY_JOB_NAME, "2019-11-30")]
+        assert isinstance(replay_tick(instance, done.cursor, hours), dg.SkipReason)

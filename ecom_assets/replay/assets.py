@@ -7,8 +7,8 @@ import dagster as dg
 
 from ecom_assets.lake import Lake, is_local, local_path
 from ecom_assets.replay.clock import ReplayClock, load_or_start
-from ecom_assets.replay.hour_step import process_hour
-from ecom_assets.replay.partitions import PREVIOUS_HOUR, hour_start, november_hours, part_name
+from ecom_assets.replay.hour_step import day_rollup, process_hour
+from ecom_assets.replay.partitions import PREVIOUS_HOUR, day_start, hour_start, november_days, november_hours, part_name
 from ecom_assets.replay.points import behaviour_points, minute_points, popularity_points, replay_point
 from ecom_assets.replay.tags import ATTEMPT_TAG, DUE_AT_TAG, REQUESTED_AT_TAG
 from ecom_assets.resources import InfluxResource, LakeResource, SparkResource
@@ -39,9 +39,8 @@ def replay_clock(lake: Lake, mode: str) -> ReplayClock:
         dg.AssetSpec(
             "hourly_behaviour", deps=["raw_events"], kinds={"spark", "influxdb"},
             description="One replayed hour of November: events by type, active users, sessions, buyers, revenue, "
-                        "conversion, mean session duration, and the same counts minute by minute; after the day's "
-                        "24th hour, the day's roll-up too (processed/replay/daily_behaviour). Published to "
-                        "InfluxDB's user_behavior (tag granularity: minute, hour, day)."),
+                        "conversion, mean session duration, and the same counts minute by minute. Published to "
+                        "InfluxDB's user_behavior (tag granularity: minute, hour)."),
         dg.AssetSpec(
             "product_trends", deps=["raw_events", dg.AssetDep("product_trends", partition_mapping=PREVIOUS_HOUR)],
             kinds={"spark", "parquet", "influxdb"},
@@ -76,16 +75,13 @@ def hourly_replay(context: dg.AssetExecutionContext, spark: SparkResource, lake:
     summary = hour.summary
 
     lines = behaviour_points(clock, "hour", start, summary) + minute_points(clock, hour.minutes)
-    if hour.day_summary is not None:
-        lines += behaviour_points(clock, "day", start.replace(hour=0), hour.day_summary)
     behaviour_written = sink.write(f"user_behavior-{part_name(start)}", lines)
     minute_total = sum(int(m["events"]) for m in hour.minutes)
     yield dg.MaterializeResult(
         asset_key="hourly_behaviour",
         metadata={"events": int(summary["events"]), "active_users": int(summary["active_users"]),
                   "conversion_rate": round(float(summary["conversion_rate"]), 5), "points_written": behaviour_written,
-                  "daily_rollup": hour.day_summary is not None, "written_time": clock.shift(start).isoformat(),
-                  "sink": sink.describe()},
+                  "written_time": clock.shift(start).isoformat(), "sink": sink.describe()},
         check_results=[dg.AssetCheckResult(check_name="minutes_add_up", asset_key="hourly_behaviour",
                                            passed=minute_total == int(summary["events"]),
                                            metadata={"minutes": minute_total, "hour": int(summary["events"])})],
@@ -123,4 +119,26 @@ def _lag_s(tags: dict[str, str], requested: float) -> float:
     return max(0.0, requested - float(due)) if due else 0.0
 
 
+@dg.asset(
+    group_name=GROUP, partitions_def=november_days, deps=["hourly_behaviour"], kinds={"spark", "parquet", "influxdb"},
+    description="One replayed day of November: the day's events by type, active users, sessions and buyers "
+                "(distinct over the day), revenue, conversion and mean session duration, from the day's raw "
+                "events (processed/replay/daily_behaviour). The replay sensor requests it once the day's 24th "
+                "hour is done, as its own run beside the next hours. Published to InfluxDB's user_behavior "
+                "(tag granularity: day).",
+)
+def daily_behaviour(context: dg.AssetExecutionContext, spark: SparkResource, lake: LakeResource,
+                    influx: InfluxResource) -> dg.MaterializeResult:
+    """The day's roll-up, written to the lake and InfluxDB."""
+    day = day_start(context.partition_key)
+    clock = replay_clock(lake.lake, influx.time_mode)
+    values = day_rollup(spark.get_session(), lake.lake, day)
+    written = influx.sink().write(day.strftime("user_behavior-day=%Y-%m-%d"), behaviour_points(clock, "day", day, values))
+    return dg.MaterializeResult(metadata={
+        "events": int(values["events"]), "active_users": int(values["active_users"]),
+        "sessions": int(values["sessions"]), "conversion_rate": round(float(values["conversion_rate"]), 5),
+        "points_written": written, "written_time": clock.shift(day).isoformat()})
+
+
 REPLAY_ASSETS = [hourly_replay]
+DAILY_REPLAY_ASSETS = [daily_behaviour]

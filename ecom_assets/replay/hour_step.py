@@ -1,10 +1,13 @@
 """One replayed hour on Spark: its events read once, then its few small jobs run side by side.
 
 The hour's events sit in one cached partition (see :func:`hour_events`), so each query over them is a
-chain of single tasks that keeps one core busy. The behaviour totals, the product rankings, the next
-trend state and (after a day's 24th hour) the day's roll-up are independent, so they are submitted
-together from a small thread pool: Spark (embedded or Spark Connect) runs concurrent jobs of one
-session in parallel, and the step then takes about as long as its longest job instead of their sum.
+chain of single tasks that keeps one core busy. The behaviour totals, the product rankings and the next
+trend state are independent, so they are submitted together from a small thread pool: Spark
+(embedded or Spark Connect) runs concurrent jobs of one session in parallel, and the step then takes
+about as long as its longest job instead of their sum.
+
+The day's roll-up (:func:`day_rollup`) scans a whole day, so it is its own daily asset and run, not
+part of an hour's step.
 """
 
 from __future__ import annotations
@@ -23,11 +26,12 @@ from ecom_assets.lake import Lake, is_local, local_path
 from ecom_assets.replay.hourly import (
     events_between,
     hour_and_minutes,
-    hour_summary,
     next_trend_state,
     product_scores,
     rank_rows,
     rankings,
+    session_table,
+    session_totals,
     top_categories,
     trending,
 )
@@ -36,8 +40,8 @@ from ecom_assets.replay.partitions import REPLAY_START, part_name
 TREND_STATE_SCHEMA = T.StructType([T.StructField("product_id", T.LongType()), T.StructField("baseline", T.DoubleType())])
 # The columns the hour's computations use (brand and category id are not decoded).
 HOUR_COLUMNS = ("event_time", "event_type", "product_id", "category_code", "price", "user_id", "user_session")
-# Concurrent Spark jobs per hour: behaviour, rankings, trend state, day roll-up.
-PARALLEL_JOBS = 4
+# Concurrent Spark jobs per hour: behaviour, rankings, trend state.
+PARALLEL_JOBS = 3
 
 
 def hour_events(session: SparkSession, lake: Lake, start: dt.datetime, columns: tuple[str, ...] = HOUR_COLUMNS
@@ -69,13 +73,12 @@ def write_part(frame: DataFrame, path: str) -> None:
 
 @dataclass(frozen=True)
 class ReplayHour:
-    """What one hour produced: the totals, the minute series, the three top-10 lists, the day's roll-up
-    (after the day's last hour), whether the trend state started empty, and seconds per job."""
+    """What one hour produced: the totals, the minute series, the three top-10 lists, whether the trend
+    state started empty, and seconds per job."""
 
     summary: dict
     minutes: list[dict]
     lists: dict[str, list[dict]]
-    day_summary: dict | None
     cold_start: bool
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -99,8 +102,7 @@ def _timed(seconds: dict[str, float], name: str, job: Callable[[], object]) -> C
 
 def process_hour(session: SparkSession, lake: Lake, start: dt.datetime) -> ReplayHour:
     """The hour starting at ``start``: behaviour totals and minutes, product rankings against the previous
-    hours' trend state, the next trend state written (``processed/replay/product_trends``), and after the
-    day's 24th hour the day's roll-up written (``processed/replay/daily_behaviour``).
+    hours' trend state, and the next trend state written (``processed/replay/product_trends``).
 
     The independent jobs run concurrently; any job's error is raised after all have finished, so a
     failed hour leaves no job running behind it.
@@ -120,8 +122,6 @@ def process_hour(session: SparkSession, lake: Lake, start: dt.datetime) -> Repla
         write_part(next_trend_state(previous, scores), lake.replay_table("product_trends", part_name(start)))
 
     jobs = {"behaviour": behaviour, "rankings": ranked, "trend_state": trend_state}
-    if start.hour == 23:
-        jobs["day_rollup"] = lambda: day_rollup(session, lake, start.replace(hour=0))
     try:
         with ThreadPoolExecutor(max_workers=PARALLEL_JOBS, thread_name_prefix="replay-hour") as pool:
             futures = {name: pool.submit(_timed(seconds, name, job)) for name, job in jobs.items()}
@@ -132,16 +132,17 @@ def process_hour(session: SparkSession, lake: Lake, start: dt.datetime) -> Repla
     rows = results["behaviour"]
     summary = next((r for r in rows if r["minute"] is None), None) or empty_summary()
     minutes = sorted((r for r in rows if r["minute"] is not None), key=lambda r: r["minute"])
-    return ReplayHour(summary=summary, minutes=minutes, lists=results["rankings"],
-                      day_summary=results.get("day_rollup"), cold_start=cold_start, seconds=seconds)
+    return ReplayHour(summary=summary, minutes=minutes, lists=results["rankings"], cold_start=cold_start,
+                      seconds=seconds)
 
 
 def day_rollup(session: SparkSession, lake: Lake, day: dt.datetime) -> dict:
-    """The day's totals over all its events (distinct users and sessions over the day, not summed hours),
-    written to ``processed/replay/daily_behaviour/day=YYYY-MM-DD``."""
+    """The day's totals from all its events in ``raw/`` (users, sessions and buyers distinct over the whole
+    day; the same definitions as an hour's, see :func:`session_totals`), written to
+    ``processed/replay/daily_behaviour/day=YYYY-MM-DD``."""
     day_events = events_between(read_raw_events(session, lake), day, day + dt.timedelta(days=1))
-    summary = hour_summary(day_events).first()
-    values = summary.asDict() if summary is not None else empty_summary()
+    row = session_totals(session_table(day_events.select(*HOUR_COLUMNS))).first()
+    values = row.asDict() if row is not None else empty_summary()
     write_part(session.createDataFrame([{**values, "day": day}]),
                lake.replay_table("daily_behaviour", day.strftime("day=%Y-%m-%d")))
     return values

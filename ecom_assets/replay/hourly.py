@@ -33,52 +33,17 @@ def _type_count(event_type: str) -> Column:
     return F.count_if(F.col("event_type") == event_type)
 
 
-def behaviour_counts(events: DataFrame, by: list[Column] | None = None) -> DataFrame:
-    """Events, views, carts, purchases, active users, sessions, buyers, revenue, conversion and cart rates.
-
-    Conversion is purchases over views, cart rate carts over views (0 when there were no views).
-    Distinct users and sessions are counted exactly (an hour holds at most a few hundred thousand events).
-    """
-    return _with_rates(events.groupBy(*(by or [])).agg(*_count_columns()))
-
-
-def _count_columns() -> list[Column]:
-    """The aggregations of :func:`behaviour_counts`."""
-    return [
-        F.count(F.lit(1)).alias("events"),
-        _type_count("view").alias("views"),
-        _type_count("cart").alias("carts"),
-        _type_count("purchase").alias("purchases"),
-        F.count_distinct("user_id").alias("active_users"),
-        F.count_distinct("user_session").alias("sessions"),
-        F.count_distinct(F.when(F.col("event_type") == "purchase", F.col("user_id"))).alias("buyers"),
-        F.coalesce(F.sum(F.when(F.col("event_type") == "purchase", F.col("price"))), F.lit(0.0)).alias("revenue"),
-    ]
-
-
 def _with_rates(counts: DataFrame) -> DataFrame:
     """Conversion (purchases / views) and cart rate (carts / views), 0 without views."""
-    rate = lambda n: F.when(F.col("views") > 0, F.col(n) / F.col("views")).otherwise(F.lit(0.0))  # noqa: E731
+    rate = lambda n: F.when(F.col("views") > 0, F.col(n) / F.col("views")).otherwise(F.lit(0.0))
     return counts.withColumn("conversion_rate", rate("purchases")).withColumn("cart_rate", rate("carts"))
 
 
-def session_duration_mean_s(events: DataFrame) -> DataFrame:
-    """One row: mean over sessions of (last event - first event) in seconds, within these events."""
-    per_session = events.where(F.col("user_session").isNotNull()).groupBy("user_session").agg(
-        (F.max("event_time").cast("long") - F.min("event_time").cast("long")).alias("duration_s"))
-    return per_session.agg(F.coalesce(F.avg("duration_s"), F.lit(0.0)).alias("session_duration_mean_s"))
-
-
-def hour_summary(events: DataFrame) -> DataFrame:
-    """One row with :func:`behaviour_counts` and the mean session duration of the hour."""
-    return behaviour_counts(events).crossJoin(session_duration_mean_s(events))
-
-
 def session_table(events: DataFrame) -> DataFrame:
-    """One row per (session, user) of the hour: counts by type, revenue, first and last event time.
+    """One row per (session, user) of these events: counts by type, revenue, first and last event time.
 
-    The hour's totals come from this much smaller table (sessions are distinct rows, users and buyers
-    are distinct over it), which is cheaper than several distinct counts over the raw events.
+    The totals come from this much smaller table (sessions are distinct rows, users and buyers are
+    distinct over it), which is cheaper than several distinct counts over the raw events.
     """
     return events.groupBy("user_session", "user_id").agg(
         F.count(F.lit(1)).alias("events"),
@@ -86,27 +51,31 @@ def session_table(events: DataFrame) -> DataFrame:
         _type_count("cart").alias("carts"),
         _type_count("purchase").alias("purchases"),
         F.coalesce(F.sum(F.when(F.col("event_type") == "purchase", F.col("price"))), F.lit(0.0)).alias("revenue"),
-        (F.max("event_time").cast("long") - F.min("event_time").cast("long")).alias("duration_s"),
+        F.min("event_time").alias("first_event"),
+        F.max("event_time").alias("last_event"),
     )
 
 
-def hour_and_minutes(events: DataFrame) -> DataFrame:
-    """The hour's totals (``minute`` null) and each minute's counts, in one Spark job.
-
-    Hour row: :func:`behaviour_counts` plus the mean session duration; minute rows: events by type
-    and active users (the other columns null).
-    """
-    sessions = session_table(events)
-    hour = sessions.agg(
+def session_totals(sessions: DataFrame) -> DataFrame:
+    """One row from a session table (none when it is empty): events, views, carts, purchases, active users,
+    sessions and buyers (distinct), revenue, conversion and cart rates, and the mean session duration. A session's duration is its last minus its first event, in seconds."""
+    duration = F.col("last_event").cast("long") - F.col("first_event").cast("long")
+    totals = sessions.agg(
         F.sum("events").alias("events"), F.sum("views").alias("views"), F.sum("carts").alias("carts"),
         F.sum("purchases").alias("purchases"), F.count_distinct("user_id").alias("active_users"),
         F.count_distinct("user_session").alias("sessions"),
         F.count_distinct(F.when(F.col("purchases") > 0, F.col("user_id"))).alias("buyers"),
         F.coalesce(F.sum("revenue"), F.lit(0.0)).alias("revenue"),
-        F.coalesce(F.avg(F.when(F.col("user_session").isNotNull(), F.col("duration_s"))), F.lit(0.0)).alias(
+        F.coalesce(F.avg(F.when(F.col("user_session").isNotNull(), duration)), F.lit(0.0)).alias(
             "session_duration_mean_s"),
     ).where(F.col("events").isNotNull())
-    hour = _with_rates(hour).withColumn("minute", F.lit(None).cast("timestamp"))
+    return _with_rates(totals)
+
+
+def hour_and_minutes(events: DataFrame) -> DataFrame:
+    """The hour's totals (``minute`` null, see :func:`session_totals`) and each minute's counts (events by
+    type and active users, the other columns null), in one Spark job."""
+    hour = session_totals(session_table(events)).withColumn("minute", F.lit(None).cast("timestamp"))
     minutes = events.groupBy(F.date_trunc("minute", "event_time").alias("minute")).agg(
         F.count(F.lit(1)).alias("events"), _type_count("view").alias("views"), _type_count("cart").alias("carts"),
         _type_count("purchase").alias("purchases"), F.count_distinct("user_id").alias("active_users"))

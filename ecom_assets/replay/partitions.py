@@ -56,3 +56,22 @@ def parse_hour(text: str) -> str:
             raise ValueError(f"{text!r} is outside November 2019 (UTC)")
         return partition_key(start)
     raise ValueError(f"cannot read {text!r} as an hour; use YYYY-MM-DD-HH:MM, e.g. 2019-11-16-13:00")
+
+
+november_days = dg.DailyPartitionsDefinition(start_date=REPLAY_START.strftime("%Y-%m-%d"),
+                                             end_date=REPLAY_END.strftime("%Y-%m-%d"), timezone="UTC")
+DAY_FORMAT = "%Y-%m-%d"
+
+
+def day_start(partition_key: str) -> dt.datetime:
+    """The UTC start of a daily partition key (``2019-11-16``)."""
+    try:
+        return dt.datetime.strptime(partition_key, DAY_FORMAT).replace(tzinfo=dt.UTC)
+    except ValueError as exc:
+        raise ValueError(f"not a daily partition key (YYYY-MM-DD): {partition_key!r}") from exc
+
+
+def day_completed_by(hour_key: str) -> str | None:
+    """The daily partition key that ``hour_key`` completes (the day's last hour, 23:00), else None."""
+    start = hour_start(hour_key)
+    return start.strftime(DAY_FORMAT) if start.hour == 23 else None

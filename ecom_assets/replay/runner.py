@@ -1,7 +1,9 @@
 """``ecom replay``: run hours of the replay job in order, on a cadence, without the Dagster daemon.
 
 The same job and assets as the sensor's runs, executed in this process on the persistent instance
-(so the UI shows them), with the same tags, the same retry rule and the same order.
+(so the UI shows them), with the same tags, the same retry rule and the same order; after a day's
+last hour, the day's roll-up (a failed roll-up is reported and does not stop the replay, as with the
+sensor).
 """
 
 from __future__ import annotations
@@ -13,20 +15,23 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from ecom_assets.orchestration import ensure_dagster_home, root_error_message
-from ecom_assets.replay.partitions import all_hours
-from ecom_assets.replay.sensor import MAX_ATTEMPTS, REPLAY_JOB_NAME
+from ecom_assets.replay.partitions import all_hours, day_completed_by
+from ecom_assets.replay.sensor import DAILY_JOB_NAME, MAX_ATTEMPTS, REPLAY_JOB_NAME
 from ecom_assets.replay.tags import ATTEMPT_TAG, DUE_AT_TAG, REPLAY_TAG, REQUESTED_AT_TAG
 from ecom_assets.settings import Settings, load_settings
 
 
 @dataclass
 class ReplaySummary:
-    """What a replay did: hours done, seconds per hour, and the error that stopped it, if any."""
+    """What a replay did: hours done, seconds per hour, days rolled up or not, and the error that stopped
+    it, if any."""
 
     done: list[str] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     failed_hour: str = ""
     error: str = ""
+    days: list[str] = field(default_factory=list)
+    failed_days: list[str] = field(default_factory=list)
 
     @property
     def success(self) -> bool:
@@ -51,7 +56,9 @@ def run_replay(count: int, start: str | None = None, interval_s: float = 10.0, s
 
     settings = settings or load_settings()
     instance = ensure_dagster_home(settings)
-    job = build_definitions(settings).resolve_job_def(REPLAY_JOB_NAME)
+    definitions = build_definitions(settings)
+    job = definitions.resolve_job_def(REPLAY_JOB_NAME)
+    daily_job = definitions.resolve_job_def(DAILY_JOB_NAME)
     hours = all_hours()
     first = start or next_hour(instance)
     index = hours.index(first)
@@ -70,9 +77,7 @@ def run_replay(count: int, start: str | None = None, interval_s: float = 10.0, s
             )
             if result.success:
                 break
-            failures = [e for e in result.all_events if e.is_step_failure]
-            error = failures[0].step_failure_data.error if failures and failures[0].step_failure_data else None
-            summary.error = root_error_message(error) if error else "run failed"
+            summary.error = _failure(result)
             log(f"hour {key}: attempt {attempt} failed: {summary.error}")
         else:
             summary.failed_hour = key
@@ -81,6 +86,20 @@ def run_replay(count: int, start: str | None = None, interval_s: float = 10.0, s
         summary.done.append(key)
         summary.seconds.append(elapsed)
         log(f"hour {key}: done in {elapsed:.2f} s (run {result.run_id[:8]})")
+        day = day_completed_by(key)
+        if day is not None:
+            rolled = daily_job.execute_in_process(
+                partition_key=day, instance=instance, raise_on_error=False, tags={REPLAY_TAG: replay_id},
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+            (summary.days if rolled.success else summary.failed_days).append(day)
+            log(f"day {day}: rolled up" if rolled.success else f"day {day}: roll-up failed: {_failure(rolled)}")
         if key != todo[-1]:
             time.sleep(max(0.0, began + (position + 1) * interval_s - time.time()))
     return summary
+
+
+def _failure(result: dg.ExecuteInProcessResult) -> str:
+    """The root error message of a failed in-process run."""
+    failures = [e for e in result.all_events if e.is_step_failure]
+    error = failures[0].step_failure_data.error if failures and failures[0].step_failure_data else None
+    return root_error_message(error) if error else "run failed"
