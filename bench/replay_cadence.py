@@ -43,7 +43,7 @@ from ecom_assets.lake import Lake  # noqa: E402
 from ecom_assets.publishing.influx_server import free_port, start_local_influx  # noqa: E402
 from ecom_assets.publishing.sinks import V1Sink  # noqa: E402
 from ecom_assets.replay.partitions import all_hours, parse_hour  # noqa: E402
-from ecom_assets.replay.sensor import SENSOR_NAME, ReplayCursor  # noqa: E402
+from ecom_assets.replay.sensor import DAILY_JOB_NAME, SENSOR_NAME, ReplayCursor  # noqa: E402
 from ecom_assets.replay.tags import REPLAY_TAG, REQUESTED_AT_TAG  # noqa: E402
 from ecom_assets.resources import spark_server  # noqa: E402
 from ingest_vs_duckdb import write_results  # noqa: E402
@@ -144,10 +144,14 @@ def main() -> None:
     os.environ["DAGSTER_HOME"] = str(home)
     instance = dg.DagsterInstance.get()
     requested = {}
+    rollups = []
     for record in instance.get_runs(filters=dg.RunsFilter(tags={REPLAY_TAG: cursor.replay})):
         key = record.tags.get("dagster/partition")
         if key in seen:
             requested[key] = min(requested.get(key, 1e18), float(record.tags[REQUESTED_AT_TAG]))
+        if record.job_name == DAILY_JOB_NAME and record.status == dg.DagsterRunStatus.SUCCESS:
+            stats = instance.get_run_stats(record.run_id)
+            rollups.append(stats.end_time - stats.start_time)
     done = [k for k in wanted if k in seen]
     latency = [seen[k] - requested[k] for k in done if k in requested]
     arrivals = [seen[k] for k in done]
@@ -162,6 +166,7 @@ def main() -> None:
         ("sensor request -> replay point queryable (s)", latency),
         ("interval between hours landing (s)", gaps),
         ("events per hour", [float(events[k]) for k in done]),
+        ("day roll-up run, beside the hours (s)", rollups),
     ]
     command = (f"--models on --lake {args.lake.name} --data {args.data.name}" if args.models == "on"
                else f"--scale {args.scale:g}")
