@@ -16,6 +16,7 @@ from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from ecom_assets.concurrent_jobs import run_concurrently
 from ecom_assets.incremental.batch_models import RecsModels
 from ecom_assets.incremental.customers import (
     hour_activity,
@@ -109,13 +110,21 @@ def update_segments(session: SparkSession, lake: Lake, ledgers: Ledgers, events:
     laps = Laps()
     activity = hour_activity(events).localCheckpoint()
     laps.lap("activity")
-    previous, gaps = ledgers.customers.latest(session, start, activity)
-    updated = update_customers(previous, activity).localCheckpoint()
-    before_pairs, _ = ledgers.pairs.latest(session, start, activity, ("user_id",))
-    pairs = merge_pairs(before_pairs, pair_counts(events)).localCheckpoint()
+
+    def customers() -> tuple[DataFrame, list[str]]:
+        previous, gaps = ledgers.customers.latest(session, start, activity)
+        return update_customers(previous, activity).localCheckpoint(), gaps
+
+    def user_pairs() -> DataFrame:
+        before_pairs, _ = ledgers.pairs.latest(session, start, activity, ("user_id",))
+        return merge_pairs(before_pairs, pair_counts(events)).localCheckpoint()
+
+    # Independent lookups, run side by side (each keeps about one core busy).
+    state = run_concurrently({"customers": customers, "pairs": user_pairs,
+                              "centres": lambda: read_centres(session, lake, ledgers, start, model)})
+    (updated, gaps), pairs, (before, cold) = state["customers"], state["pairs"], state["centres"]
     laps.lap("state_lookup")
     features = rfm_features(updated, product_funnel(pairs), start + ONE_HOUR)
-    before, cold = read_centres(session, lake, ledgers, start, model)
     assigned = nearest_centre(scaled_features(model, features), before.centres).withColumn(
         "segment", segment_name(names, F.col("cluster"))).localCheckpoint()
     laps.lap("assign")
@@ -125,9 +134,12 @@ def update_segments(session: SparkSession, lake: Lake, ledgers: Ledgers, events:
     after = advance(before, sums_by_cluster(groups, dimensions), change.net())
     unnamed = sum(int(g["n"]) for g in groups if int(g["cluster"]) not in names)
     laps.lap("centres")
-    ledgers.customers.write_hour(assigned, start)
-    ledgers.pairs.write_hour(pairs.where("changed"), start)
-    after.frame(session).coalesce(1).write.mode("overwrite").parquet(lake.replay_table(CENTRES, part_name(start)))
+    centres_path = lake.replay_table(CENTRES, part_name(start))
+    run_concurrently({
+        "customers": lambda: ledgers.customers.write_hour(assigned, start),
+        "pairs": lambda: ledgers.pairs.write_hour(pairs.where("changed"), start),
+        "centres": lambda: after.frame(session).coalesce(1).write.mode("overwrite").parquet(centres_path),
+    })
     laps.lap("write")
     return SegmentHour(assigned, pairs.drop("changed"), before, after, change,
                        evolution_rows(before, after, change, names), unnamed, cold, gaps, laps)
@@ -138,14 +150,20 @@ def refresh_recommendations(session: SparkSession, ledgers: Ledgers, events: Dat
     """Fold in the active users' factors and serve them fresh top-10s."""
     laps = Laps()
     strengths = event_strengths(segments.pairs).localCheckpoint()
-    recent = recent_products(strengths, models.sizes.recent).localCheckpoint()
-    similarity = models.similarity.join(F.broadcast(recent.select("product_id").distinct()), "product_id",
-                                        "left_semi").localCheckpoint()
-    laps.lap("similarity")
-    factors = fold_in_active(segments.pairs, models.params, models.blend).localCheckpoint()
-    laps.lap("fold_in")
-    content = content_scores(recent, similarity).localCheckpoint()
-    laps.lap("content")
+    laps.lap("strengths")
+
+    def content_candidates() -> DataFrame:
+        recent = recent_products(strengths, models.sizes.recent).localCheckpoint()
+        similarity = models.similarity.join(F.broadcast(recent.select("product_id").distinct()), "product_id",
+                                            "left_semi").localCheckpoint()
+        return content_scores(recent, similarity).localCheckpoint()
+
+    # The content candidates and the fold-in are independent: run side by side.
+    sides = run_concurrently({"content": content_candidates,
+                              "fold_in": lambda: fold_in_active(segments.pairs, models.params,
+                                                                models.blend).localCheckpoint()}, laps)
+    content, factors = sides["content"], sides["fold_in"]
+    laps.lap("content_and_fold_in")
     purchased = strengths.where("purchased").select("user_id", "product_id")
     recs = live_recommend(segments.assigned.select("user_id", "segment"), factors, content, purchased, models.blend)
     lists = served_lists(recs, start).localCheckpoint()
@@ -169,5 +187,6 @@ def monitor(session: SparkSession, ledgers: Ledgers, events: DataFrame, start: d
 def compact(session: SparkSession, ledgers: Ledgers, start: dt.datetime) -> None:
     """After a day's last hour, fold the day's parts of every ledger into its daily snapshot."""
     if start.hour == 23:
-        for ledger in ledgers.all():
-            ledger.compact_day(session, start.replace(hour=0))
+        day = start.replace(hour=0)
+        run_concurrently({ledger.name: (lambda ledger=ledger: ledger.compact_day(session, day))
+                          for ledger in ledgers.all()})

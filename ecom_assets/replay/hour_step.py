@@ -2,9 +2,8 @@
 
 The hour's events sit in one cached partition (see :func:`hour_events`), so each query over them is a
 chain of single tasks that keeps one core busy. The behaviour totals, the product rankings and the next
-trend state are independent, so they are submitted together from a small thread pool: Spark
-(embedded or Spark Connect) runs concurrent jobs of one session in parallel, and the step then takes
-about as long as its longest job instead of their sum.
+trend state are independent, so they are submitted together (:func:`run_concurrently`): the step then
+takes about as long as its longest job instead of their sum.
 
 The day's roll-up (:func:`day_rollup`) scans a whole day, so it is its own daily asset and run, not
 part of an hour's step.
@@ -13,14 +12,12 @@ part of an hour's step.
 from __future__ import annotations
 
 import datetime as dt
-import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
+from ecom_assets.concurrent_jobs import run_concurrently
 from ecom_assets.ingest.tables import read_raw_events
 from ecom_assets.lake import Lake, is_local, local_path
 from ecom_assets.replay.hourly import (
@@ -40,8 +37,6 @@ from ecom_assets.replay.partitions import REPLAY_START, part_name
 TREND_STATE_SCHEMA = T.StructType([T.StructField("product_id", T.LongType()), T.StructField("baseline", T.DoubleType())])
 # The columns the hour's computations use (brand and category id are not decoded).
 HOUR_COLUMNS = ("event_time", "event_type", "product_id", "category_code", "price", "user_id", "user_session")
-# Concurrent Spark jobs per hour: behaviour, rankings, trend state.
-PARALLEL_JOBS = 3
 
 
 def hour_events(session: SparkSession, lake: Lake, start: dt.datetime, columns: tuple[str, ...] = HOUR_COLUMNS
@@ -89,17 +84,6 @@ def empty_summary() -> dict:
             "revenue": 0.0, "conversion_rate": 0.0, "cart_rate": 0.0, "session_duration_mean_s": 0.0}
 
 
-def _timed(seconds: dict[str, float], name: str, job: Callable[[], object]) -> Callable[[], object]:
-    """``job`` wrapped to record its duration under ``name``."""
-    def run() -> object:
-        began = time.perf_counter()
-        try:
-            return job()
-        finally:
-            seconds[name] = round(time.perf_counter() - began, 3)
-    return run
-
-
 def process_hour(session: SparkSession, lake: Lake, start: dt.datetime) -> ReplayHour:
     """The hour starting at ``start``: behaviour totals and minutes, product rankings against the previous
     hours' trend state, and the next trend state written (``processed/replay/product_trends``).
@@ -123,9 +107,7 @@ def process_hour(session: SparkSession, lake: Lake, start: dt.datetime) -> Repla
 
     jobs = {"behaviour": behaviour, "rankings": ranked, "trend_state": trend_state}
     try:
-        with ThreadPoolExecutor(max_workers=PARALLEL_JOBS, thread_name_prefix="replay-hour") as pool:
-            futures = {name: pool.submit(_timed(seconds, name, job)) for name, job in jobs.items()}
-        results = {name: future.result() for name, future in futures.items()}
+        results = run_concurrently(jobs, seconds)
     finally:
         scores.unpersist()
         events.unpersist()
