@@ -2,7 +2,9 @@
 
 A replayed hour is small: each of its queries keeps about one core busy, so two independent queries
 submitted from two threads finish in about the time of the longer one. Spark (embedded through py4j,
-or Spark Connect) accepts concurrent jobs from one session.
+or Spark Connect) accepts concurrent jobs from one session. Pass DataFrame work only: Spark ML's
+model methods (``clusterCenters``, ``transform`` of a loaded model) look up the calling thread's
+active session on Spark Connect and fail in a worker thread.
 """
 
 from __future__ import annotations

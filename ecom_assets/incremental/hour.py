@@ -120,10 +120,12 @@ def update_segments(session: SparkSession, lake: Lake, ledgers: Ledgers, events:
         return merge_pairs(before_pairs, pair_counts(events)).localCheckpoint()
 
     # Independent lookups, run side by side (each keeps about one core busy).
-    state = run_concurrently({"customers": customers, "pairs": user_pairs,
-                              "centres": lambda: read_centres(session, lake, ledgers, start, model)})
-    (updated, gaps), pairs, (before, cold) = state["customers"], state["pairs"], state["centres"]
+    state = run_concurrently({"customers": customers, "pairs": user_pairs})
+    (updated, gaps), pairs = state["customers"], state["pairs"]
     laps.lap("state_lookup")
+    # On this thread: a cold start reads the K-means model's centres, and Spark ML's calls on Spark
+    # Connect need the calling thread's active session (a worker thread has none).
+    before, cold = read_centres(session, lake, ledgers, start, model)
     features = rfm_features(updated, product_funnel(pairs), start + ONE_HOUR)
     assigned = nearest_centre(scaled_features(model, features), before.centres).withColumn(
         "segment", segment_name(names, F.col("cluster"))).localCheckpoint()
