@@ -81,23 +81,25 @@ def test_replay_hour_runs_on_spark_connect(connect_url: str, real_heads: tuple[P
 
 
 def test_incremental_hour_on_spark_connect_matches_the_local_run(connect_url: str, replayed, tmp_path: Path) -> None:
-    # Re-run the last replayed hour remotely: same customers' state and same served lists as the local run.
+    # Re-run two replayed hours remotely: the first (a cold start: centres from the K-means model) and the
+    # last (state from the ledgers); same customers' state and same served lists as the local run.
     import pandas as pd
 
     lake = replayed.root / "lake" / "processed" / "replay"
-    parts = [lake / "customers" / "hour=2019-11-02T01", lake / "served_recs" / "hour=2019-11-02T01"]
 
     def read(part: Path) -> pd.DataFrame:
         frame = pd.read_parquet(part)
         return frame.sort_values("user_id").reset_index(drop=True).astype(str)
 
-    before = [read(part) for part in parts]
     env = {**os.environ, "ECOM_SPARK_REMOTE": connect_url, "ECOM_DATA_DIR": str(replayed.root / "input"),
            "ECOM_LAKE_DIR": str(replayed.root / "lake"), "DAGSTER_HOME": str(tmp_path / "dagster_home"),
            "INFLUX_URL": ""}
     env.pop("ECOM_SPARK_CONF", None)
-    done = subprocess.run([str(REPO / ".venv" / "bin" / "ecom"), "replay", "--hours", "1", "--from", "2019-11-02-01:00",
-                           "--interval", "0"], capture_output=True, text=True, timeout=600, env=env)
-    assert done.returncode == 0, done.stderr[-3000:]
-    for part, frame in zip(parts, before, strict=True):
-        assert read(part).equals(frame), part
+    for key, part in (("2019-11-01-21:00", "hour=2019-11-01T21"), ("2019-11-02-01:00", "hour=2019-11-02T01")):
+        parts = [lake / "customers" / part, lake / "served_recs" / part]
+        before = [read(path) for path in parts]
+        done = subprocess.run([str(REPO / ".venv" / "bin" / "ecom"), "replay", "--hours", "1", "--from", key,
+                               "--interval", "0"], capture_output=True, text=True, timeout=600, env=env)
+        assert done.returncode == 0, done.stderr[-3000:]
+        for path, frame in zip(parts, before, strict=True):
+            assert read(path).equals(frame), path
