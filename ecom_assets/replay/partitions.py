@@ -58,9 +58,9 @@ def parse_hour(text: str) -> str:
     raise ValueError(f"cannot read {text!r} as an hour; use YYYY-MM-DD-HH:MM, e.g. 2019-11-16-13:00")
 
 
-november_days = dg.DailyPartitionsDefinition(start_date=REPLAY_START.strftime("%Y-%m-%d"),
-                                             end_date=REPLAY_END.strftime("%Y-%m-%d"), timezone="UTC")
 DAY_FORMAT = "%Y-%m-%d"
+november_days = dg.DailyPartitionsDefinition(start_date=REPLAY_START.strftime(DAY_FORMAT),
+                                             end_date=REPLAY_END.strftime(DAY_FORMAT), timezone="UTC")
 
 
 def day_start(partition_key: str) -> dt.datetime:
