@@ -44,7 +44,7 @@ from ecom_assets.publishing.influx_server import free_port, start_local_influx  
 from ecom_assets.publishing.sinks import V1Sink  # noqa: E402
 from ecom_assets.replay.partitions import all_hours, parse_hour  # noqa: E402
 from ecom_assets.replay.sensor import DAILY_JOB_NAME, SENSOR_NAME, ReplayCursor  # noqa: E402
-from ecom_assets.replay.tags import REPLAY_TAG, REQUESTED_AT_TAG  # noqa: E402
+from ecom_assets.replay.tags import AFTER_TAG, REPLAY_TAG, REQUESTED_AT_TAG  # noqa: E402
 from ecom_assets.resources import spark_server  # noqa: E402
 from ingest_vs_duckdb import write_results  # noqa: E402
 
@@ -109,7 +109,7 @@ def main() -> None:
     first = hours.index(parse_hour(args.start))
     wanted = hours[first:first + args.hours]
     cursor = ReplayCursor(replay=str(int(time.time())), index=first, attempt=0, started_at=time.time(),
-                          first_index=first)
+                          first_index=first, last_tick=time.time())
     cli = [str(REPO / ".venv" / "bin" / "dagster"), "sensor"]
     workspace = ["-w", str(REPO / "workspace.yaml")]
     subprocess.run([*cli, "cursor", SENSOR_NAME, "--set", cursor.dumps(), *workspace], env=env, check=True,
@@ -145,8 +145,12 @@ def main() -> None:
     instance = dg.DagsterInstance.get()
     requested = {}
     rollups = []
+    queued_ahead = guard_stops = 0
     for record in instance.get_runs(filters=dg.RunsFilter(tags={REPLAY_TAG: cursor.replay})):
         key = record.tags.get("dagster/partition")
+        if AFTER_TAG in record.tags:
+            queued_ahead += 1
+            guard_stops += record.status == dg.DagsterRunStatus.FAILURE
         if key in seen:
             requested[key] = min(requested.get(key, 1e18), float(record.tags[REQUESTED_AT_TAG]))
         if record.job_name == DAILY_JOB_NAME and record.status == dg.DagsterRunStatus.SUCCESS:
@@ -165,6 +169,7 @@ def main() -> None:
         ("step time on Nov 16-17 sale hours (s)", [steps[k] for k in sale]),
         ("sensor request -> replay point queryable (s)", latency),
         ("interval between hours landing (s)", gaps),
+        ("lag: points written after the hour's due time (s)", [lags[k] for k in done]),
         ("events per hour", [float(events[k]) for k in done]),
         ("day roll-up run, beside the hours (s)", rollups),
     ]
@@ -186,7 +191,9 @@ def main() -> None:
             lines.append(f"| {name} | {statistics.median(values):,.2f} | {percentile(values, 0.95):,.2f} | "
                          f"{max(values):,.2f} | {len(values)} |")
     lines += ["", f"Lag behind the cadence: {head_lag:.1f} s over the first 10 hours, {tail_lag:.1f} s over the last 10 "
-              "(a growing backlog would show a growing lag)."]
+              "(a growing backlog would show a growing lag). "
+              f"{queued_ahead} hours were requested while the previous one still ran (queued behind it); "
+              f"{guard_stops} of them stopped because the previous hour failed."]
     write_results("\n".join(lines), *markers)
     print("\n".join(lines))
     print(json.dumps({"run_dir": str(run)}))

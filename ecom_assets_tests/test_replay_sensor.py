@@ -1,33 +1,50 @@
-"""The replay sensor on a real ephemeral Dagster instance: in order, retries a failed hour, stops at the end."""
+"""The replay sensor on a real ephemeral Dagster instance: in order, retries a failed hour, stops at the end,
+and catches up by queueing a due hour behind a running one when the instance has the one-run lane."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
 from dagster._core.test_utils import create_run_for_test
 
 from ecom_assets.definitions import defs
+from ecom_assets.replay.ordering import previous_hour_problem
 from ecom_assets.replay.partitions import all_hours
 from ecom_assets.replay.sensor import (
     DAILY_JOB_NAME,
+    INTERVAL_S,
     MAX_ATTEMPTS,
     REPLAY_JOB_NAME,
     SENSOR_NAME,
     ReplayCursor,
+    hours_wait_in_one_lane,
     replay_tick,
 )
-from ecom_assets.replay.tags import ATTEMPT_TAG, DUE_AT_TAG, REPLAY_TAG
+from ecom_assets.replay.tags import AFTER_TAG, ATTEMPT_TAG, DUE_AT_TAG, HOURS_LANE, LANE_TAG, REPLAY_TAG
+
+# A run still waiting its turn (a test run cannot be QUEUED without a code location behind it).
+WAITING = dg.DagsterRunStatus.NOT_STARTED
+PROJECT_INSTANCE = yaml.safe_load((Path(__file__).resolve().parents[1] / "dagster.yaml").read_text())
 
 HOURS = all_hours()[:3]
 
 
-def _record_run(instance: dg.DagsterInstance, result: dg.SensorResult, status: dg.DagsterRunStatus) -> None:
-    """What the daemon would do with the tick's request: a run with its tags, then its outcome."""
+def _record_run(instance: dg.DagsterInstance, result: dg.SensorResult, status: dg.DagsterRunStatus) -> dict:
+    """What the daemon would do with the tick's request: a run with its tags, then its outcome (a newer run
+    of the same request stands for the same run's later status). Returns the run's tags."""
     request = next(r for r in result.run_requests if r.job_name == REPLAY_JOB_NAME)
-    create_run_for_test(instance, job_name=REPLAY_JOB_NAME, status=status,
-                        tags={**request.tags, "dagster/partition": request.partition_key})
+    tags = {**request.tags, "dagster/partition": request.partition_key}
+    create_run_for_test(instance, job_name=REPLAY_JOB_NAME, status=status, tags=tags)
+    return tags
+
+
+def _hours_requested(result: dg.SensorResult) -> list[str]:
+    """The replay hours a tick requested."""
+    return [r.partition_key for r in result.run_requests if r.job_name == REPLAY_JOB_NAME]
 
 
 def test_sensor_is_off_by_default_and_requests_the_first_hour() -> None:
@@ -118,3 +135,85 @@ def test_the_last_hour_of_november_requests_the_last_day() -> None:
         done = replay_tick(instance, first.cursor, hours)
         assert [(r.job_name, r.partition_key) for r in done.run_requests] == [(DAILY_JOB_NAME, "2019-11-30")]
         assert isinstance(replay_tick(instance, done.cursor, hours), dg.SkipReason)
+
+
+def test_the_projects_instance_runs_replay_hours_in_a_one_run_lane() -> None:
+    with dg.instance_for_test(overrides=PROJECT_INSTANCE) as instance:
+        assert hours_wait_in_one_lane(instance)
+    with dg.DagsterInstance.ephemeral() as instance:  # no run queue: hours are never queued ahead
+        assert not hours_wait_in_one_lane(instance)
+
+
+def test_a_due_hour_is_queued_behind_the_running_one_and_not_requested_twice() -> None:
+    t0 = 1_000_000.0
+    with dg.instance_for_test(overrides=PROJECT_INSTANCE) as instance:
+        cursor = ReplayCursor(replay="r5", started_at=t0, last_tick=t0).dumps()
+        first = replay_tick(instance, cursor, HOURS, now=t0)
+        assert _hours_requested(first) == [HOURS[0]]
+        assert first.run_requests[0].tags[LANE_TAG] == HOURS_LANE
+        _record_run(instance, first, dg.DagsterRunStatus.STARTED)
+        early = replay_tick(instance, first.cursor, HOURS, now=t0 + 5)  # the next hour is not due yet
+        assert not early.run_requests
+        ahead = replay_tick(instance, early.cursor, HOURS, now=t0 + INTERVAL_S + 0.5)
+        assert _hours_requested(ahead) == [HOURS[1]]
+        assert ahead.run_requests[0].tags[AFTER_TAG] == HOURS[0]
+        assert float(ahead.run_requests[0].tags[DUE_AT_TAG]) == pytest.approx(t0 + INTERVAL_S)
+        queued_tags = _record_run(instance, ahead, WAITING)
+        waiting = replay_tick(instance, ahead.cursor, HOURS, now=t0 + 2 * INTERVAL_S + 1)  # never two ahead
+        assert not waiting.run_requests
+        assert f"hour {HOURS[1]} is queued behind it" in waiting.skip_reason.skip_message
+        assert previous_hour_problem(instance, queued_tags) is not None  # hour 0 has not succeeded yet
+        _record_run(instance, first, dg.DagsterRunStatus.SUCCESS)
+        assert previous_hour_problem(instance, queued_tags) is None
+        moved = replay_tick(instance, waiting.cursor, HOURS, now=t0 + 2 * INTERVAL_S + 2)
+        assert not moved.run_requests  # hour 1 is already in flight: not requested a second time
+        assert json.loads(moved.cursor)["index"] == 1
+        _record_run(instance, ahead, dg.DagsterRunStatus.SUCCESS)
+        last = replay_tick(instance, moved.cursor, HOURS, now=t0 + 2 * INTERVAL_S + 3)
+        assert _hours_requested(last) == [HOURS[2]] and AFTER_TAG not in last.run_requests[0].tags
+
+
+def test_an_hour_queued_behind_a_failed_hour_stops_and_is_requested_again_after_the_retry() -> None:
+    t0 = 2_000_000.0
+    with dg.instance_for_test(overrides=PROJECT_INSTANCE) as instance:
+        cursor = ReplayCursor(replay="r6", started_at=t0, last_tick=t0).dumps()
+        first = replay_tick(instance, cursor, HOURS, now=t0)
+        _record_run(instance, first, dg.DagsterRunStatus.STARTED)
+        ahead = replay_tick(instance, first.cursor, HOURS, now=t0 + INTERVAL_S + 1)
+        queued_tags = _record_run(instance, ahead, WAITING)
+        _record_run(instance, first, dg.DagsterRunStatus.FAILURE)
+        problem = previous_hour_problem(instance, queued_tags)
+        assert problem and f"queued behind hour {HOURS[0]}" in problem and "FAILURE" in problem
+        retry = replay_tick(instance, ahead.cursor, HOURS, now=t0 + INTERVAL_S + 2)
+        assert _hours_requested(retry) == [HOURS[0]] and retry.run_requests[0].tags[ATTEMPT_TAG] == "2"
+        _record_run(instance, retry, WAITING)
+        _record_run(instance, ahead, dg.DagsterRunStatus.FAILURE)  # it stopped on the guard
+        _record_run(instance, retry, dg.DagsterRunStatus.SUCCESS)
+        again = replay_tick(instance, retry.cursor, HOURS, now=t0 + 2 * INTERVAL_S + 3)
+        assert _hours_requested(again) == [HOURS[1]]
+        assert again.run_requests[0].run_key != ahead.run_requests[0].run_key  # a new run, not deduplicated
+        assert again.run_requests[0].tags[ATTEMPT_TAG] == "1"
+
+
+def test_without_the_lane_the_sensor_waits_for_each_hour_even_when_the_next_is_overdue() -> None:
+    t0 = 3_000_000.0
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = replay_tick(instance, ReplayCursor(replay="r7", started_at=t0, last_tick=t0).dumps(), HOURS, now=t0)
+        _record_run(instance, first, dg.DagsterRunStatus.STARTED)
+        late = replay_tick(instance, first.cursor, HOURS, now=t0 + 3 * INTERVAL_S - 1)
+        assert not late.run_requests
+
+
+def test_a_paused_sensor_resumes_its_clock_instead_of_counting_the_pause_as_lag() -> None:
+    t0 = 4_000_000.0
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = replay_tick(instance, ReplayCursor(replay="r8", started_at=t0, last_tick=t0).dumps(), HOURS, now=t0)
+        _record_run(instance, first, dg.DagsterRunStatus.SUCCESS)
+        resumed = replay_tick(instance, first.cursor, HOURS, now=t0 + 600)  # stopped for ten minutes
+        assert _hours_requested(resumed) == [HOURS[1]]
+        assert float(resumed.run_requests[0].tags[DUE_AT_TAG]) == pytest.approx(t0 + 600)
+
+
+def test_an_hour_not_queued_behind_another_is_never_held_back() -> None:
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert previous_hour_problem(instance, {REPLAY_TAG: "r9", "dagster/partition": HOURS[1]}) is None

@@ -30,6 +30,7 @@ from ecom_assets.recommendation.hybrid import CandidateSizes
 from ecom_assets.recommendation.interactions import Window, events_in
 from ecom_assets.replay.assets import replay_clock
 from ecom_assets.replay.hour_step import hour_events
+from ecom_assets.replay.ordering import require_previous_hour
 from ecom_assets.replay.partitions import PREVIOUS_HOUR, hour_start, november_hours, part_name
 from ecom_assets.resources import InfluxResource, LakeResource, SparkResource
 from ecom_assets.segmentation.assets import MODEL_NAME
@@ -139,6 +140,7 @@ def _require_batch_outputs(lake: LakeResource) -> None:
 def incremental_models(context: dg.AssetExecutionContext, spark: SparkResource, lake: LakeResource,
                        influx: InfluxResource):
     """One hour of the incremental models: segments, recommendations, then their online evaluation."""
+    require_previous_hour(context)
     _require_batch_outputs(lake)
     session = spark.get_session()
     start = hour_start(context.partition_key)

@@ -1,9 +1,20 @@
 """The replay sensor: one hour of November every 10 seconds, in order, never skipping a failed hour.
 
-The cursor holds the replay id, the index of the hour in progress and its attempt number. A tick
-looks at the latest run of that hour (runs are tagged with the replay id and the attempt):
-still going -> wait; succeeded -> request the next hour; failed -> request it again, up to
-``MAX_ATTEMPTS``, then stop and say so. So two hours never run at once and none is skipped.
+Each hour is due ``INTERVAL_S`` after the previous one on the replay's clock (``started_at``). A tick
+looks at the latest run of the oldest unfinished hour (runs are tagged with the replay id and the
+attempt): succeeded -> request the next hour; failed -> request it again, up to ``MAX_ATTEMPTS``,
+then stop and say so; still going -> wait, unless the next hour is already due.
+
+Catching up: the daemon's ticks come a little more than 10 s apart, and an hour sometimes takes longer,
+so waiting for each hour before requesting the next lets a backlog grow. When the instance's run queue
+holds the replay's hours in a one-run lane (``dagster.yaml``: tag ``ecom/lane``, limit 1), a due hour is
+requested while the previous one still runs (at most one ahead): it waits in the queue and starts the
+moment the previous run ends. Two hours still never run at once, and the queued hour carries
+``ecom/after_hour``, so it stops at once if the previous hour failed (:mod:`ecom_assets.replay.ordering`);
+the sensor retries the failed hour, then requests the next one again. Without that lane (another
+instance configuration), the sensor only requests an hour after the previous one succeeded.
+
+A sensor stopped for a while and turned on again resumes its clock: the pause is not counted as lag.
 
 When the day's last hour (23:00) succeeds, the same tick also requests that day's roll-up
 (``DAILY_JOB_NAME``): a run of its own beside the next hours, so the day's scan never delays the
@@ -14,18 +25,28 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import dagster as dg
 
 from ecom_assets.replay.partitions import all_hours, day_completed_by
-from ecom_assets.replay.tags import ATTEMPT_TAG, DUE_AT_TAG, REPLAY_TAG, REQUESTED_AT_TAG
+from ecom_assets.replay.tags import (
+    AFTER_TAG,
+    ATTEMPT_TAG,
+    DUE_AT_TAG,
+    HOURS_LANE,
+    LANE_TAG,
+    REPLAY_TAG,
+    REQUESTED_AT_TAG,
+)
 
 REPLAY_JOB_NAME = "november_replay"
 DAILY_JOB_NAME = "november_daily_rollup"
 SENSOR_NAME = "november_replay_sensor"
 MAX_ATTEMPTS = 3
 INTERVAL_S = 10
+# Ticks further apart than this mean the sensor was stopped: its clock resumes instead of counting lag.
+PAUSE_S = 3 * INTERVAL_S
 IN_PROGRESS = {
     dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING,
@@ -34,38 +55,63 @@ IN_PROGRESS = {
 
 @dataclass(frozen=True)
 class ReplayCursor:
-    """Where the replay is: its id, the index of the current hour, the attempt in flight (0: none yet),
-    and when and at which hour it started (each hour is due ``INTERVAL_S`` after the previous one)."""
+    """Where the replay is: its id, the oldest hour not yet succeeded (``index``) and its attempt in flight
+    (0: none yet), when and at which hour it started, whether the next hour is already requested
+    (``ahead``), the last tick's time and a request counter (unique run keys)."""
 
     replay: str
     index: int = 0
     attempt: int = 0
     started_at: float = 0.0
     first_index: int = 0
+    ahead: bool = False
+    last_tick: float = 0.0
+    requests: int = 0
 
     def dumps(self) -> str:
         """The cursor string."""
         return json.dumps(asdict(self))
 
     @staticmethod
-    def loads(text: str | None) -> ReplayCursor:
+    def loads(text: str | None, now: float | None = None) -> ReplayCursor:
         """A cursor from its string; a new replay (id = now) when there is none."""
         if not text:
-            now = time.time()
-            return ReplayCursor(replay=str(int(now)), started_at=now)
+            now = time.time() if now is None else now
+            return ReplayCursor(replay=str(int(now)), started_at=now, last_tick=now)
         return ReplayCursor(**json.loads(text))
 
+    def due(self, index: int) -> float:
+        """When hour ``index`` is due on the replay's clock (epoch seconds)."""
+        return self.started_at + (index - self.first_index) * INTERVAL_S
 
-def run_request(cursor: ReplayCursor, hours: list[str]) -> dg.RunRequest:
-    """The request for the cursor's hour and attempt."""
-    key = hours[cursor.index]
-    return dg.RunRequest(
-        job_name=REPLAY_JOB_NAME,
-        partition_key=key,
-        run_key=f"{cursor.replay}:{key}:{cursor.attempt}",
-        tags={REPLAY_TAG: cursor.replay, ATTEMPT_TAG: str(cursor.attempt), REQUESTED_AT_TAG: f"{time.time():.3f}",
-              DUE_AT_TAG: f"{cursor.started_at + (cursor.index - cursor.first_index) * INTERVAL_S:.3f}"},
-    )
+    def resumed(self, now: float) -> ReplayCursor:
+        """This cursor at a tick at ``now``: after a pause (ticks more than ``PAUSE_S`` apart) the clock
+        moves on by the pause, so hours are not due all at once."""
+        if self.last_tick and now - self.last_tick > PAUSE_S:
+            return replace(self, started_at=self.started_at + (now - self.last_tick - INTERVAL_S), last_tick=now)
+        return replace(self, last_tick=now)
+
+
+def hours_wait_in_one_lane(instance: dg.DagsterInstance) -> bool:
+    """Whether the instance's run queue runs at most one replay hour at a time (``dagster.yaml``:
+    ``concurrency.runs.tag_concurrency_limits`` has ``ecom/lane`` = the hours' lane with limit 1)."""
+    queue = instance.get_concurrency_config().run_queue_config
+    if queue is None:
+        return False
+    return any(limit.get("key") == LANE_TAG and limit.get("value") == HOURS_LANE and limit.get("limit") == 1
+               for limit in queue.tag_concurrency_limits or [])
+
+
+def run_request(cursor: ReplayCursor, hours: list[str], index: int, attempt: int, after: str | None = None
+                ) -> dg.RunRequest:
+    """The request for hour ``index`` (attempt ``attempt``); ``after``: the in-flight hour it waits behind."""
+    key = hours[index]
+    tags = {REPLAY_TAG: cursor.replay, ATTEMPT_TAG: str(attempt), REQUESTED_AT_TAG: f"{time.time():.3f}",
+            DUE_AT_TAG: f"{cursor.due(index):.3f}", LANE_TAG: HOURS_LANE}
+    if after:
+        tags[AFTER_TAG] = after
+    return dg.RunRequest(job_name=REPLAY_JOB_NAME, partition_key=key,
+                         run_key=f"{cursor.replay}:{key}:{attempt}:{cursor.requests}", tags=tags)
 
 
 def day_request(cursor: ReplayCursor, hour_key: str) -> list[dg.RunRequest]:
@@ -84,35 +130,54 @@ def latest_run(instance: dg.DagsterInstance, cursor: ReplayCursor, key: str) -> 
     return runs[0] if runs else None
 
 
-def replay_tick(instance: dg.DagsterInstance, cursor_text: str | None,
-                hours: list[str] | None = None) -> dg.SensorResult | dg.SkipReason:
-    """One tick of the replay, as a pure function of the instance's runs and the cursor."""
+def _request(cursor: ReplayCursor, nxt: ReplayCursor, hours: list[str], index: int, attempt: int,
+             after: str | None = None, extra: list[dg.RunRequest] | None = None) -> dg.SensorResult:
+    """A result requesting hour ``index`` (attempt ``attempt``), moving the cursor to ``nxt`` with the request
+    counted."""
+    request = run_request(cursor, hours, index, attempt, after)
+    nxt = replace(nxt, requests=cursor.requests + 1)
+    return dg.SensorResult(run_requests=[request, *(extra or [])], cursor=nxt.dumps())
+
+
+def replay_tick(instance: dg.DagsterInstance, cursor_text: str | None, hours: list[str] | None = None,
+                now: float | None = None, lane: bool | None = None) -> dg.SensorResult | dg.SkipReason:
+    """One tick of the replay, as a pure function of the instance's runs, the cursor and the time ``now``
+    (``lane``: whether hours may be queued ahead, by default read from the instance)."""
     hours = hours or all_hours()
-    cursor = ReplayCursor.loads(cursor_text)
+    now = time.time() if now is None else now
+    cursor = ReplayCursor.loads(cursor_text, now)
     if cursor.index >= len(hours):
         return dg.SkipReason(f"replay complete: all {len(hours)} hours done")
-    key = hours[cursor.index]
+    cursor = cursor.resumed(now)
+    index, key = cursor.index, hours[cursor.index]
     if cursor.attempt == 0:
-        nxt = ReplayCursor(cursor.replay, cursor.index, 1, cursor.started_at, cursor.first_index)
-        return dg.SensorResult(run_requests=[run_request(nxt, hours)], cursor=nxt.dumps())
+        return _request(cursor, replace(cursor, attempt=1), hours, index, 1)
     run = latest_run(instance, cursor, key)
     if run is None or run.status in IN_PROGRESS:
-        return dg.SensorResult(skip_reason=f"waiting for hour {key} (attempt {cursor.attempt})", cursor=cursor.dumps())
+        lane = hours_wait_in_one_lane(instance) if lane is None else lane
+        if lane and not cursor.ahead and index + 1 < len(hours) and now >= cursor.due(index + 1):
+            return _request(cursor, replace(cursor, ahead=True), hours, index + 1, 1, after=key)
+        queued = f"; hour {hours[index + 1]} is queued behind it" if cursor.ahead else ""
+        return dg.SensorResult(skip_reason=f"waiting for hour {key} (attempt {cursor.attempt}){queued}",
+                               cursor=cursor.dumps())
     if run.status == dg.DagsterRunStatus.SUCCESS:
         rollup = day_request(cursor, key)
-        if cursor.index + 1 >= len(hours):
-            done = ReplayCursor(cursor.replay, len(hours), 0, cursor.started_at, cursor.first_index)
+        if index + 1 >= len(hours):
+            done = replace(cursor, index=len(hours), attempt=0, ahead=False)
             return dg.SensorResult(run_requests=rollup, skip_reason=None if rollup else
                                    f"replay complete: all {len(hours)} hours done", cursor=done.dumps())
-        nxt = ReplayCursor(cursor.replay, cursor.index + 1, 1, cursor.started_at, cursor.first_index)
-        return dg.SensorResult(run_requests=[run_request(nxt, hours), *rollup], cursor=nxt.dumps())
+        if cursor.ahead:  # the next hour is already queued behind this one
+            nxt = replace(cursor, index=index + 1, attempt=1, ahead=False)
+            return dg.SensorResult(run_requests=rollup, cursor=nxt.dumps())
+        return _request(cursor, replace(cursor, index=index + 1, attempt=1), hours, index + 1, 1, extra=rollup)
     if cursor.attempt >= MAX_ATTEMPTS:
         return dg.SensorResult(
             skip_reason=f"hour {key} failed {cursor.attempt} times (last run {run.run_id}): the replay is stopped "
                         "there; fix the cause, then reset the sensor's cursor to retry from this hour",
             cursor=cursor.dumps())
-    nxt = ReplayCursor(cursor.replay, cursor.index, cursor.attempt + 1, cursor.started_at, cursor.first_index)
-    return dg.SensorResult(run_requests=[run_request(nxt, hours)], cursor=nxt.dumps())
+    # The failed hour again; an hour queued behind it stops on its own and is requested again later.
+    retry = cursor.attempt + 1
+    return _request(cursor, replace(cursor, attempt=retry, ahead=False), hours, index, retry)
 
 
 def build_replay_sensor(job: dg.UnresolvedAssetJobDefinition, daily_job: dg.UnresolvedAssetJobDefinition
@@ -123,9 +188,10 @@ def build_replay_sensor(job: dg.UnresolvedAssetJobDefinition, daily_job: dg.Unre
     @dg.sensor(name=SENSOR_NAME, jobs=[job, daily_job], minimum_interval_seconds=INTERVAL_S,
                default_status=dg.DefaultSensorStatus.STOPPED,
                description="Replays November hour by hour, one hour per 10 s, in order, retrying a failed hour "
-                           f"up to {MAX_ATTEMPTS} times; each day's roll-up after its last hour.")
+                           f"up to {MAX_ATTEMPTS} times and queueing a due hour behind a running one; each day's "
+                           "roll-up after its last hour.")
     def november_replay_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-        """Request the next hour when the previous one succeeded (see the module docstring)."""
+        """Request the next hour when the previous one succeeded or is overdue (see the module docstring)."""
         return replay_tick(context.instance, context.cursor)
 
     return november_replay_sensor

@@ -1,0 +1,36 @@
+"""The guard that keeps a queued-ahead hour from running after a failed previous hour.
+
+The sensor may request hour h+1 while hour h still runs (it then waits in the run queue's one-run
+lane, see ``dagster.yaml``). If h fails, h+1 leaves the queue next; it must not process its hour on
+top of a missing previous state, so it stops at once and the sensor requests it again once h succeeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import dagster as dg
+
+from ecom_assets.replay.tags import AFTER_TAG, REPLAY_TAG
+
+
+def previous_hour_problem(instance: dg.DagsterInstance, tags: Mapping[str, str]) -> str | None:
+    """Why a run tagged with ``ecom/after_hour`` must not proceed (``None`` when it may): the previous
+    hour's latest run in the same replay has not succeeded."""
+    previous = tags.get(AFTER_TAG)
+    if not previous:
+        return None
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={REPLAY_TAG: tags.get(REPLAY_TAG, ""),
+                                                         "dagster/partition": previous}), limit=1)
+    status = runs[0].status.value if runs else "never requested"
+    if runs and runs[0].status == dg.DagsterRunStatus.SUCCESS:
+        return None
+    return (f"this hour was queued behind hour {previous}, whose latest run is {status}: it stops without "
+            f"processing; the replay sensor requests it again once {previous} has succeeded")
+
+
+def require_previous_hour(context: dg.AssetExecutionContext) -> None:
+    """Raise ``dg.Failure`` when this run was queued behind an hour that did not succeed."""
+    problem = previous_hour_problem(context.instance, context.run.tags)
+    if problem:
+        raise dg.Failure(description=problem)
