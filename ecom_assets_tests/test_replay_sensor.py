@@ -166,11 +166,27 @@ def test_a_due_hour_is_queued_behind_the_running_one_and_not_requested_twice() -
         _record_run(instance, first, dg.DagsterRunStatus.SUCCESS)
         assert previous_hour_problem(instance, queued_tags) is None
         moved = replay_tick(instance, waiting.cursor, HOURS, now=t0 + 2 * INTERVAL_S + 2)
-        assert not moved.run_requests  # hour 1 is already in flight: not requested a second time
+        # Hour 1 is already in flight (not requested again); hour 2 is due, so it is queued behind hour 1.
+        assert _hours_requested(moved) == [HOURS[2]] and moved.run_requests[0].tags[AFTER_TAG] == HOURS[1]
         assert json.loads(moved.cursor)["index"] == 1
+        _record_run(instance, moved, WAITING)
         _record_run(instance, ahead, dg.DagsterRunStatus.SUCCESS)
         last = replay_tick(instance, moved.cursor, HOURS, now=t0 + 2 * INTERVAL_S + 3)
-        assert _hours_requested(last) == [HOURS[2]] and AFTER_TAG not in last.run_requests[0].tags
+        assert not last.run_requests and json.loads(last.cursor)["index"] == 2
+        _record_run(instance, moved, dg.DagsterRunStatus.SUCCESS)
+        done = replay_tick(instance, last.cursor, HOURS, now=t0 + 3 * INTERVAL_S)
+        assert not done.run_requests and "replay complete" in done.skip_reason.skip_message
+
+
+def test_a_late_tick_requests_the_next_hour_and_queues_the_one_after_it() -> None:
+    t0 = 1_500_000.0
+    with dg.instance_for_test(overrides=PROJECT_INSTANCE) as instance:
+        first = replay_tick(instance, ReplayCursor(replay="r10", started_at=t0, last_tick=t0).dumps(), HOURS, now=t0)
+        _record_run(instance, first, dg.DagsterRunStatus.SUCCESS)
+        late = replay_tick(instance, first.cursor, HOURS, now=t0 + 2 * INTERVAL_S + 1)  # a tick came 21 s later
+        assert _hours_requested(late) == HOURS[1:3]
+        assert AFTER_TAG not in late.run_requests[0].tags and late.run_requests[1].tags[AFTER_TAG] == HOURS[1]
+        assert len({r.run_key for r in late.run_requests}) == 2
 
 
 def test_an_hour_queued_behind_a_failed_hour_stops_and_is_requested_again_after_the_retry() -> None:
@@ -185,14 +201,21 @@ def test_an_hour_queued_behind_a_failed_hour_stops_and_is_requested_again_after_
         problem = previous_hour_problem(instance, queued_tags)
         assert problem and f"queued behind hour {HOURS[0]}" in problem and "FAILURE" in problem
         retry = replay_tick(instance, ahead.cursor, HOURS, now=t0 + INTERVAL_S + 2)
-        assert _hours_requested(retry) == [HOURS[0]] and retry.run_requests[0].tags[ATTEMPT_TAG] == "2"
-        _record_run(instance, retry, WAITING)
-        _record_run(instance, ahead, dg.DagsterRunStatus.FAILURE)  # it stopped on the guard
+        # The failed hour again, and hour 1 (still due) queued anew behind the retry.
+        assert _hours_requested(retry) == HOURS[:2] and retry.run_requests[0].tags[ATTEMPT_TAG] == "2"
+        assert retry.run_requests[1].tags[AFTER_TAG] == HOURS[0]
+        assert retry.run_requests[1].run_key != ahead.run_requests[0].run_key  # a new run, not deduplicated
+        _record_run(instance, ahead, dg.DagsterRunStatus.FAILURE)  # the first hour-1 run stopped on the guard
+        create_run_for_test(instance, job_name=REPLAY_JOB_NAME, status=WAITING,
+                            tags={**retry.run_requests[0].tags, "dagster/partition": HOURS[0]})
+        requeued_tags = {**retry.run_requests[1].tags, "dagster/partition": HOURS[1]}
+        create_run_for_test(instance, job_name=REPLAY_JOB_NAME, status=WAITING, tags=requeued_tags)
+        assert previous_hour_problem(instance, requeued_tags) is not None  # the retry has not run yet
         _record_run(instance, retry, dg.DagsterRunStatus.SUCCESS)
-        again = replay_tick(instance, retry.cursor, HOURS, now=t0 + 2 * INTERVAL_S + 3)
-        assert _hours_requested(again) == [HOURS[1]]
-        assert again.run_requests[0].run_key != ahead.run_requests[0].run_key  # a new run, not deduplicated
-        assert again.run_requests[0].tags[ATTEMPT_TAG] == "1"
+        assert previous_hour_problem(instance, requeued_tags) is None
+        moved = replay_tick(instance, retry.cursor, HOURS, now=t0 + 2 * INTERVAL_S + 3)
+        assert _hours_requested(moved) == [HOURS[2]]  # hour 1 is in flight; hour 2 queued behind it
+        assert json.loads(moved.cursor)["index"] == 1 and json.loads(moved.cursor)["attempt"] == 1
 
 
 def test_without_the_lane_the_sensor_waits_for_each_hour_even_when_the_next_is_overdue() -> None:

@@ -3,13 +3,13 @@
 Each hour is due ``INTERVAL_S`` after the previous one on the replay's clock (``started_at``). A tick
 looks at the latest run of the oldest unfinished hour (runs are tagged with the replay id and the
 attempt): succeeded -> request the next hour; failed -> request it again, up to ``MAX_ATTEMPTS``,
-then stop and say so; still going -> wait, unless the next hour is already due.
+then stop and say so; still going -> wait.
 
-Catching up: the daemon's ticks come a little more than 10 s apart, and an hour sometimes takes longer,
-so waiting for each hour before requesting the next lets a backlog grow. When the instance's run queue
-holds the replay's hours in a one-run lane (``dagster.yaml``: tag ``ecom/lane``, limit 1), a due hour is
-requested while the previous one still runs (at most one ahead): it waits in the queue and starts the
-moment the previous run ends. Two hours still never run at once, and the queued hour carries
+Catching up: the daemon evaluates the sensor 10 or 15 s apart (its loop), and an hour sometimes takes
+longer than 10 s, so one hour per tick lets a backlog grow. When the instance's run queue holds the
+replay's hours in a one-run lane (``dagster.yaml``: tag ``ecom/lane``, limit 1), a tick also requests
+the hour after the one in flight once it is due (at most one ahead): it waits in the queue and starts
+the moment the previous run ends. Two hours still never run at once, and the queued hour carries
 ``ecom/after_hour``, so it stops at once if the previous hour failed (:mod:`ecom_assets.replay.ordering`);
 the sensor retries the failed hour, then requests the next one again. Without that lane (another
 instance configuration), the sensor only requests an hour after the previous one succeeded.
@@ -130,54 +130,64 @@ def latest_run(instance: dg.DagsterInstance, cursor: ReplayCursor, key: str) -> 
     return runs[0] if runs else None
 
 
-def _request(cursor: ReplayCursor, nxt: ReplayCursor, hours: list[str], index: int, attempt: int,
-             after: str | None = None, extra: list[dg.RunRequest] | None = None) -> dg.SensorResult:
-    """A result requesting hour ``index`` (attempt ``attempt``), moving the cursor to ``nxt`` with the request
-    counted."""
-    request = run_request(cursor, hours, index, attempt, after)
-    nxt = replace(nxt, requests=cursor.requests + 1)
-    return dg.SensorResult(run_requests=[request, *(extra or [])], cursor=nxt.dumps())
-
-
 def replay_tick(instance: dg.DagsterInstance, cursor_text: str | None, hours: list[str] | None = None,
                 now: float | None = None, lane: bool | None = None) -> dg.SensorResult | dg.SkipReason:
     """One tick of the replay, as a pure function of the instance's runs, the cursor and the time ``now``
-    (``lane``: whether hours may be queued ahead, by default read from the instance)."""
+    (``lane``: whether hours may be queued ahead, by default read from the instance).
+
+    First the oldest unfinished hour is settled (requested, moved past on success, retried on failure);
+    then, if the hour after it is already due, that one is queued behind it. A tick therefore requests
+    at most two hours, enough to catch up a late tick.
+    """
     hours = hours or all_hours()
     now = time.time() if now is None else now
     cursor = ReplayCursor.loads(cursor_text, now)
     if cursor.index >= len(hours):
         return dg.SkipReason(f"replay complete: all {len(hours)} hours done")
     cursor = cursor.resumed(now)
-    index, key = cursor.index, hours[cursor.index]
+    requests: list[dg.RunRequest] = []
+    rollups: list[dg.RunRequest] = []  # after the hours: the queue takes the next hour first
+
+    def request(index: int, attempt: int, after: str | None = None) -> None:
+        nonlocal cursor
+        requests.append(run_request(cursor, hours, index, attempt, after))
+        cursor = replace(cursor, requests=cursor.requests + 1)
+
+    key = hours[cursor.index]
+    run = latest_run(instance, cursor, key) if cursor.attempt else None
     if cursor.attempt == 0:
-        return _request(cursor, replace(cursor, attempt=1), hours, index, 1)
-    run = latest_run(instance, cursor, key)
-    if run is None or run.status in IN_PROGRESS:
-        lane = hours_wait_in_one_lane(instance) if lane is None else lane
-        if lane and not cursor.ahead and index + 1 < len(hours) and now >= cursor.due(index + 1):
-            return _request(cursor, replace(cursor, ahead=True), hours, index + 1, 1, after=key)
-        queued = f"; hour {hours[index + 1]} is queued behind it" if cursor.ahead else ""
-        return dg.SensorResult(skip_reason=f"waiting for hour {key} (attempt {cursor.attempt}){queued}",
-                               cursor=cursor.dumps())
-    if run.status == dg.DagsterRunStatus.SUCCESS:
-        rollup = day_request(cursor, key)
-        if index + 1 >= len(hours):
+        request(cursor.index, 1)
+        cursor = replace(cursor, attempt=1)
+    elif run is None or run.status in IN_PROGRESS:
+        pass
+    elif run.status == dg.DagsterRunStatus.SUCCESS:
+        rollups = day_request(cursor, key)
+        if cursor.index + 1 >= len(hours):
             done = replace(cursor, index=len(hours), attempt=0, ahead=False)
-            return dg.SensorResult(run_requests=rollup, skip_reason=None if rollup else
+            return dg.SensorResult(run_requests=rollups, skip_reason=None if rollups else
                                    f"replay complete: all {len(hours)} hours done", cursor=done.dumps())
-        if cursor.ahead:  # the next hour is already queued behind this one
-            nxt = replace(cursor, index=index + 1, attempt=1, ahead=False)
-            return dg.SensorResult(run_requests=rollup, cursor=nxt.dumps())
-        return _request(cursor, replace(cursor, index=index + 1, attempt=1), hours, index + 1, 1, extra=rollup)
-    if cursor.attempt >= MAX_ATTEMPTS:
+        if not cursor.ahead:  # otherwise the next hour is already queued behind this one
+            request(cursor.index + 1, 1)
+        cursor = replace(cursor, index=cursor.index + 1, attempt=1, ahead=False)
+    elif cursor.attempt >= MAX_ATTEMPTS:
         return dg.SensorResult(
             skip_reason=f"hour {key} failed {cursor.attempt} times (last run {run.run_id}): the replay is stopped "
                         "there; fix the cause, then reset the sensor's cursor to retry from this hour",
             cursor=cursor.dumps())
-    # The failed hour again; an hour queued behind it stops on its own and is requested again later.
-    retry = cursor.attempt + 1
-    return _request(cursor, replace(cursor, attempt=retry, ahead=False), hours, index, retry)
+    else:  # the failed hour again; an hour queued behind it stops on its own and is requested again
+        request(cursor.index, cursor.attempt + 1)
+        cursor = replace(cursor, attempt=cursor.attempt + 1, ahead=False)
+
+    index = cursor.index
+    due_next = not cursor.ahead and index + 1 < len(hours) and now >= cursor.due(index + 1)
+    if due_next and (hours_wait_in_one_lane(instance) if lane is None else lane):
+        request(index + 1, 1, after=hours[index])
+        cursor = replace(cursor, ahead=True)
+    if requests or rollups:
+        return dg.SensorResult(run_requests=requests + rollups, cursor=cursor.dumps())
+    queued = f"; hour {hours[index + 1]} is queued behind it" if cursor.ahead else ""
+    return dg.SensorResult(skip_reason=f"waiting for hour {hours[index]} (attempt {cursor.attempt}){queued}",
+                           cursor=cursor.dumps())
 
 
 def build_replay_sensor(job: dg.UnresolvedAssetJobDefinition, daily_job: dg.UnresolvedAssetJobDefinition
