@@ -17,6 +17,7 @@ from ecom_assets.replay.partitions import all_hours
 from ecom_assets.replay.sensor import (
     DAILY_JOB_NAME,
     INTERVAL_S,
+    MAX_AHEAD,
     MAX_ATTEMPTS,
     REPLAY_JOB_NAME,
     SENSOR_NAME,
@@ -144,7 +145,7 @@ def test_the_projects_instance_runs_replay_hours_in_a_one_run_lane() -> None:
         assert not hours_wait_in_one_lane(instance)
 
 
-def test_a_due_hour_is_queued_behind_the_running_one_and_not_requested_twice() -> None:
+def test_due_hours_are_queued_behind_the_running_one_and_never_requested_twice() -> None:
     t0 = 1_000_000.0
     with dg.instance_for_test(overrides=PROJECT_INSTANCE) as instance:
         cursor = ReplayCursor(replay="r5", started_at=t0, last_tick=t0).dumps()
@@ -159,23 +160,32 @@ def test_a_due_hour_is_queued_behind_the_running_one_and_not_requested_twice() -
         assert ahead.run_requests[0].tags[AFTER_TAG] == HOURS[0]
         assert float(ahead.run_requests[0].tags[DUE_AT_TAG]) == pytest.approx(t0 + INTERVAL_S)
         queued_tags = _record_run(instance, ahead, WAITING)
-        waiting = replay_tick(instance, ahead.cursor, HOURS, now=t0 + 2 * INTERVAL_S + 1)  # never two ahead
-        assert not waiting.run_requests
-        assert f"hour {HOURS[1]} is queued behind it" in waiting.skip_reason.skip_message
+        waiting = replay_tick(instance, ahead.cursor, HOURS, now=t0 + INTERVAL_S + 2)
+        assert not waiting.run_requests and "1 queued behind it" in waiting.skip_reason.skip_message
         assert previous_hour_problem(instance, queued_tags) is not None  # hour 0 has not succeeded yet
         _record_run(instance, first, dg.DagsterRunStatus.SUCCESS)
         assert previous_hour_problem(instance, queued_tags) is None
-        moved = replay_tick(instance, waiting.cursor, HOURS, now=t0 + 2 * INTERVAL_S + 2)
-        # Hour 1 is already in flight (not requested again); hour 2 is due, so it is queued behind hour 1.
-        assert _hours_requested(moved) == [HOURS[2]] and moved.run_requests[0].tags[AFTER_TAG] == HOURS[1]
+        moved = replay_tick(instance, waiting.cursor, HOURS, now=t0 + INTERVAL_S + 3)
+        assert not moved.run_requests  # hour 1 is already in flight: not requested a second time
         assert json.loads(moved.cursor)["index"] == 1
-        _record_run(instance, moved, WAITING)
+        third = replay_tick(instance, moved.cursor, HOURS, now=t0 + 2 * INTERVAL_S + 1)
+        assert _hours_requested(third) == [HOURS[2]] and third.run_requests[0].tags[AFTER_TAG] == HOURS[1]
         _record_run(instance, ahead, dg.DagsterRunStatus.SUCCESS)
-        last = replay_tick(instance, moved.cursor, HOURS, now=t0 + 2 * INTERVAL_S + 3)
-        assert not last.run_requests and json.loads(last.cursor)["index"] == 2
-        _record_run(instance, moved, dg.DagsterRunStatus.SUCCESS)
-        done = replay_tick(instance, last.cursor, HOURS, now=t0 + 3 * INTERVAL_S)
+        _record_run(instance, third, dg.DagsterRunStatus.SUCCESS)
+        done = replay_tick(instance, third.cursor, HOURS, now=t0 + 2 * INTERVAL_S + 9)  # both at once
         assert not done.run_requests and "replay complete" in done.skip_reason.skip_message
+
+
+def test_a_backlog_is_queued_up_to_the_limit_behind_the_running_hour() -> None:
+    hours = all_hours()[:8]
+    t0 = 1_200_000.0
+    with dg.instance_for_test(overrides=PROJECT_INSTANCE) as instance:
+        first = replay_tick(instance, ReplayCursor(replay="r11", started_at=t0, last_tick=t0).dumps(), hours, now=t0)
+        _record_run(instance, first, dg.DagsterRunStatus.STARTED)
+        behind = replay_tick(instance, first.cursor, hours, now=t0 + 4.5 * INTERVAL_S)  # a slow first hour
+        assert _hours_requested(behind) == hours[1:1 + MAX_AHEAD]
+        assert [r.tags[AFTER_TAG] for r in behind.run_requests] == hours[:MAX_AHEAD]
+        assert not replay_tick(instance, behind.cursor, hours, now=t0 + 4.6 * INTERVAL_S).run_requests
 
 
 def test_a_late_tick_requests_the_next_hour_and_queues_the_one_after_it() -> None:

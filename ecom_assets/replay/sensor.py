@@ -8,8 +8,8 @@ then stop and say so; still going -> wait.
 Catching up: the daemon evaluates the sensor 10 or 15 s apart (its loop), and an hour sometimes takes
 longer than 10 s, so one hour per tick lets a backlog grow. When the instance's run queue holds the
 replay's hours in a one-run lane (``dagster.yaml``: tag ``ecom/lane``, limit 1), a tick also requests
-the hour after the one in flight once it is due (at most one ahead): it waits in the queue and starts
-the moment the previous run ends. Two hours still never run at once, and the queued hour carries
+the hours after the one in flight that are already due (at most ``MAX_AHEAD``): they wait in the queue
+and each starts the moment the previous run ends. Two hours still never run at once, and the queued hour carries
 ``ecom/after_hour``, so it stops at once if the previous hour failed (:mod:`ecom_assets.replay.ordering`);
 the sensor retries the failed hour, then requests the next one again. Without that lane (another
 instance configuration), the sensor only requests an hour after the previous one succeeded.
@@ -47,6 +47,8 @@ MAX_ATTEMPTS = 3
 INTERVAL_S = 10
 # Ticks further apart than this mean the sensor was stopped: its clock resumes instead of counting lag.
 PAUSE_S = 3 * INTERVAL_S
+# At most this many hours wait in the queue behind the one in flight.
+MAX_AHEAD = 3
 IN_PROGRESS = {
     dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING,
@@ -56,7 +58,7 @@ IN_PROGRESS = {
 @dataclass(frozen=True)
 class ReplayCursor:
     """Where the replay is: its id, the oldest hour not yet succeeded (``index``) and its attempt in flight
-    (0: none yet), when and at which hour it started, whether the next hour is already requested
+    (0: none yet), when and at which hour it started, how many hours after it are already requested
     (``ahead``), the last tick's time and a request counter (unique run keys)."""
 
     replay: str
@@ -64,7 +66,7 @@ class ReplayCursor:
     attempt: int = 0
     started_at: float = 0.0
     first_index: int = 0
-    ahead: bool = False
+    ahead: int = 0
     last_tick: float = 0.0
     requests: int = 0
 
@@ -135,9 +137,9 @@ def replay_tick(instance: dg.DagsterInstance, cursor_text: str | None, hours: li
     """One tick of the replay, as a pure function of the instance's runs, the cursor and the time ``now``
     (``lane``: whether hours may be queued ahead, by default read from the instance).
 
-    First the oldest unfinished hour is settled (requested, moved past on success, retried on failure);
-    then, if the hour after it is already due, that one is queued behind it. A tick therefore requests
-    at most two hours, enough to catch up a late tick.
+    First the cursor moves past every hour that succeeded, in order, and the oldest unfinished hour is
+    settled (requested, or retried after a failure); then the hours already due are queued behind the
+    ones in flight, up to ``MAX_AHEAD``, so a backlog is caught up at the speed runs can go.
     """
     hours = hours or all_hours()
     now = time.time() if now is None else now
@@ -153,40 +155,51 @@ def replay_tick(instance: dg.DagsterInstance, cursor_text: str | None, hours: li
         requests.append(run_request(cursor, hours, index, attempt, after))
         cursor = replace(cursor, requests=cursor.requests + 1)
 
-    key = hours[cursor.index]
-    run = latest_run(instance, cursor, key) if cursor.attempt else None
-    if cursor.attempt == 0:
-        request(cursor.index, 1)
-        cursor = replace(cursor, attempt=1)
-    elif run is None or run.status in IN_PROGRESS:
-        pass
-    elif run.status == dg.DagsterRunStatus.SUCCESS:
-        rollups = day_request(cursor, key)
-        if cursor.index + 1 >= len(hours):
-            done = replace(cursor, index=len(hours), attempt=0, ahead=False)
-            return dg.SensorResult(run_requests=rollups, skip_reason=None if rollups else
-                                   f"replay complete: all {len(hours)} hours done", cursor=done.dumps())
-        if not cursor.ahead:  # otherwise the next hour is already queued behind this one
+    while True:
+        key = hours[cursor.index]
+        if cursor.attempt == 0:
+            request(cursor.index, 1)
+            cursor = replace(cursor, attempt=1)
+            break
+        run = latest_run(instance, cursor, key)
+        if run is None or run.status in IN_PROGRESS:
+            break
+        if run.status == dg.DagsterRunStatus.SUCCESS:
+            rollups += day_request(cursor, key)
+            if cursor.index + 1 >= len(hours):
+                done = replace(cursor, index=len(hours), attempt=0, ahead=0)
+                return dg.SensorResult(run_requests=rollups, skip_reason=None if rollups else
+                                       f"replay complete: all {len(hours)} hours done", cursor=done.dumps())
+            if cursor.ahead:  # the next hour is already queued behind this one: look at it too
+                cursor = replace(cursor, index=cursor.index + 1, attempt=1, ahead=cursor.ahead - 1)
+                continue
             request(cursor.index + 1, 1)
-        cursor = replace(cursor, index=cursor.index + 1, attempt=1, ahead=False)
-    elif cursor.attempt >= MAX_ATTEMPTS:
-        return dg.SensorResult(
-            skip_reason=f"hour {key} failed {cursor.attempt} times (last run {run.run_id}): the replay is stopped "
-                        "there; fix the cause, then reset the sensor's cursor to retry from this hour",
-            cursor=cursor.dumps())
-    else:  # the failed hour again; an hour queued behind it stops on its own and is requested again
+            cursor = replace(cursor, index=cursor.index + 1, attempt=1)
+            break
+        if cursor.attempt >= MAX_ATTEMPTS:
+            return dg.SensorResult(
+                run_requests=rollups,
+                skip_reason=f"hour {key} failed {cursor.attempt} times (last run {run.run_id}): the replay is "
+                            "stopped there; fix the cause, then reset the sensor's cursor to retry from this hour",
+                cursor=cursor.dumps())
+        # The failed hour again; the hours queued behind it stop on their own and are queued anew below.
         request(cursor.index, cursor.attempt + 1)
-        cursor = replace(cursor, attempt=cursor.attempt + 1, ahead=False)
+        cursor = replace(cursor, attempt=cursor.attempt + 1, ahead=0)
+        break
 
-    index = cursor.index
-    due_next = not cursor.ahead and index + 1 < len(hours) and now >= cursor.due(index + 1)
-    if due_next and (hours_wait_in_one_lane(instance) if lane is None else lane):
-        request(index + 1, 1, after=hours[index])
-        cursor = replace(cursor, ahead=True)
+    while cursor.ahead < MAX_AHEAD:
+        following = cursor.index + cursor.ahead + 1
+        if following >= len(hours) or now < cursor.due(following):
+            break
+        lane = hours_wait_in_one_lane(instance) if lane is None else lane
+        if not lane:
+            break
+        request(following, 1, after=hours[following - 1])
+        cursor = replace(cursor, ahead=cursor.ahead + 1)
     if requests or rollups:
         return dg.SensorResult(run_requests=requests + rollups, cursor=cursor.dumps())
-    queued = f"; hour {hours[index + 1]} is queued behind it" if cursor.ahead else ""
-    return dg.SensorResult(skip_reason=f"waiting for hour {hours[index]} (attempt {cursor.attempt}){queued}",
+    queued = f"; {cursor.ahead} queued behind it" if cursor.ahead else ""
+    return dg.SensorResult(skip_reason=f"waiting for hour {hours[cursor.index]} (attempt {cursor.attempt}){queued}",
                            cursor=cursor.dumps())
 
 
