@@ -182,10 +182,14 @@ def test_a_backlog_is_queued_up_to_the_limit_behind_the_running_hour() -> None:
     with dg.instance_for_test(overrides=PROJECT_INSTANCE) as instance:
         first = replay_tick(instance, ReplayCursor(replay="r11", started_at=t0, last_tick=t0).dumps(), hours, now=t0)
         _record_run(instance, first, dg.DagsterRunStatus.STARTED)
-        behind = replay_tick(instance, first.cursor, hours, now=t0 + 4.5 * INTERVAL_S)  # a slow first hour
-        assert _hours_requested(behind) == hours[1:1 + MAX_AHEAD]
-        assert [r.tags[AFTER_TAG] for r in behind.run_requests] == hours[:MAX_AHEAD]
-        assert not replay_tick(instance, behind.cursor, hours, now=t0 + 4.6 * INTERVAL_S).run_requests
+        cursor, queued = first.cursor, []
+        for tick in range(1, MAX_AHEAD + 3):  # a slow first hour: the ticks go on every 10 s
+            result = replay_tick(instance, cursor, hours, now=t0 + tick * INTERVAL_S + 0.5)
+            queued += result.run_requests
+            cursor = result.cursor
+        assert [r.partition_key for r in queued] == hours[1:1 + MAX_AHEAD]
+        assert [r.tags[AFTER_TAG] for r in queued] == hours[:MAX_AHEAD]
+        assert json.loads(cursor)["ahead"] == MAX_AHEAD
 
 
 def test_a_late_tick_requests_the_next_hour_and_queues_the_one_after_it() -> None:
