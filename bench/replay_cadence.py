@@ -146,8 +146,13 @@ def main() -> None:
     requested = {}
     rollups = []
     queued_ahead = guard_stops = 0
+    queue_waits = []
     for record in instance.get_runs(filters=dg.RunsFilter(tags={REPLAY_TAG: cursor.replay})):
         key = record.tags.get("dagster/partition")
+        if record.job_name != DAILY_JOB_NAME and record.status == dg.DagsterRunStatus.SUCCESS:
+            launched = instance.get_run_stats(record.run_id).launch_time
+            if launched:
+                queue_waits.append(launched - float(record.tags[REQUESTED_AT_TAG]))
         if AFTER_TAG in record.tags:
             queued_ahead += 1
             guard_stops += record.status == dg.DagsterRunStatus.FAILURE
@@ -168,6 +173,7 @@ def main() -> None:
         ("step time (s)", step_values),
         ("step time on Nov 16-17 sale hours (s)", [steps[k] for k in sale]),
         ("sensor request -> replay point queryable (s)", latency),
+        ("of which waiting in the queue (behind the previous hour, then the dequeue loop) (s)", queue_waits),
         ("interval between hours landing (s)", gaps),
         ("lag: points written after the hour's due time (s)", [lags[k] for k in done]),
         ("events per hour", [float(events[k]) for k in done]),
