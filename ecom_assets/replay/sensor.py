@@ -9,10 +9,11 @@ Catching up: the daemon evaluates the sensor 10 or 15 s apart (its loop), and an
 longer than 10 s, so one hour per tick lets a backlog grow. When the instance's run queue holds the
 replay's hours in a one-run lane (``dagster.yaml``: tag ``ecom/lane``, limit 1), a tick also requests
 the hours after the one in flight that are already due (at most ``MAX_AHEAD``): they wait in the queue
-and each starts the moment the previous run ends. Two hours still never run at once, and the queued hour carries
-``ecom/after_hour``, so it stops at once if the previous hour failed (:mod:`ecom_assets.replay.ordering`);
-the sensor retries the failed hour, then requests the next one again. Without that lane (another
-instance configuration), the sensor only requests an hour after the previous one succeeded.
+and each starts the moment the previous run ends. Two hours still never run at once, and a queued
+hour carries ``ecom/after_hour``, so it stops at once if the hour before it failed
+(:mod:`ecom_assets.replay.ordering`); the sensor retries the failed hour and queues the following
+ones again behind it. Without that lane (another instance configuration), the sensor only requests an
+hour after the previous one succeeded.
 
 A sensor stopped for a while and turned on again resumes its clock: the pause is not counted as lag.
 
