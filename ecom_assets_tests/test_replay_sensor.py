@@ -11,7 +11,8 @@ import pytest
 import yaml
 from dagster._core.test_utils import create_run_for_test
 
-from ecom_assets.definitions import defs
+from ecom_assets.definitions import build_resources, defs
+from ecom_assets.replay.assets import hourly_replay
 from ecom_assets.replay.ordering import previous_hour_problem
 from ecom_assets.replay.partitions import all_hours
 from ecom_assets.replay.sensor import (
@@ -26,6 +27,7 @@ from ecom_assets.replay.sensor import (
     replay_tick,
 )
 from ecom_assets.replay.tags import AFTER_TAG, ATTEMPT_TAG, DUE_AT_TAG, HOURS_LANE, LANE_TAG, REPLAY_TAG
+from ecom_assets.settings import load_settings
 
 # A run still waiting its turn (a test run cannot be QUEUED without a code location behind it).
 WAITING = dg.DagsterRunStatus.NOT_STARTED
@@ -254,3 +256,19 @@ def test_a_paused_sensor_resumes_its_clock_instead_of_counting_the_pause_as_lag(
 def test_an_hour_not_queued_behind_another_is_never_held_back() -> None:
     with dg.DagsterInstance.ephemeral() as instance:
         assert previous_hour_problem(instance, {REPLAY_TAG: "r9", "dagster/partition": HOURS[1]}) is None
+
+
+def test_a_queued_hour_whose_previous_hour_failed_stops_before_any_work(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("ECOM_LAKE_DIR", str(tmp_path / "lake"))  # nothing may be written there
+    monkeypatch.delenv("INFLUX_URL", raising=False)
+    with dg.DagsterInstance.ephemeral() as instance:
+        create_run_for_test(instance, job_name=REPLAY_JOB_NAME, status=dg.DagsterRunStatus.FAILURE,
+                            tags={REPLAY_TAG: "r12", "dagster/partition": HOURS[0]})
+        result = dg.materialize([hourly_replay], partition_key=HOURS[1], instance=instance, raise_on_error=False,
+                                resources=build_resources(load_settings()),
+                                tags={REPLAY_TAG: "r12", AFTER_TAG: HOURS[0]})
+        assert not result.success
+        failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+        assert f"queued behind hour {HOURS[0]}" in failure.step_failure_data.user_failure_data.description
+        assert not result.asset_materializations_for_node("hourly_replay")
+    assert not (tmp_path / "lake").exists()
