@@ -59,6 +59,16 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
+def stopped_by_guard(instance: dg.DagsterInstance, run_id: str) -> bool:
+    """Whether a failed run stopped because the hour it was queued behind had failed (not, say, because the
+    benchmark stopped the daemon while the last hour's models still ran)."""
+    for record in instance.get_records_for_run(run_id, of_type={dg.DagsterEventType.STEP_FAILURE}).records:
+        failure = record.event_log_entry.dagster_event.step_failure_data
+        if failure.user_failure_data and "queued behind hour" in (failure.user_failure_data.description or ""):
+            return True
+    return False
+
+
 def prepare(scale: float, work: Path) -> tuple[Path, Path]:
     """Generated CSVs and the ingested lake for ``scale`` (reused when present)."""
     data = work / f"data-scale-{scale:g}"
@@ -155,7 +165,7 @@ def main() -> None:
                 queue_waits.append(launched - float(record.tags[REQUESTED_AT_TAG]))
         if AFTER_TAG in record.tags:
             queued_ahead += 1
-            guard_stops += record.status == dg.DagsterRunStatus.FAILURE
+            guard_stops += record.status == dg.DagsterRunStatus.FAILURE and stopped_by_guard(instance, record.run_id)
         if key in seen:
             requested[key] = min(requested.get(key, 1e18), float(record.tags[REQUESTED_AT_TAG]))
         if record.job_name == DAILY_JOB_NAME and record.status == dg.DagsterRunStatus.SUCCESS:
