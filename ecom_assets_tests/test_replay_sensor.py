@@ -4,6 +4,7 @@ and catches up by queueing a due hour behind a running one when the instance has
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -21,10 +22,12 @@ from ecom_assets.replay.sensor import (
     MAX_AHEAD,
     MAX_ATTEMPTS,
     REPLAY_JOB_NAME,
+    RETRY_BACKOFF_S,
     SENSOR_NAME,
     ReplayCursor,
     hours_wait_in_one_lane,
     replay_tick,
+    retry_time,
 )
 from ecom_assets.replay.tags import AFTER_TAG, ATTEMPT_TAG, DUE_AT_TAG, HOURS_LANE, LANE_TAG, REPLAY_TAG
 from ecom_assets.settings import load_settings
@@ -272,3 +275,23 @@ def test_a_queued_hour_whose_previous_hour_failed_stops_before_any_work(tmp_path
         assert f"queued behind hour {HOURS[0]}" in failure.step_failure_data.user_failure_data.description
         assert not result.asset_materializations_for_node("hourly_replay")
     assert not (tmp_path / "lake").exists()
+
+
+def test_a_failed_hour_is_retried_after_a_back_off_and_nothing_is_queued_behind_it_meanwhile() -> None:
+    with dg.instance_for_test(overrides=PROJECT_INSTANCE) as instance:
+        t0 = time.time()
+        first = replay_tick(instance, ReplayCursor(replay="r13", started_at=t0 - 15, last_tick=t0).dumps(), HOURS,
+                            now=t0)
+        assert _hours_requested(first) == HOURS[:2]  # an hour behind already: the next one is queued too
+        request = first.run_requests[0]
+        run = create_run_for_test(instance, job_name=REPLAY_JOB_NAME, status=dg.DagsterRunStatus.STARTED,
+                                  tags={**request.tags, "dagster/partition": request.partition_key})
+        instance.report_run_failed(run)
+        ended = instance.get_run_record_by_id(run.run_id).end_time
+        assert ended is not None
+        waiting = replay_tick(instance, first.cursor, HOURS, now=ended + 1)
+        assert not waiting.run_requests
+        assert f"retrying in {RETRY_BACKOFF_S - 1:.0f} s" in waiting.skip_reason.skip_message
+        retry = replay_tick(instance, waiting.cursor, HOURS, now=ended + RETRY_BACKOFF_S + 0.5)
+        assert _hours_requested(retry)[0] == HOURS[0] and retry.run_requests[0].tags[ATTEMPT_TAG] == "2"
+        assert retry_time(instance, run, 2) == pytest.approx(ended + 2 * RETRY_BACKOFF_S)  # doubled next time

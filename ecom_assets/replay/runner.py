@@ -16,7 +16,7 @@ import dagster as dg
 
 from ecom_assets.orchestration import ensure_dagster_home, root_error_message
 from ecom_assets.replay.partitions import all_hours, day_completed_by
-from ecom_assets.replay.sensor import DAILY_JOB_NAME, MAX_ATTEMPTS, REPLAY_JOB_NAME
+from ecom_assets.replay.sensor import DAILY_JOB_NAME, MAX_ATTEMPTS, REPLAY_JOB_NAME, RETRY_BACKOFF_S
 from ecom_assets.replay.tags import ATTEMPT_TAG, DUE_AT_TAG, REPLAY_TAG, REQUESTED_AT_TAG
 from ecom_assets.settings import Settings, load_settings
 
@@ -50,8 +50,10 @@ def next_hour(instance: dg.DagsterInstance) -> str:
 
 
 def run_replay(count: int, start: str | None = None, interval_s: float = 10.0, settings: Settings | None = None,
-               log: Callable[[str], None] = print, max_attempts: int = MAX_ATTEMPTS) -> ReplaySummary:
-    """Run ``count`` hours from ``start`` (default: where the last replay stopped), one every ``interval_s``."""
+               log: Callable[[str], None] = print, max_attempts: int = MAX_ATTEMPTS,
+               retry_backoff_s: float = RETRY_BACKOFF_S) -> ReplaySummary:
+    """Run ``count`` hours from ``start`` (default: where the last replay stopped), one every ``interval_s``;
+    a failed hour is retried after ``retry_backoff_s``, doubled for each further attempt (as the sensor does)."""
     from ecom_assets.definitions import build_definitions
 
     settings = settings or load_settings()
@@ -69,6 +71,8 @@ def run_replay(count: int, start: str | None = None, interval_s: float = 10.0, s
     for position, key in enumerate(todo):
         requested = time.time()
         for attempt in range(1, max_attempts + 1):
+            if attempt > 1:
+                time.sleep(retry_backoff_s * 2 ** (attempt - 2))
             result = job.execute_in_process(
                 partition_key=key, instance=instance, raise_on_error=False,
                 tags={REPLAY_TAG: replay_id, ATTEMPT_TAG: str(attempt), REQUESTED_AT_TAG: f"{requested:.3f}",

@@ -2,8 +2,8 @@
 
 Each hour is due ``INTERVAL_S`` after the previous one on the replay's clock (``started_at``). A tick
 looks at the latest run of the oldest unfinished hour (runs are tagged with the replay id and the
-attempt): succeeded -> request the next hour; failed -> request it again, up to ``MAX_ATTEMPTS``,
-then stop and say so; still going -> wait.
+attempt): succeeded -> request the next hour; failed -> request it again after a back-off, up to
+``MAX_ATTEMPTS``, then stop and say so; still going -> wait.
 
 Catching up: the daemon evaluates the sensor 10 or 15 s apart (its loop), and an hour sometimes takes
 longer than 10 s, so one hour per tick lets a backlog grow. When the instance's run queue holds the
@@ -45,6 +45,9 @@ REPLAY_JOB_NAME = "november_replay"
 DAILY_JOB_NAME = "november_daily_rollup"
 SENSOR_NAME = "november_replay_sensor"
 MAX_ATTEMPTS = 3
+# A failed hour is retried this long after its run ended, doubled for each further attempt (15 s, then
+# 30 s): a short outage (InfluxDB restarting, say) does not use up the attempts.
+RETRY_BACKOFF_S = 15.0
 INTERVAL_S = 10
 # Ticks further apart than this mean the sensor was stopped: its clock resumes instead of counting lag.
 PAUSE_S = 3 * INTERVAL_S
@@ -133,6 +136,14 @@ def latest_run(instance: dg.DagsterInstance, cursor: ReplayCursor, key: str) -> 
     return runs[0] if runs else None
 
 
+def retry_time(instance: dg.DagsterInstance, run: dg.DagsterRun, attempt: int) -> float:
+    """When the failed ``run`` (attempt ``attempt``) may be retried: ``RETRY_BACKOFF_S * 2**(attempt - 1)``
+    after it ended (at once when its end is not recorded)."""
+    record = instance.get_run_record_by_id(run.run_id)
+    ended = record.end_time if record else None
+    return ended + RETRY_BACKOFF_S * 2 ** (attempt - 1) if ended else 0.0
+
+
 def replay_tick(instance: dg.DagsterInstance, cursor_text: str | None, hours: list[str] | None = None,
                 now: float | None = None, lane: bool | None = None) -> dg.SensorResult | dg.SkipReason:
     """One tick of the replay, as a pure function of the instance's runs, the cursor and the time ``now``
@@ -183,6 +194,12 @@ def replay_tick(instance: dg.DagsterInstance, cursor_text: str | None, hours: li
                 skip_reason=f"hour {key} failed {cursor.attempt} times (last run {run.run_id}): the replay is "
                             "stopped there; fix the cause, then reset the sensor's cursor to retry from this hour",
                 cursor=cursor.dumps())
+        retry_at = retry_time(instance, run, cursor.attempt)
+        if now < retry_at:  # nothing is queued behind a failed hour until its retry is in flight
+            return dg.SensorResult(
+                run_requests=rollups, cursor=cursor.dumps(),
+                skip_reason=f"hour {key} failed (attempt {cursor.attempt} of {MAX_ATTEMPTS}); retrying in "
+                            f"{retry_at - now:.0f} s")
         # The failed hour again; the hours queued behind it stop on their own and are queued anew below.
         request(cursor.index, cursor.attempt + 1)
         cursor = replace(cursor, attempt=cursor.attempt + 1, ahead=0)
