@@ -21,12 +21,11 @@ its table between the ``replay-models`` markers instead.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
-import signal
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -35,22 +34,20 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-import dagster as dg  # noqa: E402
+import dagster as dg
+from ingest_vs_duckdb import write_results
+from replay_stack import DATABASE, replay_stack
 
-from ecom_assets.ingest.generator import generate_dataset, rows_for_scale  # noqa: E402
-from ecom_assets.ingest.pipeline import ingest_events  # noqa: E402
-from ecom_assets.lake import Lake  # noqa: E402
-from ecom_assets.publishing.influx_server import free_port, start_local_influx  # noqa: E402
-from ecom_assets.publishing.sinks import V1Sink  # noqa: E402
-from ecom_assets.replay.partitions import all_hours, parse_hour  # noqa: E402
-from ecom_assets.replay.sensor import DAILY_JOB_NAME, SENSOR_NAME, ReplayCursor  # noqa: E402
-from ecom_assets.replay.tags import AFTER_TAG, REPLAY_TAG, REQUESTED_AT_TAG  # noqa: E402
-from ecom_assets.resources import spark_server  # noqa: E402
-from ingest_vs_duckdb import write_results  # noqa: E402
+from ecom_assets.ingest.generator import generate_dataset, rows_for_scale
+from ecom_assets.ingest.pipeline import ingest_events
+from ecom_assets.lake import Lake
+from ecom_assets.publishing.sinks import V1Sink
+from ecom_assets.replay.partitions import all_hours, parse_hour
+from ecom_assets.replay.sensor import DAILY_JOB_NAME
+from ecom_assets.replay.tags import AFTER_TAG, REPLAY_TAG, REQUESTED_AT_TAG
 
 START, END = "<!-- replay:start -->", "<!-- replay:end -->"
 MODELS_START, MODELS_END = "<!-- replay-models:start -->", "<!-- replay-models:end -->"
-DATABASE = "ecommerce_analytics"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -103,37 +100,16 @@ def main() -> None:
     data, lake = (args.data.resolve(), args.lake.resolve()) if args.lake else prepare(args.scale, work)
     markers = (MODELS_START, MODELS_END) if args.models == "on" else (START, END)
     run = work / f"replay-run-{int(time.time())}"
-    home = run / "dagster_home"
-    home.mkdir(parents=True)
-    (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
-    influx = start_local_influx(run / "influxdb")
-    port = free_port()
-    connect = spark_server.start(run / "spark-connect", port, str(REPO / "spark_conf"), "8g")
-    env = {**os.environ, "DAGSTER_HOME": str(home), "ECOM_DATA_DIR": str(data), "ECOM_LAKE_DIR": str(lake),
-           "ECOM_SPARK_REMOTE": connect.url, "INFLUX_URL": influx.url, "INFLUX_DATABASE": DATABASE,
-           # Without --models the lake holds November only (no trained models): the behaviour assets alone.
-           "ECOM_REPLAY_MODELS": args.models}
-    env.pop("ECOM_SPARK_CONF", None)
-    (lake / "temp" / "replay" / "state.json").unlink(missing_ok=True)
     hours = all_hours()
     first = hours.index(parse_hour(args.start))
     wanted = hours[first:first + args.hours]
-    cursor = ReplayCursor(replay=str(int(time.time())), index=first, attempt=0, started_at=time.time(),
-                          first_index=first, last_tick=time.time())
-    cli = [str(REPO / ".venv" / "bin" / "dagster"), "sensor"]
-    workspace = ["-w", str(REPO / "workspace.yaml")]
-    subprocess.run([*cli, "cursor", SENSOR_NAME, "--set", cursor.dumps(), *workspace], env=env, check=True,
-                   cwd=REPO, capture_output=True)
-    daemon = subprocess.Popen([str(REPO / ".venv" / "bin" / "dagster-daemon"), "run", *workspace], env=env, cwd=REPO,
-                              stdout=(run / "daemon.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True)
-    subprocess.run([*cli, "start", SENSOR_NAME, *workspace], env=env, check=True, cwd=REPO, capture_output=True)
-    sink = V1Sink(influx.url, DATABASE)
     seen: dict[str, float] = {}
     steps: dict[str, float] = {}
     events: dict[str, int] = {}
     lags: dict[str, float] = {}
     deadline = time.time() + args.hours * 10 * 3 + 300
-    try:
+    with replay_stack(run, lake, data, args.models, first) as stack:
+        sink = V1Sink(stack.influx.url, DATABASE)
         while len(seen) < len(wanted) and time.time() < deadline:
             try:
                 result = sink.query('SELECT simulated_hour, step_s, batch_events, lag_s FROM "ecom_30d"."replay"')
@@ -146,13 +122,7 @@ def main() -> None:
                     if key not in seen:
                         seen[key], steps[key], events[key], lags[key] = now, step, batch, lag
             time.sleep(0.1)
-    finally:
-        os.killpg(daemon.pid, signal.SIGTERM)
-        daemon.wait(timeout=60)
-        spark_server.stop(run / "spark-connect", port)
-        influx.stop()
-    os.environ["DAGSTER_HOME"] = str(home)
-    instance = dg.DagsterInstance.get()
+    instance, cursor = stack.instance(), stack.cursor
     requested = {}
     rollups = []
     queued_ahead = guard_stops = 0
@@ -174,7 +144,7 @@ def main() -> None:
     done = [k for k in wanted if k in seen]
     latency = [seen[k] - requested[k] for k in done if k in requested]
     arrivals = [seen[k] for k in done]
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
     step_values = [steps[k] for k in done]
     sale = [k for k in done if k.startswith(("2019-11-16", "2019-11-17"))]
     tail_lag = statistics.fmean([lags[k] for k in done[-10:]]) if done else 0.0
@@ -194,10 +164,10 @@ def main() -> None:
     lines = [
         "## Replay cadence through the daemon" + (", with the incremental models" if args.models == "on" else ""),
         "",
-        f"`python bench/replay_cadence.py {command} --hours {args.hours} --from {args.start}`, measured "
-        f"{time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores: dagster-daemon with the "
-        "project's dagster.yaml, the replay sensor (10 s), Spark Connect on 127.0.0.1 (driver 8g), InfluxDB "
-        f"1.6 local; {len(done)} of {len(wanted)} hours landed.",
+        (f"`python bench/replay_cadence.py {command} --hours {args.hours} --from {args.start}`, measured "
+         f"{time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores: dagster-daemon with the "
+         "project's dagster.yaml, the replay sensor (10 s), Spark Connect on 127.0.0.1 (driver 8g), InfluxDB "
+         f"1.6 local; {len(done)} of {len(wanted)} hours landed."),
         "",
         "| quantity | median | p95 | max | n |",
         "|---|---:|---:|---:|---:|",
@@ -206,10 +176,10 @@ def main() -> None:
         if values:
             lines.append(f"| {name} | {statistics.median(values):,.2f} | {percentile(values, 0.95):,.2f} | "
                          f"{max(values):,.2f} | {len(values)} |")
-    lines += ["", f"Lag behind the cadence: {head_lag:.1f} s over the first 10 hours, {tail_lag:.1f} s over the last 10 "
-              "(a growing backlog would show a growing lag). "
-              f"{queued_ahead} hours were requested while the previous one still ran (queued behind it); "
-              f"{guard_stops} of them stopped because the previous hour failed."]
+    lines += ["", (f"Lag behind the cadence: {head_lag:.1f} s over the first 10 hours, {tail_lag:.1f} s over the "
+                   "last 10 (a growing backlog would show a growing lag). "
+                   f"{queued_ahead} hours were requested while the previous one still ran (queued behind it); "
+                   f"{guard_stops} of them stopped because the previous hour failed.")]
     write_results("\n".join(lines), *markers)
     print("\n".join(lines))
     print(json.dumps({"run_dir": str(run)}))
