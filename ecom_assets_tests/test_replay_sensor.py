@@ -244,6 +244,7 @@ def test_without_the_lane_the_sensor_waits_for_each_hour_even_when_the_next_is_o
         _record_run(instance, first, dg.DagsterRunStatus.STARTED)
         late = replay_tick(instance, first.cursor, HOURS, now=t0 + 3 * INTERVAL_S - 1)
         assert not late.run_requests
+        assert "no one-run lane" in late.skip_reason.skip_message and "dagster.yaml" in late.skip_reason.skip_message
 
 
 def test_a_paused_sensor_resumes_its_clock_instead_of_counting_the_pause_as_lag() -> None:

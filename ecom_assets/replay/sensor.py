@@ -205,18 +205,24 @@ def replay_tick(instance: dg.DagsterInstance, cursor_text: str | None, hours: li
         cursor = replace(cursor, attempt=cursor.attempt + 1, ahead=0)
         break
 
+    overdue_without_lane = False
     while cursor.ahead < MAX_AHEAD:
         following = cursor.index + cursor.ahead + 1
         if following >= len(hours) or now < cursor.due(following):
             break
         lane = hours_wait_in_one_lane(instance) if lane is None else lane
         if not lane:
+            overdue_without_lane = True
             break
         request(following, 1, after=hours[following - 1])
         cursor = replace(cursor, ahead=cursor.ahead + 1)
     if requests or rollups:
         return dg.SensorResult(run_requests=requests + rollups, cursor=cursor.dumps())
     queued = f"; {cursor.ahead} queued behind it" if cursor.ahead else ""
+    if overdue_without_lane:
+        queued = (f"; hour {hours[cursor.index + 1]} is due but waits: this instance has no one-run lane for the "
+                  "replay's hours (add the concurrency section of the project's dagster.yaml to DAGSTER_HOME's to "
+                  "let due hours queue)")
     return dg.SensorResult(skip_reason=f"waiting for hour {hours[cursor.index]} (attempt {cursor.attempt}){queued}",
                            cursor=cursor.dumps())
 
