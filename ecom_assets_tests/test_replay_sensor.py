@@ -105,15 +105,23 @@ def test_sensor_goes_in_order_retries_failures_and_stops_at_the_end() -> None:
 def test_sensor_gives_up_on_an_hour_after_the_attempt_limit() -> None:
     with dg.DagsterInstance.ephemeral() as instance:
         cursor = ReplayCursor(replay="r2").dumps()
+        run_keys = set()
         for attempt in range(1, MAX_ATTEMPTS + 1):
             result = replay_tick(instance, cursor, HOURS)
+            run_keys.add(result.run_requests[0].run_key)
             assert result.run_requests[0].tags[ATTEMPT_TAG] == str(attempt)
             assert result.run_requests[0].partition_key == HOURS[0]
             _record_run(instance, result, dg.DagsterRunStatus.FAILURE)
             cursor = result.cursor
         stuck = replay_tick(instance, cursor, HOURS)
         assert not stuck.run_requests
-        assert f"failed {MAX_ATTEMPTS} times" in stuck.skip_reason.skip_message
+        message = stuck.skip_reason.skip_message
+        assert f"failed {MAX_ATTEMPTS} times" in message
+        # The message's command resumes the replay at the same hour, with fresh attempts.
+        resume = message.split(f"dagster sensor cursor {SENSOR_NAME} --set '")[1].rstrip("'`")
+        resumed = replay_tick(instance, resume, HOURS)
+        assert _hours_requested(resumed) == [HOURS[0]] and resumed.run_requests[0].tags[ATTEMPT_TAG] == "1"
+        assert resumed.run_requests[0].run_key not in run_keys  # a new run, not deduplicated
         assert all(r.tags[REPLAY_TAG] == "r2" for r in instance.get_runs())
 
 
@@ -296,3 +304,10 @@ def test_a_failed_hour_is_retried_after_a_back_off_and_nothing_is_queued_behind_
         retry = replay_tick(instance, waiting.cursor, HOURS, now=ended + RETRY_BACKOFF_S + 0.5)
         assert _hours_requested(retry)[0] == HOURS[0] and retry.run_requests[0].tags[ATTEMPT_TAG] == "2"
         assert retry_time(instance, run, 2) == pytest.approx(ended + 2 * RETRY_BACKOFF_S)  # doubled next time
+
+
+@pytest.mark.parametrize("cursor", ["not json", '{"index": 3}', '{"replay": "r", "speed": 2}'])
+def test_a_cursor_that_is_not_a_replay_cursor_fails_the_tick_with_a_clear_message(cursor: str) -> None:
+    with dg.DagsterInstance.ephemeral() as instance, pytest.raises(ValueError, match="not a replay cursor") as error:
+        replay_tick(instance, cursor, HOURS)
+    assert f"dagster sensor cursor {SENSOR_NAME} --delete" in str(error.value)

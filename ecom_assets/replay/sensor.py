@@ -84,7 +84,13 @@ class ReplayCursor:
         if not text:
             now = time.time() if now is None else now
             return ReplayCursor(replay=str(int(now)), started_at=now, last_tick=now)
-        return ReplayCursor(**json.loads(text))
+        try:
+            return ReplayCursor(**json.loads(text))
+        except (ValueError, TypeError) as error:
+            raise ValueError(
+                f"the replay sensor's cursor is not a replay cursor ({error}): {text[:200]!r}. Clear it to start "
+                f"a new replay (`dagster sensor cursor {SENSOR_NAME} --delete`) or set one written by "
+                "ReplayCursor.dumps()") from error
 
     def due(self, index: int) -> float:
         """When hour ``index`` is due on the replay's clock (epoch seconds)."""
@@ -189,10 +195,12 @@ def replay_tick(instance: dg.DagsterInstance, cursor_text: str | None, hours: li
             cursor = replace(cursor, index=cursor.index + 1, attempt=1)
             break
         if cursor.attempt >= MAX_ATTEMPTS:
+            resume = replace(cursor, attempt=0, ahead=0).dumps()
             return dg.SensorResult(
                 run_requests=rollups,
                 skip_reason=f"hour {key} failed {cursor.attempt} times (last run {run.run_id}): the replay is "
-                            "stopped there; fix the cause, then reset the sensor's cursor to retry from this hour",
+                            "stopped there; fix the cause, then retry from this hour with "
+                            f"`dagster sensor cursor {SENSOR_NAME} --set '{resume}'`",
                 cursor=cursor.dumps())
         retry_at = retry_time(instance, run, cursor.attempt)
         if now < retry_at:  # nothing is queued behind a failed hour until its retry is in flight
