@@ -38,9 +38,9 @@ class ReplayStack:
 
     def restart_influx(self) -> None:
         """Start the stopped InfluxDB again with the same files and port."""
-        log = (self.influx.folder / "influxd.log").open("a")
-        self.influx.process = subprocess.Popen(["influxd", "-config", str(self.influx.folder / "influxdb.conf")],
-                                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        with (self.influx.folder / "influxd.log").open("a") as log:
+            self.influx.process = subprocess.Popen(["influxd", "-config", str(self.influx.folder / "influxdb.conf")],
+                                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 @contextmanager

@@ -14,17 +14,22 @@ import dagster as dg
 from ecom_assets.replay.tags import AFTER_TAG, REPLAY_TAG
 
 
+def latest_hour_run(instance: dg.DagsterInstance, replay: str, hour: str) -> dg.DagsterRun | None:
+    """The most recent run of ``hour`` in the replay ``replay`` (runs carry the ``ecom/replay`` tag)."""
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={REPLAY_TAG: replay, "dagster/partition": hour}), limit=1)
+    return runs[0] if runs else None
+
+
 def previous_hour_problem(instance: dg.DagsterInstance, tags: Mapping[str, str]) -> str | None:
     """Why a run tagged with ``ecom/after_hour`` must not proceed (``None`` when it may): the previous
     hour's latest run in the same replay has not succeeded."""
     previous = tags.get(AFTER_TAG)
     if not previous:
         return None
-    runs = instance.get_runs(filters=dg.RunsFilter(tags={REPLAY_TAG: tags.get(REPLAY_TAG, ""),
-                                                         "dagster/partition": previous}), limit=1)
-    status = runs[0].status.value if runs else "never requested"
-    if runs and runs[0].status == dg.DagsterRunStatus.SUCCESS:
+    run = latest_hour_run(instance, tags.get(REPLAY_TAG, ""), previous)
+    if run is not None and run.status == dg.DagsterRunStatus.SUCCESS:
         return None
+    status = run.status.value if run is not None else "never requested"
     return (f"this hour was queued behind hour {previous}, whose latest run is {status}: it stops without "
             f"processing; the replay sensor requests it again once {previous} has succeeded")
 

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, replace
 
 import dagster as dg
 
+from ecom_assets.replay.ordering import latest_hour_run
 from ecom_assets.replay.partitions import all_hours, day_completed_by
 from ecom_assets.replay.tags import (
     AFTER_TAG,
@@ -135,13 +136,6 @@ def day_request(cursor: ReplayCursor, hour_key: str) -> list[dg.RunRequest]:
                           tags={REPLAY_TAG: cursor.replay, REQUESTED_AT_TAG: f"{time.time():.3f}"})]
 
 
-def latest_run(instance: dg.DagsterInstance, cursor: ReplayCursor, key: str) -> dg.DagsterRun | None:
-    """The most recent run of ``key`` in this replay."""
-    runs = instance.get_runs(filters=dg.RunsFilter(tags={REPLAY_TAG: cursor.replay, "dagster/partition": key}),
-                             limit=1)
-    return runs[0] if runs else None
-
-
 def retry_time(instance: dg.DagsterInstance, run: dg.DagsterRun, attempt: int) -> float:
     """When the failed ``run`` (attempt ``attempt``) may be retried: ``RETRY_BACKOFF_S * 2**(attempt - 1)``
     after it ended (at once when its end is not recorded)."""
@@ -179,7 +173,7 @@ def replay_tick(instance: dg.DagsterInstance, cursor_text: str | None, hours: li
             request(cursor.index, 1)
             cursor = replace(cursor, attempt=1)
             break
-        run = latest_run(instance, cursor, key)
+        run = latest_hour_run(instance, cursor.replay, key)
         if run is None or run.status in IN_PROGRESS:
             break
         if run.status == dg.DagsterRunStatus.SUCCESS:
