@@ -28,6 +28,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             conf_dir=settings.spark_conf_dir,
             driver_memory=settings.spark_driver_memory,
             local_ip=settings.spark_local_ip,
+            session_id_file=settings.spark_session_id_file,
         ),
         "lake": LakeResource(data_dir=settings.data_dir, root=settings.lake_dir),
         "influx": InfluxResource(

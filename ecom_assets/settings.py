@@ -71,6 +71,7 @@ class Settings:
     spark_conf_dir: str
     spark_master: str
     spark_remote: str
+    spark_shared_session: bool
     spark_driver_memory: str
     spark_local_ip: str
     dagster_home: str
@@ -89,6 +90,13 @@ class Settings:
         """The InfluxDB token (a secret: read on demand, never stored in metadata or logs)."""
         return os.environ.get("INFLUX_TOKEN", "")
 
+    @property
+    def spark_session_id_file(self) -> str:
+        """Where the Spark Connect session shared by the run processes is named (empty: not shared)."""
+        if not (self.spark_remote and self.spark_shared_session) or "://" in self.run_dir:
+            return ""
+        return str(Path(self.run_dir) / "spark-connect" / "shared-session-id")
+
 
 def load_settings() -> Settings:
     """Read the environment now (tests change it between calls)."""
@@ -98,6 +106,7 @@ def load_settings() -> Settings:
         spark_conf_dir=_path_or_uri("ECOM_SPARK_CONF_DIR", PROJECT_ROOT / "spark_conf"),
         spark_master=os.environ.get("ECOM_SPARK_MASTER", "").strip() or "local[*]",
         spark_remote=os.environ.get("ECOM_SPARK_REMOTE", "").strip(),
+        spark_shared_session=_choice("ECOM_SPARK_SHARED_SESSION", ("on", "off"), "on") == "on",
         spark_driver_memory=os.environ.get("ECOM_SPARK_DRIVER_MEMORY", "").strip(),
         spark_local_ip=os.environ.get("SPARK_LOCAL_IP", "").strip() or "127.0.0.1",
         dagster_home=_path_or_uri("DAGSTER_HOME", PROJECT_ROOT / ".dagster_home"),

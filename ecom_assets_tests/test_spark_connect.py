@@ -103,3 +103,54 @@ def test_incremental_hour_on_spark_connect_matches_the_local_run(connect_url: st
         assert done.returncode == 0, done.stderr[-3000:]
         for path, frame in zip(parts, before, strict=True):
             assert read(path).equals(frame), path
+
+
+SHARED_CLIENT = """
+import json, sys
+from ecom_assets.resources import SparkResource
+url, id_file, action = sys.argv[1:]
+session = SparkResource(remote=url, session_id_file=id_file).get_session()
+# A pandas UDF runs in the session's Python workers; a shared session keeps them between processes.
+total = session.range(100).mapInPandas(lambda batches: (b * 2 for b in batches), "id long").agg({"id": "sum"}).first()[0]
+if action == "stop":
+    session.stop()  # a shared session is not released by its clients
+print(json.dumps({"session": session.session_id, "total": total}))
+"""
+
+RELEASING_CLIENT = """
+import sys
+from pyspark.sql import SparkSession
+session = SparkSession.builder.remote(sys.argv[1] + "/;session_id=" + sys.argv[2]).getOrCreate()
+session.range(1).count()
+session.stop()  # an ordinary client releases the session: the server closes it for good
+"""
+
+
+def _client(code: str, *args: str) -> dict:
+    """Run ``code`` in a new process (as a Dagster run would) and parse its last line as JSON."""
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1]) if done.stdout.strip() else {}
+
+
+def test_run_processes_share_one_session_and_replace_a_closed_one(connect_url: str, tmp_path: Path) -> None:
+    from ecom_assets.resources.connect_session import read_session_id
+
+    id_file = tmp_path / "shared-session-id"
+    first = _client(SHARED_CLIENT, connect_url, str(id_file), "stop")
+    second = _client(SHARED_CLIENT, connect_url, str(id_file), "keep")
+    assert first["total"] == second["total"] == 2 * sum(range(100))
+    assert first["session"] == second["session"] == read_session_id(id_file)
+
+    _client(RELEASING_CLIENT, connect_url, first["session"])
+    third = _client(SHARED_CLIENT, connect_url, str(id_file), "keep")
+    assert third["total"] == 2 * sum(range(100))
+    assert third["session"] != first["session"] and read_session_id(id_file) == third["session"]
+
+
+def test_a_url_that_names_its_session_is_kept(tmp_path: Path) -> None:
+    from ecom_assets.resources.connect_session import names_session, with_session_id
+
+    assert with_session_id("sc://h:15002", "abc") == "sc://h:15002/;session_id=abc"
+    assert with_session_id("sc://h:15002/;token=t", "abc") == "sc://h:15002/;token=t;session_id=abc"
+    assert names_session("sc://h:15002/;user_id=u;session_id=abc") and not names_session("sc://h:15002/;token=t")

@@ -9,6 +9,8 @@ from pathlib import Path
 import dagster as dg
 from pyspark.sql import SparkSession
 
+from ecom_assets.resources.connect_session import names_session, shared_session
+
 FORCED_CONF = {"spark.sql.session.timeZone": "UTC"}
 
 
@@ -60,7 +62,9 @@ def build_spark_conf(conf_dir: str, driver_memory: str = "", extra: dict[str, st
 class SparkResource(dg.ConfigurableResource):
     """Spark for the assets: embedded (``master``, default ``local[*]``) or remote (``remote``, a Spark Connect URL).
 
-    The session is created once per process and reused (``getOrCreate``); tests share one.
+    The session is created once per process and reused (``getOrCreate``); tests share one. In remote
+    mode with ``session_id_file`` set, every process joins one server-side session whose id that file
+    holds (see :mod:`ecom_assets.resources.connect_session`), so a new run process starts warm.
     """
 
     master: str = "local[*]"
@@ -69,6 +73,7 @@ class SparkResource(dg.ConfigurableResource):
     driver_memory: str = ""
     local_ip: str = "127.0.0.1"
     app_name: str = "ecom-analytics"
+    session_id_file: str = ""
 
     @property
     def is_remote(self) -> bool:
@@ -78,6 +83,8 @@ class SparkResource(dg.ConfigurableResource):
     def get_session(self) -> SparkSession:
         """The process's Spark session, created on first use."""
         if self.is_remote:
+            if self.session_id_file and not names_session(self.remote):
+                return shared_session(self.remote, Path(self.session_id_file))
             return SparkSession.builder.remote(self.remote).getOrCreate()
         os.environ.setdefault("SPARK_LOCAL_IP", self.local_ip)
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
