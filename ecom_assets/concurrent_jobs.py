@@ -10,9 +10,12 @@ active session on Spark Connect and fail in a worker thread.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def run_concurrently(jobs: Mapping[str, Callable[[], Any]], seconds: dict[str, float] | None = None
@@ -37,3 +40,17 @@ def run_concurrently(jobs: Mapping[str, Callable[[], Any]], seconds: dict[str, f
     with ThreadPoolExecutor(max_workers=max(1, len(jobs)), thread_name_prefix="spark-job") as pool:
         futures = {name: pool.submit(timed(name, job)) for name, job in jobs.items()}
     return {name: future.result() for name, future in futures.items()}
+
+
+@contextmanager
+def running_beside(job: Callable[[], T]) -> Iterator[Future[T]]:
+    """Start ``job`` in a thread while the ``with`` block runs on this one; its future is yielded.
+
+    Leaving the block waits for the job, so nothing keeps running behind a failure; ``.result()``
+    gives the job's value or raises its error.
+    """
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spark-job")
+    try:
+        yield pool.submit(job)
+    finally:
+        pool.shutdown(wait=True)

@@ -155,9 +155,11 @@ def refresh_recommendations(session: SparkSession, ledgers: Ledgers, events: Dat
     laps.lap("strengths")
 
     def content_candidates() -> DataFrame:
-        recent = recent_products(strengths, models.sizes.recent).localCheckpoint()
+        # One job: the recent products are recomputed from the checkpointed strengths where needed
+        # (cheaper than a job of their own), and the similarity rows are only read for them.
+        recent = recent_products(strengths, models.sizes.recent)
         similarity = models.similarity.join(F.broadcast(recent.select("product_id").distinct()), "product_id",
-                                            "left_semi").localCheckpoint()
+                                            "left_semi")
         return content_scores(recent, similarity).localCheckpoint()
 
     # The content candidates and the fold-in are independent: run side by side.
@@ -178,12 +180,17 @@ def refresh_recommendations(session: SparkSession, ledgers: Ledgers, events: Dat
     return result
 
 
-def monitor(session: SparkSession, ledgers: Ledgers, events: DataFrame, start: dt.datetime, recs: RecsHour,
-            catalogue_size: int) -> tuple[list[dict], dict[str, float]]:
-    """Online metrics of the lists served before the hour, and the coverage of the lists served in it."""
+def evaluate_served(session: SparkSession, ledgers: Ledgers, events: DataFrame, start: dt.datetime) -> list[dict]:
+    """Online metrics of the lists served before the hour against the hour's events (it reads nothing
+    the hour writes, so it can run beside the hour's updates)."""
     active = events.select("user_id").distinct()
     served_before, _ = ledgers.served.latest(session, start, active)
-    return online_metrics(served_before, events), coverage(recs.lists, catalogue_size)
+    return online_metrics(served_before, events)
+
+
+def served_coverage(recs: RecsHour, catalogue_size: int) -> dict[str, float]:
+    """The share of the catalogue in the lists served in the hour, overall and per segment."""
+    return coverage(recs.lists, catalogue_size)
 
 
 def compact(session: SparkSession, ledgers: Ledgers, start: dt.datetime) -> None:
