@@ -12,23 +12,14 @@ import time
 import dagster as dg
 from pyspark.sql import functions as F
 
-from ecom_assets.incremental.batch_models import recs_models, segmentation
 from ecom_assets.incremental.customers import base_customers, pair_counts
-from ecom_assets.concurrent_jobs import running_beside
-from ecom_assets.incremental.hour import (
-    compact,
-    evaluate_served,
-    refresh_recommendations,
-    served_coverage,
-    update_segments,
-)
+from ecom_assets.incremental.hour import compact, models_hour
 from ecom_assets.incremental.points import offline_points, online_points, segment_points
 from ecom_assets.incremental.recommendations import served_lists
 from ecom_assets.incremental.state import BASE_CUSTOMERS, BASE_PAIRS, BASE_SERVED, Ledgers
 from ecom_assets.ingest.tables import read_raw_events
 from ecom_assets.lake import is_local, local_path
 from ecom_assets.recommendation.assets import ALS_MODEL, ALS_PARAMS
-from ecom_assets.recommendation.hybrid import CandidateSizes
 from ecom_assets.recommendation.interactions import Window, events_in
 from ecom_assets.replay.assets import replay_clock
 from ecom_assets.replay.hour_step import hour_events
@@ -151,66 +142,59 @@ def incremental_models(context: dg.AssetExecutionContext, spark: SparkResource, 
     ledgers = Ledgers.of(lake.lake)
     events = hour_events(session, lake.lake, start, HOUR_COLUMNS)
 
-    # The lists served before the hour are scored against its events beside the hour's updates: that
-    # evaluation reads nothing the hour writes.
-    with running_beside(lambda: evaluate_served(session, ledgers, events, start)) as evaluation:
-        model, names = segmentation(session, lake.lake)
-        segments = update_segments(session, lake.lake, ledgers, events, start, model, names)
-        if segments.cold_start:
-            context.log.warning(f"no state for the hours before {context.partition_key} in this November: customers "
-                                "and centres start from October's (replay from 2019-11-01-00:00 for a continuous state)")
-        overall = next(r for r in segments.rows if r["segment"] == "all")
-        unnamed = segments.unnamed
-        written = sink.write(f"segment_evolution-{part_name(start)}", segment_points(clock, start, segments.rows))
-        yield dg.MaterializeResult(
-            asset_key="customer_segments",
-            metadata={"active_users": overall["active_users"], "new_users": overall["new_users"],
-                      "changed_users": overall["changed_users"], "changed_share": round(overall["changed_share"], 6),
-                      "active_changed_share": round(overall["active_changed_share"], 4),
-                      "segment_sizes": dg.MetadataValue.json({r["segment"]: r["users"] for r in segments.rows}),
-                      "points_written": written, "cold_start": segments.cold_start,
-                      "state_gaps": segments.gaps,
-                      "seconds": dg.MetadataValue.json(dict(segments.laps))},
-            check_results=[
-                dg.AssetCheckResult(check_name="churn_below_15_percent", asset_key="customer_segments",
-                                    passed=overall["changed_share"] <= MAX_CHURN, severity=dg.AssetCheckSeverity.WARN,
-                                    metadata={"changed_share": round(overall["changed_share"], 6),
-                                              "largest_size_change": round(max(
-                                                  abs(r["size_change"]) for r in segments.rows), 6)}),
-                dg.AssetCheckResult(check_name="active_users_assigned", asset_key="customer_segments",
-                                    passed=unnamed == 0, metadata={"unnamed": unnamed}),
-            ],
-        )
+    hour = models_hour(session, lake, ledgers, events, start)
+    segments, recs = hour.segments, hour.recs
+    if segments.cold_start:
+        context.log.warning(f"no state for the hours before {context.partition_key} in this November: customers "
+                            "and centres start from October's (replay from 2019-11-01-00:00 for a continuous state)")
+    overall = next(r for r in segments.rows if r["segment"] == "all")
+    unnamed = segments.unnamed
+    written = sink.write(f"segment_evolution-{part_name(start)}", segment_points(clock, start, segments.rows))
+    yield dg.MaterializeResult(
+        asset_key="customer_segments",
+        metadata={"active_users": overall["active_users"], "new_users": overall["new_users"],
+                  "changed_users": overall["changed_users"], "changed_share": round(overall["changed_share"], 6),
+                  "active_changed_share": round(overall["active_changed_share"], 4),
+                  "segment_sizes": dg.MetadataValue.json({r["segment"]: r["users"] for r in segments.rows}),
+                  "points_written": written, "cold_start": segments.cold_start,
+                  "state_gaps": segments.gaps,
+                  "seconds": dg.MetadataValue.json(dict(segments.laps))},
+        check_results=[
+            dg.AssetCheckResult(check_name="churn_below_15_percent", asset_key="customer_segments",
+                                passed=overall["changed_share"] <= MAX_CHURN, severity=dg.AssetCheckSeverity.WARN,
+                                metadata={"changed_share": round(overall["changed_share"], 6),
+                                          "largest_size_change": round(max(
+                                              abs(r["size_change"]) for r in segments.rows), 6)}),
+            dg.AssetCheckResult(check_name="active_users_assigned", asset_key="customer_segments",
+                                passed=unnamed == 0, metadata={"unnamed": unnamed}),
+        ],
+    )
 
-        context.log.info(f"segments: {dict(segments.laps)}")
-        models = recs_models(session, lake, CandidateSizes())
-        recs = refresh_recommendations(session, ledgers, events, start, segments, models)
-        yield dg.MaterializeResult(
-            asset_key="live_recommendations",
-            metadata={"users_served": recs.users, "factors_folded_in": recs.folded_users,
-                      "seconds": dg.MetadataValue.json(dict(recs.laps))},
-            check_results=[dg.AssetCheckResult(
-                check_name="ten_per_active_user", asset_key="live_recommendations",
-                passed=recs.short_lists == 0 and recs.users == overall["active_users"],
-                metadata={"short_lists": recs.short_lists, "served": recs.users, "active": overall["active_users"]})],
-        )
+    yield dg.MaterializeResult(
+        asset_key="live_recommendations",
+        metadata={"users_served": recs.users, "factors_folded_in": recs.folded_users,
+                  "seconds": dg.MetadataValue.json(dict(recs.laps))},
+        check_results=[dg.AssetCheckResult(
+            check_name="ten_per_active_user", asset_key="live_recommendations",
+            passed=recs.short_lists == 0 and recs.users == overall["active_users"],
+            metadata={"short_lists": recs.short_lists, "served": recs.users, "active": overall["active_users"]})],
+    )
 
-        context.log.info(f"recommendations: {dict(recs.laps)}")
-        started = time.perf_counter()
-        online, coverage = evaluation.result(), served_coverage(recs, models.catalogue_size)
-        lines = online_points(clock, start, online, coverage) + offline_points(clock, start, models.offline)
-        written = sink.write(f"recommendation_metrics-{part_name(start)}", lines)
-        compact(session, ledgers, start)
-        context.log.info(f"monitoring and compaction: {time.perf_counter() - started:.2f} s")
-        events.unpersist()
-        headline = {f"{r['target']}_{k}": round(r[k], 5) for r in online if r["segment"] == "all"
-                    for k in ("hit_rate_at_10", "precision_at_10")}
-        yield dg.MaterializeResult(
-            asset_key="recommendation_monitoring",
-            metadata={**headline, "catalogue_coverage": round(coverage.get("all", 0.0), 6),
-                      "evaluated_users": next((r["users"] for r in online if r["segment"] == "all"
-                                               and r["target"] == "any"), 0),
-                      "points_written": written})
+    started = time.perf_counter()
+    online, coverage = hour.online, hour.coverage
+    lines = online_points(clock, start, online, coverage) + offline_points(clock, start, hour.models.offline)
+    written = sink.write(f"recommendation_metrics-{part_name(start)}", lines)
+    compact(session, ledgers, start)
+    context.log.info(f"publishing and compaction: {time.perf_counter() - started:.2f} s")
+    events.unpersist()
+    headline = {f"{r['target']}_{k}": round(r[k], 5) for r in online if r["segment"] == "all"
+                for k in ("hit_rate_at_10", "precision_at_10")}
+    yield dg.MaterializeResult(
+        asset_key="recommendation_monitoring",
+        metadata={**headline, "catalogue_coverage": round(coverage.get("all", 0.0), 6),
+                  "evaluated_users": next((r["users"] for r in online if r["segment"] == "all"
+                                           and r["target"] == "any"), 0),
+                  "points_written": written})
 
 
 INCREMENTAL_BATCH_ASSETS = [replay_baseline]

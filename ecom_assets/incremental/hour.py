@@ -1,9 +1,12 @@
 """One replayed hour of the incremental models, as plain functions over the hour's events and the ledgers.
 
-Order inside the hour: customers and pairs are updated and the active users re-assigned
-(:func:`update_segments`); then the same users' ALS factors are folded in and their top-10s refreshed
-(:func:`refresh_recommendations`); then the lists served before the hour are scored against what the
-users did in it (:func:`monitor`). Only the hour's active users and products are touched.
+The hour's active users' customer rows and pairs are looked up and updated (:func:`look_up_state`);
+from them, the users are re-assigned and the centres moved (:func:`update_segments`) while their
+content candidates and ALS factors are computed (:func:`recommendation_candidates`); then their
+top-10s are blended and served (:func:`refresh_recommendations`). The lists served before the hour
+are scored against what the users did in it (:func:`evaluate_served`). :func:`models_hour` runs
+them all, side by side where they do not depend on each other. Only the hour's active users and
+products are touched.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from ecom_assets.concurrent_jobs import run_concurrently
-from ecom_assets.incremental.batch_models import RecsModels
+from ecom_assets.concurrent_jobs import run_concurrently, running_beside
+from ecom_assets.incremental.batch_models import RecsModels, recs_models, segmentation
 from ecom_assets.incremental.customers import (
     hour_activity,
     merge_pairs,
@@ -43,8 +46,9 @@ from ecom_assets.incremental.segments import (
 )
 from ecom_assets.incremental.state import CENTRES, Ledgers
 from ecom_assets.lake import Lake
-from ecom_assets.recommendation.hybrid import content_scores, recent_products
+from ecom_assets.recommendation.hybrid import CandidateSizes, content_scores, recent_products
 from ecom_assets.replay.partitions import REPLAY_START, part_name
+from ecom_assets.resources import LakeResource
 from ecom_assets.segmentation.assignment import segment_name
 
 ONE_HOUR = dt.timedelta(hours=1)
@@ -104,14 +108,24 @@ def read_centres(session: SparkSession, lake: Lake, ledgers: Ledgers, start: dt.
     return Centres.from_model(model, sizes), start > REPLAY_START
 
 
-def update_segments(session: SparkSession, lake: Lake, ledgers: Ledgers, events: DataFrame, start: dt.datetime,
-                    model: PipelineModel, names: dict[int, str]) -> SegmentHour:
-    """Update the active users' state and pairs, re-assign them, move the centres; write the hour's parts."""
+@dataclass
+class HourState:
+    """The state of the hour's active users once its events are added: their customer rows (with
+    ``previous_cluster`` and ``is_new``) and every pair they have (``changed``: touched in the hour)."""
+
+    customers: DataFrame
+    pairs: DataFrame
+    gaps: bool
+    laps: Laps
+
+
+def look_up_state(session: SparkSession, ledgers: Ledgers, events: DataFrame, start: dt.datetime) -> HourState:
+    """The active users' rows before the hour, from the ledgers, updated with the hour's events."""
     laps = Laps()
     activity = hour_activity(events).localCheckpoint()
     laps.lap("activity")
 
-    def customers() -> tuple[DataFrame, list[str]]:
+    def customers() -> tuple[DataFrame, bool]:
         previous, gaps = ledgers.customers.latest(session, start, activity)
         return update_customers(previous, activity).localCheckpoint(), gaps
 
@@ -123,10 +137,17 @@ def update_segments(session: SparkSession, lake: Lake, ledgers: Ledgers, events:
     state = run_concurrently({"customers": customers, "pairs": user_pairs})
     (updated, gaps), pairs = state["customers"], state["pairs"]
     laps.lap("state_lookup")
-    # On this thread: a cold start reads the K-means model's centres, and Spark ML's calls on Spark
-    # Connect need the calling thread's active session (a worker thread has none).
+    return HourState(updated, pairs, gaps, laps)
+
+
+def update_segments(session: SparkSession, lake: Lake, ledgers: Ledgers, state: HourState, start: dt.datetime,
+                    model: PipelineModel, names: dict[int, str]) -> SegmentHour:
+    """Re-assign the active users, move the centres; write the hour's parts of the customers, pairs and
+    centres. Calls Spark ML: run it on the thread that opened the session (see ``concurrent_jobs``)."""
+    laps = Laps()
+    laps.update(state.laps)
     before, cold = read_centres(session, lake, ledgers, start, model)
-    features = rfm_features(updated, product_funnel(pairs), start + ONE_HOUR)
+    features = rfm_features(state.customers, product_funnel(state.pairs), start + ONE_HOUR)
     assigned = nearest_centre(scaled_features(model, features), before.centres).withColumn(
         "segment", segment_name(names, F.col("cluster"))).localCheckpoint()
     laps.lap("assign")
@@ -139,19 +160,30 @@ def update_segments(session: SparkSession, lake: Lake, ledgers: Ledgers, events:
     centres_path = lake.replay_table(CENTRES, part_name(start))
     run_concurrently({
         "customers": lambda: ledgers.customers.write_hour(assigned, start),
-        "pairs": lambda: ledgers.pairs.write_hour(pairs.where("changed"), start),
+        "pairs": lambda: ledgers.pairs.write_hour(state.pairs.where("changed"), start),
         "centres": lambda: after.frame(session).coalesce(1).write.mode("overwrite").parquet(centres_path),
     })
     laps.lap("write")
-    return SegmentHour(assigned, pairs.drop("changed"), before, after, change,
-                       evolution_rows(before, after, change, names), unnamed, cold, gaps, laps)
+    return SegmentHour(assigned, state.pairs.drop("changed"), before, after, change,
+                       evolution_rows(before, after, change, names), unnamed, cold, state.gaps, laps)
 
 
-def refresh_recommendations(session: SparkSession, ledgers: Ledgers, events: DataFrame, start: dt.datetime,
-                            segments: SegmentHour, models: RecsModels) -> RecsHour:
-    """Fold in the active users' factors and serve them fresh top-10s."""
+@dataclass
+class Candidates:
+    """What the hour's blend scores, per active user: pair strengths, content candidates, folded-in factors."""
+
+    strengths: DataFrame
+    content: DataFrame
+    factors: DataFrame
+    laps: Laps
+
+
+def recommendation_candidates(state: HourState, models: RecsModels) -> Candidates:
+    """The active users' content candidates and folded-in ALS factors (DataFrame work only: it can run
+    beside :func:`update_segments`, which needs only the same state)."""
     laps = Laps()
-    strengths = event_strengths(segments.pairs).localCheckpoint()
+    pairs = state.pairs.drop("changed")
+    strengths = event_strengths(pairs).localCheckpoint()
     laps.lap("strengths")
 
     def content_candidates() -> DataFrame:
@@ -164,18 +196,27 @@ def refresh_recommendations(session: SparkSession, ledgers: Ledgers, events: Dat
 
     # The content candidates and the fold-in are independent: run side by side.
     sides = run_concurrently({"content": content_candidates,
-                              "fold_in": lambda: fold_in_active(segments.pairs, models.params,
+                              "fold_in": lambda: fold_in_active(pairs, models.params,
                                                                 models.blend).localCheckpoint()}, laps)
-    content, factors = sides["content"], sides["fold_in"]
     laps.lap("content_and_fold_in")
-    purchased = strengths.where("purchased").select("user_id", "product_id")
-    recs = live_recommend(segments.assigned.select("user_id", "segment"), factors, content, purchased, models.blend)
+    return Candidates(strengths, sides["content"], sides["fold_in"], laps)
+
+
+def refresh_recommendations(ledgers: Ledgers, start: dt.datetime, segments: SegmentHour, candidates: Candidates,
+                            models: RecsModels) -> RecsHour:
+    """Blend the candidates under each user's current segment and serve fresh top-10s (written to the
+    served ledger, keyed by the hour)."""
+    laps = Laps()
+    laps.update(candidates.laps)
+    purchased = candidates.strengths.where("purchased").select("user_id", "product_id")
+    recs = live_recommend(segments.assigned.select("user_id", "segment"), candidates.factors, candidates.content,
+                          purchased, models.blend)
     lists = served_lists(recs, start).localCheckpoint()
     laps.lap("blend")
     ledgers.served.write_hour(lists, start)
     stats = lists.agg(F.count(F.lit(1)).alias("users"),
                       F.count_if(F.size("products") < F.lit(10)).alias("short")).first()
-    result = RecsHour(lists, int(stats["users"]), int(stats["short"]), factors.count(), laps)
+    result = RecsHour(lists, int(stats["users"]), int(stats["short"]), candidates.factors.count(), laps)
     laps.lap("write")
     return result
 
@@ -188,9 +229,35 @@ def evaluate_served(session: SparkSession, ledgers: Ledgers, events: DataFrame, 
     return online_metrics(served_before, events)
 
 
-def served_coverage(recs: RecsHour, catalogue_size: int) -> dict[str, float]:
-    """The share of the catalogue in the lists served in the hour, overall and per segment."""
-    return coverage(recs.lists, catalogue_size)
+@dataclass
+class ModelsHour:
+    """Everything one hour of the incremental models computed, ready to publish."""
+
+    segments: SegmentHour
+    recs: RecsHour
+    online: list[dict]
+    coverage: dict[str, float]
+    models: RecsModels
+
+
+def models_hour(session: SparkSession, resource: LakeResource, ledgers: Ledgers, events: DataFrame,
+                start: dt.datetime) -> ModelsHour:
+    """One hour's segments, recommendations and online evaluation, with independent Spark jobs side by side.
+
+    An hour's jobs are small, so each is mostly waiting (planning, scheduling, a round trip); jobs that
+    do not need each other's results overlap: the evaluation of the lists served before the hour runs
+    beside everything; the state lookup beside the loading of the models; the content candidates and
+    the fold-in beside the re-assignment. Spark ML calls stay on this thread.
+    """
+    with running_beside(lambda: evaluate_served(session, ledgers, events, start)) as evaluation:
+        with running_beside(lambda: look_up_state(session, ledgers, events, start)) as lookup:
+            model, names = segmentation(session, resource.lake)
+            models = recs_models(session, resource, CandidateSizes())
+        state = lookup.result()
+        with running_beside(lambda: recommendation_candidates(state, models)) as candidates:
+            segments = update_segments(session, resource.lake, ledgers, state, start, model, names)
+        recs = refresh_recommendations(ledgers, start, segments, candidates.result(), models)
+        return ModelsHour(segments, recs, evaluation.result(), coverage(recs.lists, models.catalogue_size), models)
 
 
 def compact(session: SparkSession, ledgers: Ledgers, start: dt.datetime) -> None:
