@@ -122,19 +122,18 @@ class HourState:
 def look_up_state(session: SparkSession, ledgers: Ledgers, events: DataFrame, start: dt.datetime) -> HourState:
     """The active users' rows before the hour, from the ledgers, updated with the hour's events."""
     laps = Laps()
-    activity = hour_activity(events).localCheckpoint()
-    laps.lap("activity")
+    active = events.select("user_id").distinct()
 
     def customers() -> tuple[DataFrame, bool]:
-        previous, gaps = ledgers.customers.latest(session, start, activity)
-        return update_customers(previous, activity).localCheckpoint(), gaps
+        previous, gaps = ledgers.customers.latest(session, start, active)
+        return update_customers(previous, hour_activity(events)).localCheckpoint(), gaps
 
     def user_pairs() -> DataFrame:
-        before_pairs, _ = ledgers.pairs.latest(session, start, activity, ("user_id",))
+        before_pairs, _ = ledgers.pairs.latest(session, start, active, ("user_id",))
         return merge_pairs(before_pairs, pair_counts(events)).localCheckpoint()
 
     # Independent lookups, run side by side (each keeps about one core busy).
-    state = run_concurrently({"customers": customers, "pairs": user_pairs})
+    state = run_concurrently({"customers": customers, "pairs": user_pairs}, laps)
     (updated, gaps), pairs = state["customers"], state["pairs"]
     laps.lap("state_lookup")
     return HourState(updated, pairs, gaps, laps)
@@ -213,12 +212,15 @@ def refresh_recommendations(ledgers: Ledgers, start: dt.datetime, segments: Segm
                           purchased, models.blend)
     lists = served_lists(recs, start).localCheckpoint()
     laps.lap("blend")
-    ledgers.served.write_hour(lists, start)
-    stats = lists.agg(F.count(F.lit(1)).alias("users"),
-                      F.count_if(F.size("products") < F.lit(10)).alias("short")).first()
-    result = RecsHour(lists, int(stats["users"]), int(stats["short"]), candidates.factors.count(), laps)
+    done = run_concurrently({
+        "write": lambda: ledgers.served.write_hour(lists, start),
+        "stats": lambda: lists.agg(F.count(F.lit(1)).alias("users"),
+                                   F.count_if(F.size("products") < F.lit(10)).alias("short")).first(),
+        "folded": candidates.factors.count,
+    })
+    stats = done["stats"]
     laps.lap("write")
-    return result
+    return RecsHour(lists, int(stats["users"]), int(stats["short"]), done["folded"], laps)
 
 
 def evaluate_served(session: SparkSession, ledgers: Ledgers, events: DataFrame, start: dt.datetime) -> list[dict]:
