@@ -5,10 +5,11 @@ from __future__ import annotations
 import dagster as dg
 
 from ecom_assets.behaviour.assets import BEHAVIOUR_ASSETS
-from ecom_assets.incremental.assets import INCREMENTAL_BATCH_ASSETS, INCREMENTAL_HOURLY_ASSETS
+from ecom_assets.incremental.assets import INCREMENTAL_BATCH_ASSETS
 from ecom_assets.ingest.assets import raw_events
 from ecom_assets.recommendation.assets import RECOMMENDATION_ASSETS
-from ecom_assets.replay.assets import DAILY_REPLAY_ASSETS, REPLAY_ASSETS
+from ecom_assets.replay.assets import DAILY_REPLAY_ASSETS
+from ecom_assets.replay.hour_asset import BEHAVIOUR_KEYS, HOURLY_ASSETS
 from ecom_assets.replay.sensor import DAILY_JOB_NAME, REPLAY_JOB_NAME, build_replay_sensor
 from ecom_assets.resources import InfluxResource, LakeResource, SparkResource
 from ecom_assets.segmentation.assets import SEGMENTATION_ASSETS
@@ -16,7 +17,6 @@ from ecom_assets.settings import Settings, load_settings
 
 BATCH_JOB_NAME = "batch_job"
 BATCH_ASSETS = [raw_events, *BEHAVIOUR_ASSETS, *SEGMENTATION_ASSETS, *RECOMMENDATION_ASSETS, *INCREMENTAL_BATCH_ASSETS]
-HOURLY_ASSETS = [*REPLAY_ASSETS, *INCREMENTAL_HOURLY_ASSETS]
 
 
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
@@ -53,10 +53,11 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     )
     replay_job = dg.define_asset_job(
         REPLAY_JOB_NAME,
-        selection=dg.AssetSelection.assets(*(HOURLY_ASSETS if settings.replay_models else REPLAY_ASSETS)),
+        selection=(dg.AssetSelection.assets(*HOURLY_ASSETS) if settings.replay_models
+                   else dg.AssetSelection.assets(*BEHAVIOUR_KEYS)),
         executor_def=dg.in_process_executor,
-        description="One hour of November: behaviour, product trends, replay timings, then the incremental "
-                    "segments and recommendations and their online evaluation -> lake and InfluxDB.",
+        description="One hour of November in one step: behaviour, product trends and replay timings beside the "
+                    "incremental segments, recommendations and their online evaluation -> lake and InfluxDB.",
     )
     daily_job = dg.define_asset_job(
         DAILY_JOB_NAME,

@@ -13,7 +13,7 @@ import yaml
 from dagster._core.test_utils import create_run_for_test
 
 from ecom_assets.definitions import build_resources, defs
-from ecom_assets.replay.assets import hourly_replay
+from ecom_assets.replay.hour_asset import BEHAVIOUR_KEYS, replay_hour
 from ecom_assets.replay.ordering import previous_hour_problem
 from ecom_assets.replay.partitions import all_hours
 from ecom_assets.replay.sensor import (
@@ -276,13 +276,14 @@ def test_a_queued_hour_whose_previous_hour_failed_stops_before_any_work(tmp_path
     with dg.DagsterInstance.ephemeral() as instance:
         create_run_for_test(instance, job_name=REPLAY_JOB_NAME, status=dg.DagsterRunStatus.FAILURE,
                             tags={REPLAY_TAG: "r12", "dagster/partition": HOURS[0]})
-        result = dg.materialize([hourly_replay], partition_key=HOURS[1], instance=instance, raise_on_error=False,
+        result = dg.materialize([replay_hour], selection=list(BEHAVIOUR_KEYS), partition_key=HOURS[1],
+                                instance=instance, raise_on_error=False,
                                 resources=build_resources(load_settings()),
                                 tags={REPLAY_TAG: "r12", AFTER_TAG: HOURS[0]})
         assert not result.success
         failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
         assert f"queued behind hour {HOURS[0]}" in failure.step_failure_data.user_failure_data.description
-        assert not result.asset_materializations_for_node("hourly_replay")
+        assert not result.asset_materializations_for_node("replay_hour")
     assert not (tmp_path / "lake").exists()
 
 

@@ -1,15 +1,16 @@
 """Incremental models during the replay: evolving segments, learning recommendations, online evaluation.
 
-``replay_baseline`` (batch) writes October's state once; ``incremental_models`` (hourly, in the
-replay job) carries it through November hour by hour: each of its assets depends on its own previous
-hour, and the state lives in ledgers (:mod:`ecom_assets.incremental.ledger`) under processed/replay/.
+``replay_baseline`` (batch) writes October's state once; the hourly assets (:data:`MODEL_SPECS`,
+computed by :func:`publish_models` in the hour's one step, :mod:`ecom_assets.replay.hour_asset`)
+carry it through November hour by hour: each depends on its own previous hour, and the state lives in
+ledgers (:mod:`ecom_assets.incremental.ledger`) under processed/replay/.
 """
 
 
 import datetime as dt
-import time
 
 import dagster as dg
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ecom_assets.incremental.customers import base_customers, pair_counts
@@ -22,9 +23,8 @@ from ecom_assets.lake import is_local, local_path
 from ecom_assets.recommendation.assets import ALS_MODEL, ALS_PARAMS
 from ecom_assets.recommendation.interactions import Window, events_in
 from ecom_assets.replay.assets import replay_clock
-from ecom_assets.replay.hour_step import hour_events
-from ecom_assets.replay.ordering import require_previous_hour
-from ecom_assets.replay.partitions import PREVIOUS_HOUR, hour_start, november_hours, part_name
+from ecom_assets.replay.partitions import PREVIOUS_HOUR, part_name
+from ecom_assets.replay.step_results import Published
 from ecom_assets.resources import InfluxResource, LakeResource, SparkResource
 from ecom_assets.segmentation.assets import MODEL_NAME
 from ecom_assets.settings import load_settings
@@ -32,7 +32,6 @@ from ecom_assets.table_metadata import table_metadata
 
 GROUP = "incremental"
 MAX_CHURN = 0.15
-HOUR_COLUMNS = ("event_time", "event_type", "product_id", "price", "user_id", "user_session")
 # What each hour reads from the batch graph: (processed table or model, the asset that writes it).
 NEEDED_TABLES = (
     (BASE_CUSTOMERS, "replay_baseline"), ("hybrid_weights", "hybrid_recs"), ("segment_popularity", "hybrid_recs"),
@@ -89,68 +88,63 @@ def _require_batch_outputs(lake: LakeResource) -> None:
                          f"{', '.join(missing)} first (`make demo`, or the batch_job in the UI)")
 
 
-@dg.multi_asset(
-    name="incremental_models",
-    group_name=GROUP,
-    partitions_def=november_hours,
-    specs=[
-        dg.AssetSpec(
-            "customer_segments",
-            deps=["raw_events", "replay_baseline", "kmeans_model", "segment_profiles",
-                  dg.AssetDep("customer_segments", partition_mapping=PREVIOUS_HOUR)],
-            kinds={"spark", "parquet", "influxdb"},
-            description="Every customer's RFM and behaviour aggregates updated with the hour's events (October "
-                        "as the start); the hour's active users re-assigned on the saved pipeline's scale to "
-                        "centres that follow the data (decayed mini-batch update, ids and names kept); new "
-                        "users placed in existing segments. Published to InfluxDB's segment_evolution: size, "
-                        "new users, users who changed segment and their share, relative size change."),
-        dg.AssetSpec(
-            "live_recommendations",
-            deps=["customer_segments", "als_model", "content_similarity", "hybrid_recs",
-                  dg.AssetDep("live_recommendations", partition_mapping=PREVIOUS_HOUR)],
-            kinds={"spark", "parquet"},
-            description="The hour's active users' ALS factors folded in from the fixed item factors and fresh "
-                        "hybrid top-10s served for every active user (processed/replay/served_recs, keyed by "
-                        "hour); products new in November reach users through content similarity, which covers "
-                        "the whole catalogue."),
-        dg.AssetSpec(
-            "recommendation_monitoring", deps=["live_recommendations", "recs_evaluation"], kinds={"influxdb"},
-            description="Online HitRate@10 and Precision@10 of the lists served before the hour against what "
-                        "the users viewed, carted and bought in it, overall and per segment, the coverage of "
-                        "the hour's lists, and the offline metrics of the models in use, to InfluxDB's "
-                        "recommendation_metrics."),
-    ],
-    check_specs=[
-        dg.AssetCheckSpec("churn_below_15_percent", asset="customer_segments",
-                          description=f"At most {MAX_CHURN:.0%} of previously assigned users changed segment "
-                                      "since the previous hour (the specification's stability bar)."),
-        dg.AssetCheckSpec("active_users_assigned", asset="customer_segments",
-                          description="Every user active in the hour has a named segment."),
-        dg.AssetCheckSpec("ten_per_active_user", asset="live_recommendations",
-                          description="Every user active in the hour was served 10 products."),
-    ],
-)
-def incremental_models(context: dg.AssetExecutionContext, spark: SparkResource, lake: LakeResource,
-                       influx: InfluxResource):
-    """One hour of the incremental models: segments, recommendations, then their online evaluation."""
-    require_previous_hour(context)
+MODEL_SPECS = [
+    dg.AssetSpec(
+        "customer_segments", group_name=GROUP,
+        deps=["raw_events", "replay_baseline", "kmeans_model", "segment_profiles",
+              dg.AssetDep("customer_segments", partition_mapping=PREVIOUS_HOUR)],
+        kinds={"spark", "parquet", "influxdb"},
+        description="Every customer's RFM and behaviour aggregates updated with the hour's events (October "
+                    "as the start); the hour's active users re-assigned on the saved pipeline's scale to "
+                    "centres that follow the data (decayed mini-batch update, ids and names kept); new "
+                    "users placed in existing segments. Published to InfluxDB's segment_evolution: size, "
+                    "new users, users who changed segment and their share, relative size change."),
+    dg.AssetSpec(
+        "live_recommendations", group_name=GROUP,
+        deps=["customer_segments", "als_model", "content_similarity", "hybrid_recs",
+              dg.AssetDep("live_recommendations", partition_mapping=PREVIOUS_HOUR)],
+        kinds={"spark", "parquet"},
+        description="The hour's active users' ALS factors folded in from the fixed item factors and fresh "
+                    "hybrid top-10s served for every active user (processed/replay/served_recs, keyed by "
+                    "hour); products new in November reach users through content similarity, which covers "
+                    "the whole catalogue."),
+    dg.AssetSpec(
+        "recommendation_monitoring", group_name=GROUP, deps=["live_recommendations", "recs_evaluation"],
+        kinds={"influxdb"},
+        description="Online HitRate@10 and Precision@10 of the lists served before the hour against what "
+                    "the users viewed, carted and bought in it, overall and per segment, the coverage of "
+                    "the hour's lists, and the offline metrics of the models in use, to InfluxDB's "
+                    "recommendation_metrics."),
+]
+MODEL_CHECKS = [
+    dg.AssetCheckSpec("churn_below_15_percent", asset="customer_segments",
+                      description=f"At most {MAX_CHURN:.0%} of previously assigned users changed segment "
+                                  "since the previous hour (the specification's stability bar)."),
+    dg.AssetCheckSpec("active_users_assigned", asset="customer_segments",
+                      description="Every user active in the hour has a named segment."),
+    dg.AssetCheckSpec("ten_per_active_user", asset="live_recommendations",
+                      description="Every user active in the hour was served 10 products."),
+]
+
+
+def publish_models(session: SparkSession, lake: LakeResource, influx: InfluxResource, start: dt.datetime,
+                   events: DataFrame) -> Published:
+    """One hour of the incremental models (segments, recommendations, their online evaluation), written
+    to the ledgers and published to the sink; Spark ML runs here, so call it on the session's thread."""
     _require_batch_outputs(lake)
-    session = spark.get_session()
-    start = hour_start(context.partition_key)
     clock = replay_clock(lake.lake, influx.time_mode)
     sink = influx.sink()
     ledgers = Ledgers.of(lake.lake)
-    events = hour_events(session, lake.lake, start, HOUR_COLUMNS)
-
+    out = Published()
     hour = models_hour(session, lake, ledgers, events, start)
     segments, recs = hour.segments, hour.recs
     if segments.cold_start:
-        context.log.warning(f"no state for the hours before {context.partition_key} in this November: customers "
-                            "and centres start from October's (replay from 2019-11-01-00:00 for a continuous state)")
+        out.warnings.append(f"no state for the hours before {part_name(start)} in this November: customers and "
+                            "centres start from October's (replay from 2019-11-01-00:00 for a continuous state)")
     overall = next(r for r in segments.rows if r["segment"] == "all")
     unnamed = segments.unnamed
     written = sink.write(f"segment_evolution-{part_name(start)}", segment_points(clock, start, segments.rows))
-    yield dg.MaterializeResult(
+    out.results.append(dg.MaterializeResult(
         asset_key="customer_segments",
         metadata={"active_users": overall["active_users"], "new_users": overall["new_users"],
                   "changed_users": overall["changed_users"], "changed_share": round(overall["changed_share"], 6),
@@ -168,9 +162,9 @@ def incremental_models(context: dg.AssetExecutionContext, spark: SparkResource, 
             dg.AssetCheckResult(check_name="active_users_assigned", asset_key="customer_segments",
                                 passed=unnamed == 0, metadata={"unnamed": unnamed}),
         ],
-    )
+    ))
 
-    yield dg.MaterializeResult(
+    out.results.append(dg.MaterializeResult(
         asset_key="live_recommendations",
         metadata={"users_served": recs.users, "factors_folded_in": recs.folded_users,
                   "seconds": dg.MetadataValue.json(dict(recs.laps))},
@@ -178,24 +172,21 @@ def incremental_models(context: dg.AssetExecutionContext, spark: SparkResource, 
             check_name="ten_per_active_user", asset_key="live_recommendations",
             passed=recs.short_lists == 0 and recs.users == overall["active_users"],
             metadata={"short_lists": recs.short_lists, "served": recs.users, "active": overall["active_users"]})],
-    )
+    ))
 
-    started = time.perf_counter()
     online, coverage = hour.online, hour.coverage
     lines = online_points(clock, start, online, coverage) + offline_points(clock, start, hour.models.offline)
     written = sink.write(f"recommendation_metrics-{part_name(start)}", lines)
     compact(session, ledgers, start)
-    context.log.info(f"publishing and compaction: {time.perf_counter() - started:.2f} s")
-    events.unpersist()
     headline = {f"{r['target']}_{k}": round(r[k], 5) for r in online if r["segment"] == "all"
                 for k in ("hit_rate_at_10", "precision_at_10")}
-    yield dg.MaterializeResult(
+    out.results.append(dg.MaterializeResult(
         asset_key="recommendation_monitoring",
         metadata={**headline, "catalogue_coverage": round(coverage.get("all", 0.0), 6),
                   "evaluated_users": next((r["users"] for r in online if r["segment"] == "all"
                                            and r["target"] == "any"), 0),
-                  "points_written": written})
+                  "points_written": written}))
+    return out
 
 
 INCREMENTAL_BATCH_ASSETS = [replay_baseline]
-INCREMENTAL_HOURLY_ASSETS = [incremental_models]

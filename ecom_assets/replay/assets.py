@@ -1,16 +1,24 @@
-"""Hourly partitioned assets of the November replay: behaviour, product trends and the replay's own timings."""
+"""The replay group: each hour's behaviour, product trends and the replay's own timings, and each day's roll-up.
 
+The hourly assets are specified here (:data:`BEHAVIOUR_SPECS`) and computed by
+:func:`publish_behaviour`; they are materialized by the hour's one step,
+:mod:`ecom_assets.replay.hour_asset`, beside the incremental models.
+"""
+
+import datetime as dt
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import dagster as dg
+from pyspark.sql import DataFrame, SparkSession
 
 from ecom_assets.lake import Lake, is_local, local_path
 from ecom_assets.replay.clock import ReplayClock, load_or_start
 from ecom_assets.replay.hour_step import day_rollup, process_hour
-from ecom_assets.replay.ordering import require_previous_hour
-from ecom_assets.replay.partitions import PREVIOUS_HOUR, day_start, hour_start, november_days, november_hours, part_name
+from ecom_assets.replay.partitions import PREVIOUS_HOUR, day_start, november_days, part_name
 from ecom_assets.replay.points import behaviour_points, minute_points, popularity_points, replay_point
+from ecom_assets.replay.step_results import Published
 from ecom_assets.replay.tags import ATTEMPT_TAG, DUE_AT_TAG, REQUESTED_AT_TAG
 from ecom_assets.resources import InfluxResource, LakeResource, SparkResource
 from ecom_assets.settings import load_settings
@@ -32,54 +40,49 @@ def replay_clock(lake: Lake, mode: str) -> ReplayClock:
     return load_or_start(replay_state_path(lake), mode)
 
 
-@dg.multi_asset(
-    name="hourly_replay",
-    group_name=GROUP,
-    partitions_def=november_hours,
-    specs=[
-        dg.AssetSpec(
-            "hourly_behaviour", deps=["raw_events"], kinds={"spark", "influxdb"},
-            description="One replayed hour of November: events by type, active users, sessions, buyers, revenue, "
-                        "conversion, mean session duration, and the same counts minute by minute. Published to "
-                        "InfluxDB's user_behavior (tag granularity: minute, hour)."),
-        dg.AssetSpec(
-            "product_trends", deps=["raw_events", dg.AssetDep("product_trends", partition_mapping=PREVIOUS_HOUR)],
-            kinds={"spark", "parquet", "influxdb"},
-            description="The hour's top products and top-level categories by weighted views, carts and purchases, "
-                        "and the products trending against the previous hours. Each hour carries a decayed "
-                        "per-product baseline (half-life 6 h) to the next (processed/replay/product_trends): this "
-                        "asset depends on its own previous hour. Published to InfluxDB's product_popularity "
-                        "(tag kind: product, trending or category; tag rank 01-10)."),
-        dg.AssetSpec(
-            "replay_progress", deps=["hourly_behaviour", "product_trends"], kinds={"influxdb"},
-            description="The replay's health per hour in InfluxDB's replay measurement: events in the batch, the "
-                        "step's processing time, the latency from the sensor's request to points written, how far "
-                        "the replay runs behind its cadence, and the week shift applied to timestamps."),
-    ],
-    check_specs=[dg.AssetCheckSpec("minutes_add_up", asset="hourly_behaviour",
-                                   description="The per-minute series sums to the hour's totals.")],
-)
-def hourly_replay(context: dg.AssetExecutionContext, spark: SparkResource, lake: LakeResource,
-                  influx: InfluxResource):
-    """One hour of the replay in one step (the hour's events are read and cached once): behaviour, product
-    trends and the replay's timings, each its own asset."""
-    require_previous_hour(context)
-    started = time.perf_counter()
-    session = spark.get_session()
-    seconds = {"session": round(time.perf_counter() - started, 3)}
-    start = hour_start(context.partition_key)
-    clock = replay_clock(lake.lake, influx.time_mode)
+BEHAVIOUR_SPECS = [
+    dg.AssetSpec(
+        "hourly_behaviour", group_name=GROUP, deps=["raw_events"], kinds={"spark", "influxdb"},
+        description="One replayed hour of November: events by type, active users, sessions, buyers, revenue, "
+                    "conversion, mean session duration, and the same counts minute by minute. Published to "
+                    "InfluxDB's user_behavior (tag granularity: minute, hour)."),
+    dg.AssetSpec(
+        "product_trends", group_name=GROUP,
+        deps=["raw_events", dg.AssetDep("product_trends", partition_mapping=PREVIOUS_HOUR)],
+        kinds={"spark", "parquet", "influxdb"},
+        description="The hour's top products and top-level categories by weighted views, carts and purchases, "
+                    "and the products trending against the previous hours. Each hour carries a decayed "
+                    "per-product baseline (half-life 6 h) to the next (processed/replay/product_trends): this "
+                    "asset depends on its own previous hour. Published to InfluxDB's product_popularity "
+                    "(tag kind: product, trending or category; tag rank 01-10)."),
+    dg.AssetSpec(
+        "replay_progress", group_name=GROUP, deps=["hourly_behaviour", "product_trends"], kinds={"influxdb"},
+        description="The replay's health per hour in InfluxDB's replay measurement: events in the batch, the "
+                    "behaviour's processing time, the latency from the sensor's request to points written, how "
+                    "far the replay runs behind its cadence, and the week shift applied to timestamps."),
+]
+BEHAVIOUR_CHECKS = [dg.AssetCheckSpec("minutes_add_up", asset="hourly_behaviour",
+                                      description="The per-minute series sums to the hour's totals.")]
+
+
+def publish_behaviour(session: SparkSession, lake: Lake, influx: InfluxResource, start: dt.datetime,
+                      events: DataFrame, tags: Mapping[str, str], step_started: float) -> Published:
+    """The hour's behaviour, product trends and the replay's timings, computed and published to the sink
+    (DataFrame work only: it runs beside the hour's models). ``events`` is the hour's cached events;
+    ``step_started`` the step's start (``time.perf_counter``) for the timings."""
+    clock = replay_clock(lake, influx.time_mode)
     sink = influx.sink()
     began = time.perf_counter()
-    hour = process_hour(session, lake.lake, start)
+    hour = process_hour(session, lake, start, events)
     published = time.perf_counter()
-    seconds.update(hour.seconds, hour=round(published - began, 3))
+    seconds = {**hour.seconds, "hour": round(published - began, 3)}
     summary = hour.summary
+    out = Published()
 
     lines = behaviour_points(clock, "hour", start, summary) + minute_points(clock, hour.minutes)
     behaviour_written = sink.write(f"user_behavior-{part_name(start)}", lines)
     minute_total = sum(int(m["events"]) for m in hour.minutes)
-    yield dg.MaterializeResult(
+    out.results.append(dg.MaterializeResult(
         asset_key="hourly_behaviour",
         metadata={"events": int(summary["events"]), "active_users": int(summary["active_users"]),
                   "conversion_rate": round(float(summary["conversion_rate"]), 5), "points_written": behaviour_written,
@@ -87,32 +90,32 @@ def hourly_replay(context: dg.AssetExecutionContext, spark: SparkResource, lake:
         check_results=[dg.AssetCheckResult(check_name="minutes_add_up", asset_key="hourly_behaviour",
                                            passed=minute_total == int(summary["events"]),
                                            metadata={"minutes": minute_total, "hour": int(summary["events"])})],
-    )
+    ))
 
     if hour.cold_start:
-        context.log.warning(f"no trend state for the hour before {context.partition_key}: the baseline starts empty "
+        out.warnings.append(f"no trend state for the hour before {part_name(start)}: the baseline starts empty "
                             "(replay from earlier hours for trending scores that remember them)")
     lists = hour.lists
     popularity_lines = [line for kind in ("product", "trending", "category")
                         for line in popularity_points(clock, start, kind, lists[kind])]
     popularity_written = sink.write(f"product_popularity-{part_name(start)}", popularity_lines)
-    yield dg.MaterializeResult(asset_key="product_trends", metadata={
+    out.results.append(dg.MaterializeResult(asset_key="product_trends", metadata={
         "top_product": lists["product"][0]["product_id"] if lists["product"] else -1,
         "top_trending": lists["trending"][0]["product_id"] if lists["trending"] else -1,
         "points_written": popularity_written, "cold_start": hour.cold_start,
-    })
+    }))
 
     seconds["publish"] = round(time.perf_counter() - published, 3)
     now = time.time()
-    run = context.run
-    requested = float(run.tags.get(REQUESTED_AT_TAG, now - (time.perf_counter() - started)))
-    fields = {"batch_events": int(summary["events"]), "step_s": round(time.perf_counter() - started, 3),
-              "end_to_end_s": round(now - requested, 3), "lag_s": round(_lag_s(run.tags, now), 3),
-              "attempt": int(run.tags.get(ATTEMPT_TAG, "1"))}
+    requested = float(tags.get(REQUESTED_AT_TAG, now - (time.perf_counter() - step_started)))
+    fields = {"batch_events": int(summary["events"]), "step_s": round(time.perf_counter() - step_started, 3),
+              "end_to_end_s": round(now - requested, 3), "lag_s": round(_lag_s(tags, now), 3),
+              "attempt": int(tags.get(ATTEMPT_TAG, "1"))}
     written = sink.write(f"replay-{part_name(start)}", replay_point(clock, start, fields))
-    yield dg.MaterializeResult(asset_key="replay_progress",
-                               metadata={**fields, "points_written": written, "offset_weeks": clock.offset_weeks,
-                                         "seconds": dg.MetadataValue.json(seconds)})
+    out.results.append(dg.MaterializeResult(
+        asset_key="replay_progress", metadata={**fields, "points_written": written, "offset_weeks": clock.offset_weeks,
+                                               "seconds": dg.MetadataValue.json(seconds)}))
+    return out
 
 
 def _lag_s(tags: dict[str, str], written: float) -> float:
@@ -143,5 +146,4 @@ def daily_behaviour(context: dg.AssetExecutionContext, spark: SparkResource, lak
         "points_written": written, "written_time": clock.shift(day).isoformat()})
 
 
-REPLAY_ASSETS = [hourly_replay]
 DAILY_REPLAY_ASSETS = [daily_behaviour]

@@ -1,0 +1,80 @@
+"""One replayed hour in one step: the behaviour assets and the incremental models side by side.
+
+An hour's Spark jobs are small, so each is mostly waiting (planning, scheduling, round trips to the
+server): the behaviour part (:func:`ecom_assets.replay.assets.publish_behaviour`, DataFrame work only)
+runs in a thread beside the models (:func:`ecom_assets.incremental.assets.publish_models`, which
+calls Spark ML and so stays on the session's thread). Both read the hour's events, read and cached
+once. The step can be subset (``can_subset``): the replay job without the models
+(``ECOM_REPLAY_MODELS=off``) selects the behaviour assets only.
+
+When one part fails, the other still finishes and its materializations are recorded; the step then
+fails with the first error, so the hour stays unmaterialized for the sensor to retry.
+"""
+
+
+import time
+
+import dagster as dg
+
+from ecom_assets.concurrent_jobs import running_beside
+from ecom_assets.incremental.assets import MODEL_CHECKS, MODEL_SPECS, publish_models
+from ecom_assets.replay.assets import BEHAVIOUR_CHECKS, BEHAVIOUR_SPECS, publish_behaviour
+from ecom_assets.replay.hour_step import hour_events
+from ecom_assets.replay.ordering import require_previous_hour
+from ecom_assets.replay.partitions import hour_start, november_hours
+from ecom_assets.replay.step_results import Published
+from ecom_assets.resources import InfluxResource, LakeResource, SparkResource
+
+BEHAVIOUR_KEYS = frozenset(spec.key for spec in BEHAVIOUR_SPECS)
+MODEL_KEYS = frozenset(spec.key for spec in MODEL_SPECS)
+
+
+@dg.multi_asset(
+    name="replay_hour",
+    partitions_def=november_hours,
+    specs=[*BEHAVIOUR_SPECS, *MODEL_SPECS],
+    check_specs=[*BEHAVIOUR_CHECKS, *MODEL_CHECKS],
+    can_subset=True,
+)
+def replay_hour(context: dg.AssetExecutionContext, spark: SparkResource, lake: LakeResource,
+                influx: InfluxResource):
+    """One hour of November: behaviour, product trends and timings beside the incremental models."""
+    require_previous_hour(context)
+    step_started = time.perf_counter()
+    selected = context.selected_asset_keys
+    session = spark.get_session()
+    start = hour_start(context.partition_key)
+    events = hour_events(session, lake.lake, start)
+    tags = dict(context.run.tags)
+
+    def behaviour() -> Published:
+        if not selected & BEHAVIOUR_KEYS:
+            return Published()
+        return publish_behaviour(session, lake.lake, influx, start, events, tags, step_started)
+
+    parts: list[Published] = []
+    errors: list[Exception] = []
+    try:
+        with running_beside(behaviour) as behaviour_part:
+            if selected & MODEL_KEYS:
+                try:
+                    parts.append(publish_models(session, lake, influx, start, events))
+                except Exception as error:  # noqa: BLE001 - re-raised below, after the other part's results
+                    errors.append(error)
+        try:
+            parts.insert(0, behaviour_part.result())
+        except Exception as error:  # noqa: BLE001 - re-raised below
+            errors.insert(0, error)
+    finally:
+        events.unpersist()
+    for part in parts:
+        for warning in part.warnings:
+            context.log.warning(warning)
+        for result in part.results:
+            if dg.AssetKey.from_coercible(result.asset_key) in selected:
+                yield result
+    if errors:
+        raise errors[0]
+
+
+HOURLY_ASSETS = [replay_hour]
