@@ -127,12 +127,15 @@ def main() -> None:
     rollups = []
     queued_ahead = guard_stops = 0
     queue_waits = []
+    run_times = []
     for record in instance.get_runs(filters=dg.RunsFilter(tags={REPLAY_TAG: cursor.replay})):
         key = record.tags.get("dagster/partition")
         if record.job_name != DAILY_JOB_NAME and record.status == dg.DagsterRunStatus.SUCCESS:
-            launched = instance.get_run_stats(record.run_id).launch_time
-            if launched:
-                queue_waits.append(launched - float(record.tags[REQUESTED_AT_TAG]))
+            stats = instance.get_run_stats(record.run_id)
+            if stats.launch_time:
+                queue_waits.append(stats.launch_time - float(record.tags[REQUESTED_AT_TAG]))
+                if stats.end_time:
+                    run_times.append(stats.end_time - stats.launch_time)
         if AFTER_TAG in record.tags:
             queued_ahead += 1
             guard_stops += record.status == dg.DagsterRunStatus.FAILURE and stopped_by_guard(instance, record.run_id)
@@ -150,10 +153,12 @@ def main() -> None:
     tail_lag = statistics.fmean([lags[k] for k in done[-10:]]) if done else 0.0
     head_lag = statistics.fmean([lags[k] for k in done[:10]]) if done else 0.0
     rows = [
-        ("step time (s)", step_values),
+        ("step time (s)" if args.models == "off" else "step time to the replay point (behaviour part) (s)",
+         step_values),
         ("step time on Nov 16-17 sale hours (s)", [steps[k] for k in sale]),
         ("sensor request -> replay point queryable (s)", latency),
         ("of which waiting in the queue (behind the previous hour, then the dequeue loop) (s)", queue_waits),
+        ("hour's run, launch to end (process start, code load, step) (s)", run_times),
         ("interval between hours landing (s)", gaps),
         ("lag: points written after the hour's due time (s)", [lags[k] for k in done]),
         ("events per hour", [float(events[k]) for k in done]),
