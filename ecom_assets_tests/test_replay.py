@@ -110,3 +110,24 @@ def test_replayed_hours_reach_influxdb_with_the_right_numbers(replay_lake: Path,
     assert again.success
     after = {m: _query(sink, f'SELECT count(*) FROM "ecom_30d"."{m}"') for m in ("user_behavior", "product_popularity")}
     assert after == counts  # the same points, overwritten: nothing doubled
+
+
+def test_the_hour_keeps_its_behaviour_when_the_models_part_fails(replay_lake: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 tmp_path: Path) -> None:
+    from ecom_assets.replay.hour_asset import replay_hour
+
+    monkeypatch.setenv("ECOM_DATA_DIR", str(replay_lake / "input"))
+    monkeypatch.setenv("ECOM_LAKE_DIR", str(replay_lake / "lake"))
+    monkeypatch.delenv("INFLUX_URL", raising=False)
+    # The whole step selected on a lake without the batch graph's models: the models part fails, the
+    # behaviour part beside it still finishes, and the step fails with what to materialize.
+    result = dg.materialize([replay_hour], partition_key="2019-11-02-05:00", raise_on_error=False,
+                            resources=build_resources(load_settings()), instance=dg.DagsterInstance.ephemeral())
+    assert not result.success
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert materialized == {"hourly_behaviour", "product_trends", "replay_progress"}
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    description = failure.step_failure_data.user_failure_data.description
+    assert "the incremental models need the batch graph's outputs" in description and "kmeans_model" in description
+    points = replay_lake / "lake" / "temp" / "influx" / "ecommerce_analytics" / "user_behavior-hour_2019-11-02T05.lp"
+    assert "granularity=hour" in points.read_text()
