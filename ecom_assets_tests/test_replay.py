@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from pathlib import Path
 
 import dagster as dg
@@ -121,9 +122,12 @@ def test_the_hour_keeps_its_behaviour_when_the_models_part_fails(replay_lake: Pa
     monkeypatch.delenv("INFLUX_URL", raising=False)
     # The whole step selected on a lake without the batch graph's models: the models part fails, the
     # behaviour part beside it still finishes, and the step fails with what to materialize.
+    instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize([replay_hour], partition_key="2019-11-02-05:00", raise_on_error=False,
-                            resources=build_resources(load_settings()), instance=dg.DagsterInstance.ephemeral())
+                            resources=build_resources(load_settings()), instance=instance)
     assert not result.success
+    warnings = [e.user_message for e in instance.all_logs(result.run_id) if e.level == logging.WARNING]
+    assert any("no trend state for the hour before 2019-11-02-05:00" in w for w in warnings), warnings
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert materialized == {"hourly_behaviour", "product_trends", "replay_progress"}
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")

@@ -23,7 +23,7 @@ from ecom_assets.lake import is_local, local_path
 from ecom_assets.recommendation.assets import ALS_MODEL, ALS_PARAMS
 from ecom_assets.recommendation.interactions import Window, events_in
 from ecom_assets.replay.assets import replay_clock
-from ecom_assets.replay.partitions import PREVIOUS_HOUR, part_name
+from ecom_assets.replay.partitions import PREVIOUS_HOUR, part_name, partition_key
 from ecom_assets.replay.step_results import Published
 from ecom_assets.resources import InfluxResource, LakeResource, SparkResource
 from ecom_assets.segmentation.assets import MODEL_NAME
@@ -139,7 +139,7 @@ def publish_models(session: SparkSession, lake: LakeResource, influx: InfluxReso
     hour = models_hour(session, lake, ledgers, events, start)
     segments, recs = hour.segments, hour.recs
     if segments.cold_start:
-        out.warnings.append(f"no state for the hours before {part_name(start)} in this November: customers and "
+        out.warnings.append(f"no state for the hours before {partition_key(start)} in this November: customers and "
                             "centres start from October's (replay from 2019-11-01-00:00 for a continuous state)")
     overall = next(r for r in segments.rows if r["segment"] == "all")
     unnamed = segments.unnamed

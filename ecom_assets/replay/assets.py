@@ -16,7 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 from ecom_assets.lake import Lake, is_local, local_path
 from ecom_assets.replay.clock import ReplayClock, load_or_start
 from ecom_assets.replay.hour_step import day_rollup, process_hour
-from ecom_assets.replay.partitions import PREVIOUS_HOUR, day_start, november_days, part_name
+from ecom_assets.replay.partitions import PREVIOUS_HOUR, day_start, november_days, part_name, partition_key
 from ecom_assets.replay.points import behaviour_points, minute_points, popularity_points, replay_point
 from ecom_assets.replay.step_results import Published
 from ecom_assets.replay.tags import ATTEMPT_TAG, DUE_AT_TAG, REQUESTED_AT_TAG
@@ -93,7 +93,7 @@ def publish_behaviour(session: SparkSession, lake: Lake, influx: InfluxResource,
     ))
 
     if hour.cold_start:
-        out.warnings.append(f"no trend state for the hour before {part_name(start)}: the baseline starts empty "
+        out.warnings.append(f"no trend state for the hour before {partition_key(start)}: the baseline starts empty "
                             "(replay from earlier hours for trending scores that remember them)")
     lists = hour.lists
     popularity_lines = [line for kind in ("product", "trending", "category")
