@@ -4,8 +4,9 @@ An hour's Spark jobs are small, so each is mostly waiting (planning, scheduling,
 server): the behaviour part (:func:`ecom_assets.replay.assets.publish_behaviour`, DataFrame work only)
 runs in a thread beside the models (:func:`ecom_assets.incremental.assets.publish_models`, which
 calls Spark ML and so stays on the session's thread). Both read the hour's events, read and cached
-once. The step can be subset (``can_subset``): the replay job without the models
-(``ECOM_REPLAY_MODELS=off``) selects the behaviour assets only.
+once. The step can be subset (``can_subset``) part by part: the replay job without the models
+(``ECOM_REPLAY_MODELS=off``) selects the behaviour assets only. Each part computes its three assets
+together (they share the hour's jobs and state) and reports the selected ones.
 
 When one part fails, the other still finishes and its materializations are recorded; the step then
 fails with the first error, so the hour stays unmaterialized for the sensor to retry.
