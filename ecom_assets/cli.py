@@ -129,7 +129,7 @@ def cmd_spark(args: argparse.Namespace) -> int:
     from ecom_assets.settings import load_settings
 
     settings = load_settings()
-    run_dir = Path(settings.run_dir) / "spark-connect"
+    run_dir = settings.spark_connect_dir
     port = settings.spark_connect_port
     if args.action == "start":
         try:

@@ -91,11 +91,16 @@ class Settings:
         return os.environ.get("INFLUX_TOKEN", "")
 
     @property
+    def spark_connect_dir(self) -> Path:
+        """The folder of the managed Spark Connect server (pid file, log) and of the shared session's id."""
+        return Path(self.run_dir) / "spark-connect"
+
+    @property
     def spark_session_id_file(self) -> str:
         """Where the Spark Connect session shared by the run processes is named (empty: not shared)."""
         if not (self.spark_remote and self.spark_shared_session) or "://" in self.run_dir:
             return ""
-        return str(Path(self.run_dir) / "spark-connect" / "shared-session-id")
+        return str(self.spark_connect_dir / "shared-session-id")
 
 
 def load_settings() -> Settings:

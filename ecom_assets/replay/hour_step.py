@@ -84,18 +84,15 @@ def empty_summary() -> dict:
             "revenue": 0.0, "conversion_rate": 0.0, "cart_rate": 0.0, "session_duration_mean_s": 0.0}
 
 
-def process_hour(session: SparkSession, lake: Lake, start: dt.datetime, events: DataFrame | None = None
-                 ) -> ReplayHour:
+def process_hour(session: SparkSession, lake: Lake, start: dt.datetime, events: DataFrame) -> ReplayHour:
     """The hour starting at ``start``: behaviour totals and minutes, product rankings against the previous
     hours' trend state, and the next trend state written (``processed/replay/product_trends``).
 
     The independent jobs run concurrently; any job's error is raised after all have finished, so a
-    failed hour leaves no job running behind it. ``events``: the hour's cached events when the caller
-    already holds them (and releases them); read here otherwise.
+    failed hour leaves no job running behind it. ``events``: the hour's cached events
+    (:func:`hour_events`), released by the caller.
     """
     seconds: dict[str, float] = {}
-    owned = events is None
-    events = hour_events(session, lake, start) if events is None else events
     previous, cold_start = previous_trend_state(session, lake, start)
     scores = product_scores(events).cache()  # ranked and carried to the next hour
 
@@ -113,8 +110,6 @@ def process_hour(session: SparkSession, lake: Lake, start: dt.datetime, events: 
         results = run_concurrently(jobs, seconds)
     finally:
         scores.unpersist()
-        if owned:
-            events.unpersist()
     rows = results["behaviour"]
     summary = next((r for r in rows if r["minute"] is None), None) or empty_summary()
     minutes = sorted((r for r in rows if r["minute"] is not None), key=lambda r: r["minute"])
