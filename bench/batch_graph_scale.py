@@ -50,6 +50,7 @@ def main() -> None:
     records = instance.get_records_for_run(result.run_id).records
     begin: dict[str, float] = {}
     seconds: dict[str, float] = {}
+    failures: dict[str, str] = {}
     for record in records:
         entry = record.event_log_entry
         event = entry.dagster_event
@@ -59,7 +60,14 @@ def main() -> None:
             begin[event.step_key] = entry.timestamp
         elif event.is_step_success:
             seconds[event.step_key] = entry.timestamp - begin[event.step_key]
-    rows = "\n".join(f"| `{step}` | {secs:,.1f} | {args.rows / secs:,.0f} |" for step, secs in seconds.items())
+        elif event.is_step_failure:
+            seconds[event.step_key] = entry.timestamp - begin[event.step_key]
+            error = event.step_failure_data.error
+            failures[event.step_key] = error.message.strip().splitlines()[0] if error else "failed"
+    rows = "\n".join(
+        f"| `{step}` | {secs:,.1f} | {args.rows / secs:,.0f} |"
+        + (f" FAILED: {failures[step]} |" if step in failures else " ok |")
+        for step, secs in seconds.items())
     section = f"""
 ## Batch graph at {args.rows:,} rows
 
@@ -67,8 +75,8 @@ def main() -> None:
 embedded Spark (`local[*]`, driver memory from `spark_conf/`); one run of the whole batch graph through
 Dagster, {'success' if result.success else 'FAILED'}, {total:,.0f} s in all. Measured {time.strftime('%Y-%m-%d')}.
 
-| asset | seconds | input rows/s |
-|---|---:|---:|
+| asset | seconds | input rows/s | outcome |
+|---|---:|---:|---|
 {rows}
 """
     write_results(section, START, END)
