@@ -4,6 +4,7 @@ Materializes the batch graph through Dagster on a fresh lake and reads each step
 the run's events; writes the table to ``docs/benchmarks.md`` between the ``batch`` markers.
 
     python bench/batch_graph_scale.py --rows 10000000
+    python bench/batch_graph_scale.py --scale 1     # the real files' size (110 M rows; shares the replay bench's data)
 """
 
 from __future__ import annotations
@@ -21,24 +22,29 @@ sys.path.insert(0, str(REPO / "bench"))
 
 import dagster as dg  # noqa: E402
 
-from ecom_assets.ingest.generator import generate_dataset  # noqa: E402
+from ecom_assets.ingest.generator import generate_dataset, rows_for_scale  # noqa: E402
 from ecom_assets.settings import load_settings  # noqa: E402
 from ingest_vs_duckdb import write_results  # noqa: E402
 
-START, END = "<!-- batch:start -->", "<!-- batch:end -->"
 
 
 def main() -> None:
     """Generate N rows (once), materialize the batch graph, write per-asset times."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=10_000_000)
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--rows", type=int, default=10_000_000)
+    size.add_argument("--scale", type=float, help="a share of the real files' size instead of --rows")
     parser.add_argument("--work-dir", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args()
-    data = args.work_dir / f"data-{args.rows}"
+    name = f"scale-{args.scale:g}" if args.scale else str(args.rows)
+    invocation = f"--scale {args.scale:g}" if args.scale else f"--rows {args.rows}"
+    if args.scale:
+        args.rows = rows_for_scale(args.scale)
+    data = args.work_dir / f"data-{name}"
     if not (data / "2019-Nov.csv").is_file():
         generate_dataset(data, args.rows, seed=42, progress=False)
     os.environ["ECOM_DATA_DIR"] = str(data)
-    os.environ["ECOM_LAKE_DIR"] = str(args.work_dir / f"lake-batch-{args.rows}")
+    os.environ["ECOM_LAKE_DIR"] = str(args.work_dir / f"lake-batch-{name}")
     os.environ.setdefault("ECOM_SPARK_CONF", "spark.ui.enabled=false")
     from ecom_assets.definitions import BATCH_ASSETS, build_resources
 
@@ -71,7 +77,7 @@ def main() -> None:
     section = f"""
 ## Batch graph at {args.rows:,} rows
 
-`python bench/batch_graph_scale.py --rows {args.rows}` on {platform.machine()}, {os.cpu_count()} cores,
+`python bench/batch_graph_scale.py {invocation}` on {platform.machine()}, {os.cpu_count()} cores,
 embedded Spark (`local[*]`, driver memory from `spark_conf/`); one run of the whole batch graph through
 Dagster, {'success' if result.success else 'FAILED'}, {total:,.0f} s in all. Measured {time.strftime('%Y-%m-%d')}.
 
@@ -79,7 +85,7 @@ Dagster, {'success' if result.success else 'FAILED'}, {total:,.0f} s in all. Mea
 |---|---:|---:|---|
 {rows}
 """
-    write_results(section, START, END)
+    write_results(section, f"<!-- batch-{name}:start -->", f"<!-- batch-{name}:end -->")
     print(section)
 
 

@@ -11,7 +11,7 @@ from pyspark.sql import SparkSession
 from ecom_assets.recommendation.hybrid import Weights, weight_grid
 from ecom_assets.recommendation.interactions import Window, holdout_window, rolling_folds
 from ecom_assets.recommendation.metrics import catalogue_coverage, per_user_metrics, ranking_metrics, sampled_hit_rate
-from ecom_assets.recommendation.tuning import choose_weights
+from ecom_assets.recommendation.tuning import FoldData, choose_weights, training_sample
 
 
 def _recs(spark: SparkSession):
@@ -91,3 +91,20 @@ def test_choose_weights_averages_folds_and_falls_back_for_small_segments() -> No
     assert chosen["Small"].weights == overall.weights  # 5 users: too few to trust its own choice
     with pytest.raises(ValueError, match="no fold has evaluated users"):
         choose_weights([[]], grid)
+
+
+def test_training_sample_keeps_evaluated_users_and_caps_the_rest(spark: SparkSession) -> None:
+    fold = rolling_folds(Window(dt.date(2019, 10, 1), dt.date(2019, 11, 1)), 1)[0]
+    interactions = spark.createDataFrame([(u, 100 + u % 7) for u in range(1, 51)], "user_id long, product_id long")
+    evaluated = spark.createDataFrame([(u,) for u in (3, 17, 29, 41, 50)], "user_id long")
+    data = FoldData(fold, interactions, interactions, evaluated, evaluated)
+
+    def sample(cap: int) -> list[int]:
+        return sorted(r.user_id for r in training_sample(data, cap).collect())
+
+    capped = sample(20)
+    assert len(capped) == 20 == len(set(capped))
+    assert {3, 17, 29, 41, 50} <= set(capped) <= set(range(1, 51))
+    assert sample(20) == capped  # a fixed hash order, not a random draw
+    assert sample(1_000) == list(range(1, 51))
+    assert sample(2) == [3, 17, 29, 41, 50]  # evaluated users are never dropped

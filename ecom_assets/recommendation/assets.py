@@ -58,6 +58,7 @@ from ecom_assets.recommendation.interactions import (
 )
 from ecom_assets.recommendation.metrics import K
 from ecom_assets.recommendation.tuning import (
+    TUNING_TRAIN_USERS_CAP,
     TUNING_USERS_CAP,
     als_grid,
     choose_weights,
@@ -103,6 +104,8 @@ class AlsConfig(dg.Config):
     max_iter: int = 10
     folds: int = 2
     tuning_users: int = TUNING_USERS_CAP
+    # Users whose interactions fit each tuning model (evaluated users first); the final fit uses all.
+    tuning_train_users: int = TUNING_TRAIN_USERS_CAP
 
 
 @dg.asset(
@@ -136,7 +139,7 @@ def als_model(context: dg.AssetExecutionContext, config: AlsConfig, spark: Spark
         raise dg.Failure(description=f"event_weights must be [cart, purchase] pairs of positive numbers, "
                          f"got {config.event_weights}")
     grid = als_grid(config.ranks, config.reg_params, config.alphas, config.max_iter, schemes)
-    best, trials, fold_models = tune_als(folds, grid, log=context.log.info)
+    best, trials, fold_models = tune_als(folds, grid, config.tuning_train_users, log=context.log.info)
     for f, (model, indexers) in fold_models.items():
         model.write().overwrite().save(f"{_fold_model_path(lake.lake, f)}/als")
         indexers.save(f"{_fold_model_path(lake.lake, f)}/indexers")

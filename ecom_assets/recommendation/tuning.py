@@ -37,6 +37,9 @@ from ecom_assets.recommendation.interactions import Fold, events_in, ground_trut
 from ecom_assets.recommendation.metrics import K, RankingMetrics, mean_metrics, per_user_metrics, ranking_metrics, top_k
 
 TUNING_USERS_CAP = 20_000
+# Users whose interactions fit each tuning model (the evaluated users among them): the grid's fits then
+# cost the same on 10 M or 110 M events; the final model is fitted on every user.
+TUNING_TRAIN_USERS_CAP = 100_000
 MIN_SEGMENT_USERS = 30
 
 
@@ -99,29 +102,43 @@ def als_grid(ranks: list[int], reg_params: list[float], alphas: list[float], max
             for (c, p), r, g, a in itertools.product(schemes, ranks, reg_params, alphas)]
 
 
-def tune_als(folds: list[FoldData], grid: list[AlsParams],
+def training_sample(data: FoldData, cap: int, seed: int = 46) -> DataFrame:
+    """(user_id): the users whose interactions fit a fold's tuning models, at most ``cap``: every evaluated
+    user (they need factors to be scored), then the others in a fixed hash order (all of them under the cap)."""
+    evaluated = data.users.select("user_id")
+    room = max(cap - evaluated.count(), 0)
+    others = data.interactions.select("user_id").distinct().join(evaluated, "user_id", "left_anti")
+    sampled = others.orderBy(F.xxhash64("user_id", F.lit(seed)), "user_id").limit(room)
+    return evaluated.unionByName(sampled)
+
+
+def tune_als(folds: list[FoldData], grid: list[AlsParams], train_users_cap: int = TUNING_TRAIN_USERS_CAP,
              log: Callable[[str], None] = lambda _: None) -> tuple[AlsTrial, list[AlsTrial], dict[int, tuple[ALSModel, Indexers]]]:
     """Fit every parameter set on every fold; the best mean NDCG@10 wins (ties: the earlier, simpler set).
 
-    Returns the best trial, all trials, and the best set's model and indexers per fold (for tuning
-    the blend on the same folds without re-fitting).
+    Each fold's models are fitted on the interactions of at most ``train_users_cap`` users (see
+    :func:`training_sample`), so tuning costs the same at any scale. Returns the best trial, all
+    trials, and the best set's model and indexers per fold (for tuning the blend on the same folds
+    without re-fitting).
     """
     trials = [AlsTrial(params) for params in grid]
     models: dict[int, dict[int, tuple[ALSModel, Indexers]]] = {i: {} for i in range(len(grid))}
     for f, data in enumerate(folds):
         indexers = fit_indexers(data.interactions)
+        sample = training_sample(data, train_users_cap).cache()
         ratings: dict[tuple[float, float], DataFrame] = {}
         for i, trial in enumerate(trials):
             scheme = (trial.params.cart_weight, trial.params.purchase_weight)
             if scheme not in ratings:
-                strengths = interaction_strengths(data.events, trial.params.event_weights())
+                strengths = interaction_strengths(data.events, trial.params.event_weights()).join(
+                    sample, "user_id", "left_semi")
                 ratings[scheme] = index_ids(indexers, strengths).select("user_idx", "product_idx", "strength").cache()
             model = fit_als(ratings[scheme], trial.params)
             metrics = ranking_metrics(als_top_k(model, indexers, data.interactions, data.users), data.truth)
             trial.fold_metrics.append(metrics)
             models[i][f] = (model, indexers)
             log(f"fold {f} ({data.fold.evaluate}) {trial.params.label()}: ndcg@10={metrics.ndcg_at_10:.4f}")
-        for frame in ratings.values():
+        for frame in [*ratings.values(), sample]:
             frame.unpersist()
     best_index = max(range(len(trials)), key=lambda i: (round(trials[i].mean_ndcg, 6), -i))
     return trials[best_index], trials, models[best_index]
