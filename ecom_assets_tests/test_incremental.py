@@ -224,7 +224,7 @@ def test_live_blend_matches_the_batch_hybrid(replayed: TrainedLake, spark: Spark
     from ecom_assets.recommendation.als import Indexers
     from ecom_assets.recommendation.assets import ALS_INDEXERS, ALS_MODEL, read_hybrid_weights
     from ecom_assets.recommendation.fold_in import fold_in_users
-    from ecom_assets.recommendation.hybrid import CandidateSizes, HybridInputs, recommend, weights_frame
+    from ecom_assets.recommendation.hybrid import CandidateSizes, HybridInputs, candidates, recommend, weights_frame
     from ecom_assets.resources import LakeResource
 
     lake = LakeResource(data_dir=str(replayed.root / "input"), root=str(replayed.root / "lake"))
@@ -252,7 +252,7 @@ def test_live_blend_matches_the_batch_hybrid(replayed: TrainedLake, spark: Spark
                           segments=users, popularity=lake.read_processed(spark, "segment_popularity"),
                           content=content_scores(recent, models.similarity), purchased=purchased, sizes=models.sizes,
                           user_factors=factors)
-    batch = recommend(inputs, users, weights_frame(spark, weights), fallback)
+    batch = recommend(inputs, candidates(inputs, users), weights_frame(spark, weights), fallback)
     live = live_recommend(users, factors, content_scores(recent, models.similarity), purchased, models.blend)
 
     def lists(frame) -> dict[int, list[tuple[int, float]]]:

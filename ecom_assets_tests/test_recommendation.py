@@ -10,7 +10,14 @@ from pyspark.sql import functions as F
 
 from ecom_assets.recommendation.als import AlsParams, fit_als, fit_indexers, index_ids, score_pairs
 from ecom_assets.recommendation.content import isolated_products, price_bands, product_tokens, similar_products
-from ecom_assets.recommendation.hybrid import CandidateSizes, Weights, build_inputs, recommend, weights_frame
+from ecom_assets.recommendation.hybrid import (
+    CandidateSizes,
+    Weights,
+    build_inputs,
+    candidates,
+    recommend,
+    weights_frame,
+)
 from ecom_assets.recommendation.interactions import interaction_strengths
 
 ATTRIBUTES = "product_id long, category_id long, category_code string, brand string, price double"
@@ -90,11 +97,19 @@ def test_hybrid_never_recommends_purchased_products(spark: SparkSession) -> None
     inputs = build_inputs(interactions, similarity, segments, None, None, dt.date(2019, 11, 1),
                           CandidateSizes(als=5, recent=3, popular=5))
     weights = {"Top": Weights(0.0, 0.5, 0.5)}
-    recs = recommend(inputs, interactions.select("user_id").distinct(), weights_frame(spark, weights),
+    recs = recommend(inputs, candidates(inputs, interactions.select("user_id")), weights_frame(spark, weights),
                      Weights(0.0, 0.0, 1.0)).collect()
     assert not [r for r in recs if r["user_id"] == 2**40 and r["product_id"] == 1]
     assert {r["segment"] for r in recs if r["user_id"] == 2**40 + 3} == {"Unknown"}
     assert all(1 <= r["rank"] <= 10 for r in recs)
+
+    # Inputs built for known users carry those users' content scores only, the same as for everyone.
+    some = spark.createDataFrame([(2**40,), (2**40 + 3,)], "user_id long")
+    restricted = build_inputs(interactions, similarity, segments, None, None, dt.date(2019, 11, 1),
+                              CandidateSizes(als=5, recent=3, popular=5), users=some)
+    rows = lambda frame: sorted(tuple(r) for r in frame.collect())
+    assert rows(restricted.content) == rows(inputs.content.join(some, "user_id").select(*inputs.content.columns))
+    assert {r["user_id"] for r in restricted.content.collect()} == {2**40, 2**40 + 3}
 
 
 def test_fold_in_reproduces_spark_user_factors_and_direct_least_squares(spark: SparkSession) -> None:

@@ -42,6 +42,7 @@ from ecom_assets.recommendation.hybrid import (
     HybridInputs,
     Weights,
     build_inputs,
+    candidates,
     recommend,
     score_components,
     weight_grid,
@@ -257,16 +258,20 @@ class HybridConfig(dg.Config):
         return CandidateSizes(self.als_candidates, self.recent_products, self.popular_candidates)
 
 
-def _final_inputs(session: SparkSession, lake: LakeResource, sizes: CandidateSizes) -> tuple[HybridInputs, DataFrame]:
-    """The blend's inputs learned on the whole training window, and those interactions (cached)."""
-    events = read_raw_events(session, lake.lake)
-    interactions = interaction_strengths(events_in(events, _training_window())).cache()
+def _final_interactions(session: SparkSession, lake: LakeResource) -> DataFrame:
+    """The interactions of the whole training window (cached)."""
+    return interaction_strengths(events_in(read_raw_events(session, lake.lake), _training_window())).cache()
+
+
+def _final_inputs(session: SparkSession, lake: LakeResource, sizes: CandidateSizes, interactions: DataFrame,
+                  users: DataFrame | None = None) -> HybridInputs:
+    """The blend's inputs learned on the whole training window (content scores of ``users`` only, when given)."""
     model = ALSModel.load(lake.lake.model(ALS_MODEL))
     indexers = Indexers.load(lake.lake.model(ALS_INDEXERS))
     similarity = lake.read_processed(session, "content_similarity")
     segments = lake.read_processed(session, "user_segments").select("user_id", "segment")
     as_of = _training_window().end
-    return build_inputs(interactions, similarity, segments, model, indexers, as_of, sizes), interactions
+    return build_inputs(interactions, similarity, segments, model, indexers, as_of, sizes, users=users)
 
 
 def read_hybrid_weights(session: SparkSession, lake: LakeResource) -> tuple[dict[str, Weights], Weights]:
@@ -320,11 +325,13 @@ def hybrid_recs(context: dg.AssetExecutionContext, config: HybridConfig, spark: 
                      "fold_ndcg_at_10 array<double>, validation_users long")
     lake.write_processed(weights_table, "hybrid_weights")
 
-    inputs, interactions = _final_inputs(session, lake, config.sizes())
+    interactions = _final_interactions(session, lake)
+    inputs = _final_inputs(session, lake, config.sizes(), interactions)
     weights = {segment: c.weights for segment, c in choices.items()}
-    recs = recommend(inputs, interactions.select("user_id").distinct(), weights_frame(session, weights),
-                     overall.weights)
+    pool = candidates(inputs, interactions.select("user_id")).cache()
+    recs = recommend(inputs, pool, weights_frame(session, weights), overall.weights)
     path = lake.write_processed(recs, "hybrid_recs")
+    pool.unpersist()
     popular = inputs.popularity.withColumn(
         "rank", F.row_number().over(
             SparkWindow.partitionBy("segment").orderBy(F.desc("popularity_score"),
@@ -396,7 +403,7 @@ def recs_evaluation(config: EvaluationConfig, spark: SparkResource, lake: LakeRe
     the user never touched: the protocol behind the specification's "relevance > 70%"). Compared:
     global popularity, segment popularity, ALS alone, content alone and the served hybrid."""
     session = spark.get_session()
-    inputs, interactions = _final_inputs(session, lake, HybridConfig().sizes())
+    interactions = _final_interactions(session, lake)
     weights, fallback = read_hybrid_weights(session, lake)
     events = read_raw_events(session, lake.lake)
     test = holdout_window(_training_window())
@@ -407,6 +414,7 @@ def recs_evaluation(config: EvaluationConfig, spark: SparkResource, lake: LakeRe
     if users.count() == 0:
         raise dg.Failure(description=f"no user seen in training carted or bought anything in {test}: "
                          "the lake needs the month after the training window")
+    inputs = _final_inputs(session, lake, HybridConfig().sizes(), interactions, users)
     truths = {"cart_or_purchase": restrict(truth_all, users).cache(),
               "view": restrict(ground_truth(test_events, ("view",)), users).cache()}
     catalogue = interactions.select("product_id").unionByName(test_events.select("product_id")).distinct()

@@ -129,15 +129,20 @@ def segment_popularity(interactions: DataFrame, segments: DataFrame, as_of: dt.d
 
 def build_inputs(interactions: DataFrame, similarity: DataFrame, segments: DataFrame,
                  model: ALSModel | None, indexers: Indexers | None, as_of: dt.date,
-                 sizes: CandidateSizes = CandidateSizes()) -> HybridInputs:
-    """The blend's inputs from one period's interactions (user_id, product_id, strength, last_seen, purchased)."""
+                 sizes: CandidateSizes = CandidateSizes(), users: DataFrame | None = None) -> HybridInputs:
+    """The blend's inputs from one period's interactions (user_id, product_id, strength, last_seen, purchased).
+
+    ``users``: the only users who will be scored, when known (a validation sample): their content
+    scores alone are computed, instead of every user's (a hundred rows per user) filtered afterwards.
+    """
+    mine = interactions if users is None else interactions.join(users.select("user_id"), "user_id", "left_semi")
     return HybridInputs(
         model=model,
         indexers=indexers,
         catalogue=product_index_table(indexers, interactions) if indexers is not None else None,
         segments=segments.select("user_id", "segment"),
         popularity=segment_popularity(interactions, segments, as_of),
-        content=content_scores(recent_products(interactions, sizes.recent), similarity),
+        content=content_scores(recent_products(mine, sizes.recent), similarity),
         purchased=interactions.where("purchased").select("user_id", "product_id"),
         sizes=sizes,
     )
@@ -224,9 +229,10 @@ def blend(scored: DataFrame, weights: DataFrame, fallback: Weights) -> DataFrame
     return joined.withColumn("hybrid_score", hybrid).drop(*[f"w_{c}" for c in COMPONENTS])
 
 
-def recommend(inputs: HybridInputs, users: DataFrame, weights: DataFrame, fallback: Weights, k: int = K) -> DataFrame:
-    """(user_id, segment, product_id, rank, hybrid_score, als, content, popularity): top ``k`` per user."""
-    scored = score_components(inputs, candidates(inputs, users))
+def recommend(inputs: HybridInputs, pool: DataFrame, weights: DataFrame, fallback: Weights, k: int = K) -> DataFrame:
+    """(user_id, segment, product_id, rank, hybrid_score, als, content, popularity): top ``k`` per user of the
+    candidate ``pool`` (:func:`candidates`; cache it, the scoring reads it several times)."""
+    scored = score_components(inputs, pool)
     return top_k(blend(scored, weights, fallback), "hybrid_score", k).select(
         "user_id", "segment", "product_id", "rank", "hybrid_score", *COMPONENTS)
 

@@ -161,8 +161,9 @@ class WeightChoice:
 
 def fold_inputs(data: FoldData, similarity: DataFrame, segments: DataFrame, model: ALSModel | None,
                 indexers: Indexers | None, sizes: CandidateSizes) -> HybridInputs:
-    """The blend's inputs learned from one fold's training days."""
-    return build_inputs(data.interactions, similarity, segments, model, indexers, data.fold.train.end, sizes)
+    """The blend's inputs learned from one fold's training days (content scores for its evaluated users only)."""
+    return build_inputs(data.interactions, similarity, segments, model, indexers, data.fold.train.end, sizes,
+                        users=data.users)
 
 
 def grid_metrics(spark: SparkSession, inputs: HybridInputs, data: FoldData, grid: list[Weights]) -> list[dict]:
