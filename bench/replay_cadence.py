@@ -93,12 +93,16 @@ def main() -> None:
                         help="run the incremental models too (needs --lake and --data of a trained lake)")
     parser.add_argument("--lake", type=Path, help="an existing lake (default: generated and ingested at --scale)")
     parser.add_argument("--data", type=Path, help="the CSV folder of --lake")
+    parser.add_argument("--section", help="the docs/benchmarks.md section to write (default: replay, or "
+                        "replay-models with --models on); another name keeps a second size's table")
     args = parser.parse_args()
     work = args.work_dir.resolve()
     if args.models == "on" and not (args.lake and args.data):
         parser.error("--models on needs --lake and --data (a lake with the batch graph materialized)")
     data, lake = (args.data.resolve(), args.lake.resolve()) if args.lake else prepare(args.scale, work)
     markers = (MODELS_START, MODELS_END) if args.models == "on" else (START, END)
+    if args.section:
+        markers = (f"<!-- {args.section}:start -->", f"<!-- {args.section}:end -->")
     run = work / f"replay-run-{int(time.time())}"
     hours = all_hours()
     first = hours.index(parse_hour(args.start))
