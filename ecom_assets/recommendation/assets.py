@@ -125,9 +125,11 @@ def als_model(context: dg.AssetExecutionContext, config: AlsConfig, spark: Spark
     """Collaborative filtering (Spark ML ALS, implicit feedback) on the training window.
 
     Confidence per user-product pair = 1 + alpha x (views + carts x c + purchases x p). The cart and
-    purchase strengths c and p, rank, regularisation and alpha are chosen by NDCG@10 on rolling validation weeks (train on the days
-    before each week, predict its carts and purchases); the final model is then fitted on the whole
-    window. Saved in Spark ML format under models/als with the id indexers (models/als_indexers).
+    purchase strengths c and p, rank, regularisation and alpha are chosen by NDCG@10 on rolling
+    validation weeks (train on the days before each week, predict its carts and purchases; each week's
+    fits use at most ``tuning_train_users`` users, the evaluated ones first); the final model is then
+    fitted on the whole window, every user. Saved in Spark ML format under models/als with the id
+    indexers (models/als_indexers).
     """
     session = spark.get_session()
     events = read_raw_events(session, lake.lake)
