@@ -230,13 +230,15 @@ def test_live_blend_matches_the_batch_hybrid(replayed: TrainedLake, spark: Spark
     lake = LakeResource(data_dir=str(replayed.root / "input"), root=str(replayed.root / "lake"))
     models = recs_models(spark, lake, CandidateSizes())
     assert (replayed.root / "lake" / "temp" / "replay" / "batch_models.pkl").is_file()
+    # The Python workers read the blend's constants from the pack, not from the UDFs' closures.
+    assert models.shipped_blend.path is not None and models.shipped_blend.value is None
     pairs = spark.read.parquet(lake.lake.replay_table("pairs", "hour=2019-11-01T23"))
     users = spark.read.parquet(lake.lake.replay_table("served_recs", "hour=2019-11-01T23")).select("user_id", "segment")
     # One user the model knows nothing of (no factors, no segment): popularity alone, under "Unknown".
     users = users.unionByName(spark.createDataFrame([(-7, None)], "user_id long, segment string"))
     strengths = event_strengths(pairs).cache()
     recent = recent_products(strengths, models.sizes.recent)
-    factors = fold_in_active(pairs, models.params, models.blend).cache()
+    factors = fold_in_active(pairs, models.params, models.blend, models.shipped_blend).cache()
     purchased = strengths.where("purchased").select("user_id", "product_id")
 
     als, indexers = ALSModel.load(lake.lake.model(ALS_MODEL)), Indexers.load(lake.lake.model(ALS_INDEXERS))
@@ -253,7 +255,7 @@ def test_live_blend_matches_the_batch_hybrid(replayed: TrainedLake, spark: Spark
                           content=content_scores(recent, models.similarity), purchased=purchased, sizes=models.sizes,
                           user_factors=factors)
     batch = recommend(inputs, candidates(inputs, users), weights_frame(spark, weights), fallback)
-    live = live_recommend(users, factors, content_scores(recent, models.similarity), purchased, models.blend)
+    live = live_recommend(users, factors, content_scores(recent, models.similarity), purchased, models.shipped_blend)
 
     def lists(frame) -> dict[int, list[tuple[int, float]]]:
         rows = frame.select("user_id", "rank", "product_id", "hybrid_score").orderBy("user_id", "rank").collect()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
+import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
@@ -153,3 +155,27 @@ def test_fold_in_reproduces_spark_user_factors_and_direct_least_squares(spark: S
                            params.alpha, params.reg_param)
     assert np.allclose(together[0], direct, atol=1e-8)
     assert np.allclose(together[1], mine[8], atol=1e-5)
+
+
+def test_shipped_constants_load_from_the_pack_once_and_refuse_a_rebuilt_one(tmp_path: Path) -> None:
+    """A pack-backed constant pickles to its path and stamp only, resolves dict keys and attributes,
+    and a worker that meets a pack rebuilt under another stamp fails clearly instead of mixing models."""
+    import pickle
+
+    from ecom_assets.recommendation.als import ItemFactors
+    from ecom_assets.recommendation.shipped import Shipped, StalePackError, load_pack
+
+    matrix = np.arange(600, dtype=np.float32).reshape(3, 200)
+    items = ItemFactors(np.arange(3), matrix, matrix.T.astype(np.float64) @ matrix)
+    path = tmp_path / "pack.pkl"
+    path.write_bytes(pickle.dumps((("v", 1), {"blend": {"items": items}})))
+    shipped = Shipped.from_pack(str(path), ("v", 1), "blend").part("items")
+    assert len(pickle.dumps(shipped)) < 500 < len(pickle.dumps(Shipped.inline(items)))
+    loaded = pickle.loads(pickle.dumps(shipped)).get()
+    assert np.array_equal(loaded.matrix, items.matrix)
+    assert load_pack(str(path), ("v", 1)) is load_pack(str(path), ("v", 1))  # loaded once per process
+    assert Shipped.inline({"items": items}).part("items").get() is items
+
+    path.write_bytes(pickle.dumps((("v", 2), {"blend": {"items": items}})))
+    with pytest.raises(StalePackError, match="rebuilt"):
+        Shipped.from_pack(str(path), ("v", 3), "blend").get()

@@ -26,6 +26,7 @@ from ecom_assets.lake import Lake, is_local, local_path
 from ecom_assets.recommendation.als import AlsParams, ItemFactors
 from ecom_assets.recommendation.assets import ALS_MODEL, ALS_PARAMS, read_hybrid_weights
 from ecom_assets.recommendation.hybrid import CandidateSizes, popular_candidates
+from ecom_assets.recommendation.shipped import Shipped
 from ecom_assets.resources import LakeResource
 from ecom_assets.segmentation.assets import MODEL_NAME
 from ecom_assets.segmentation.assignment import load_segmentation
@@ -38,7 +39,9 @@ _CACHE: dict[str, tuple[tuple, object]] = {}
 class RecsModels:
     """What the batch graph learned that the hourly refresh reuses: the ALS params, the blend's
     constants (item factors, popularity, weights; built for ``sizes``), the catalogue's size, the
-    offline metrics of the models in use, and the content similarity table (read lazily)."""
+    offline metrics of the models in use, and the content similarity table (read lazily).
+    ``shipped_blend`` is how the Python workers get the blend's constants: from the saved pack when
+    the lake is local, else in the UDFs' closures."""
 
     sizes: CandidateSizes
     params: AlsParams
@@ -46,6 +49,7 @@ class RecsModels:
     catalogue_size: int
     offline: list[dict]
     similarity: DataFrame
+    shipped_blend: Shipped[BlendTables]
 
     @property
     def item_factors(self) -> ItemFactors:
@@ -105,8 +109,9 @@ def recs_models(session: SparkSession, resource: LakeResource, sizes: CandidateS
     the pack saved under ``temp/replay/`` by an earlier process, else from Spark (then saved there).
 
     Each replayed hour runs in a new process when the daemon launches it; the pack (a pickle of a
-    few driver-side arrays, model-sized) spares every hour a dozen Spark jobs. It is rebuilt when
-    any folder it was read from changes."""
+    few driver-side arrays, model-sized) spares every hour a dozen Spark jobs, and the Python
+    workers read the blend's constants from it (see :mod:`ecom_assets.recommendation.shipped`). It
+    is rebuilt when any folder it was read from changes."""
     lake = resource.lake
     paths = [lake.model(ALS_MODEL), lake.model(ALS_PARAMS)] + [lake.processed(t) for t in RECS_TABLES]
     similarity = lambda: resource.read_processed(session, "content_similarity").select(
@@ -119,7 +124,9 @@ def recs_models(session: SparkSession, resource: LakeResource, sizes: CandidateS
         if saved is None:
             saved = _build_pack(session, resource, sizes)
             _write_pack(pack_path, stamp, saved)
-        return RecsModels(**saved, similarity=similarity())
+        shipped = (Shipped.from_pack(str(local_path(pack_path)), stamp, "blend") if is_local(pack_path)
+                   else Shipped.inline(saved["blend"]))
+        return RecsModels(**saved, similarity=similarity(), shipped_blend=shipped)
 
     return cached(f"recs:{sizes}", session, paths, load)
 

@@ -195,8 +195,8 @@ def recommendation_candidates(state: HourState, models: RecsModels) -> Candidate
 
     # The content candidates and the fold-in are independent: run side by side.
     sides = run_concurrently({"content": content_candidates,
-                              "fold_in": lambda: fold_in_active(pairs, models.params,
-                                                                models.blend).localCheckpoint()}, laps)
+                              "fold_in": lambda: fold_in_active(pairs, models.params, models.blend,
+                                                                models.shipped_blend).localCheckpoint()}, laps)
     laps.lap("content_and_fold_in")
     return Candidates(strengths, sides["content"], sides["fold_in"], laps)
 
@@ -209,7 +209,7 @@ def refresh_recommendations(ledgers: Ledgers, start: dt.datetime, segments: Segm
     laps.update(candidates.laps)
     purchased = candidates.strengths.where("purchased").select("user_id", "product_id")
     recs = live_recommend(segments.assigned.select("user_id", "segment"), candidates.factors, candidates.content,
-                          purchased, models.blend)
+                          purchased, models.shipped_blend)
     lists = served_lists(recs, start).localCheckpoint()
     laps.lap("blend")
     done = run_concurrently({

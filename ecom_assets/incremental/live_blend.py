@@ -29,6 +29,7 @@ from pyspark.sql import functions as F
 from ecom_assets.recommendation.als import ItemFactors
 from ecom_assets.recommendation.hybrid import UNKNOWN_SEGMENT, CandidateSizes, Weights
 from ecom_assets.recommendation.metrics import K
+from ecom_assets.recommendation.shipped import Shipped
 
 OUTPUT_SCHEMA = ("user_id long, segment string, product_id long, rank int, hybrid_score double, als double, "
                  "content double, popularity double")
@@ -163,10 +164,11 @@ def blend_block(block: pd.DataFrame, tables: BlendTables, matrix: np.ndarray, k:
 
 
 def live_recommend(users: DataFrame, factors: DataFrame, content: DataFrame, purchased: DataFrame,
-                   tables: BlendTables, k: int = K) -> DataFrame:
+                   tables: BlendTables | Shipped[BlendTables], k: int = K) -> DataFrame:
     """(user_id, segment, product_id, rank, hybrid_score, als, content, popularity): the top ``k`` of
     every user of ``users`` (user_id, segment), from their folded-in ``factors`` (user_id, features),
-    ``content`` candidates (user_id, product_id, content_score) and ``purchased`` (user_id, product_id)."""
+    ``content`` candidates (user_id, product_id, content_score) and ``purchased`` (user_id, product_id).
+    ``tables`` reach the Python workers in the UDF's closure, or from a file as :class:`Shipped`."""
     content_lists = content.groupBy("user_id").agg(
         F.collect_list(F.struct("product_id", "content_score")).alias("c")).select(
         "user_id", F.col("c.product_id").alias("content_products"), F.col("c.content_score").alias("content_scores"))
@@ -174,11 +176,14 @@ def live_recommend(users: DataFrame, factors: DataFrame, content: DataFrame, pur
     rows = (users.select("user_id", "segment").join(factors.select("user_id", "features"), "user_id", "left")
             .join(content_lists, "user_id", "left").join(bought, "user_id", "left"))
 
+    shipped = tables if isinstance(tables, Shipped) else Shipped.inline(tables)
+
     def blend(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        matrix = tables.items.matrix.astype(np.float64)
+        constants = shipped.get()
+        matrix = constants.items.matrix.astype(np.float64)
         for batch in batches:
             for first in range(0, len(batch), USERS_PER_BLOCK):
                 block = batch.iloc[first:first + USERS_PER_BLOCK].reset_index(drop=True)
-                yield blend_block(block, tables, matrix, k)
+                yield blend_block(block, constants, matrix, k)
 
     return rows.mapInPandas(blend, OUTPUT_SCHEMA)

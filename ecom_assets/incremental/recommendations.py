@@ -20,6 +20,7 @@ from ecom_assets.incremental.live_blend import BlendTables
 from ecom_assets.recommendation.als import AlsParams
 from ecom_assets.recommendation.fold_in import fold_in_users
 from ecom_assets.recommendation.interactions import EVENT_WEIGHTS
+from ecom_assets.recommendation.shipped import Shipped
 
 SERVED_SCHEMA = T.StructType([
     T.StructField("user_id", T.LongType()),
@@ -37,12 +38,14 @@ def pair_strengths(pairs: DataFrame, weights: dict[str, float]) -> DataFrame:
                         (F.col("purchases") > 0).alias("purchased"))
 
 
-def fold_in_active(pairs: DataFrame, params: AlsParams, blend: BlendTables) -> DataFrame:
+def fold_in_active(pairs: DataFrame, params: AlsParams, blend: BlendTables, shipped: Shipped[BlendTables]
+                   ) -> DataFrame:
     """(user_id, features): ALS factors of every user of ``pairs`` from all of their known products,
-    with the model's event strengths and regularisation, from the item factors held by ``blend``."""
+    with the model's event strengths and regularisation, from the item factors held by ``blend``
+    (the driver's copy; the Python workers get theirs through ``shipped``)."""
     strengths = pair_strengths(pairs, params.event_weights()).where(F.col("strength") > 0)
     return fold_in_users(strengths.select("user_id", "product_id", "strength"), None, blend.items.matrix.shape[1],
-                         params.alpha, params.reg_param, blend.items, blend.row_of_product)
+                         params.alpha, params.reg_param, shipped.part("items"), shipped.part("row_of_product"))
 
 
 def event_strengths(pairs: DataFrame) -> DataFrame:

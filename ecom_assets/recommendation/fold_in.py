@@ -20,6 +20,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from ecom_assets.recommendation.als import ItemFactors
+from ecom_assets.recommendation.shipped import Shipped
 
 
 def solve_user(factors: np.ndarray, strengths: np.ndarray, yty: np.ndarray, alpha: float, reg: float) -> np.ndarray:
@@ -50,27 +51,33 @@ USERS_PER_BLOCK = 512
 
 
 def fold_in_users(interactions: DataFrame, item_factors: DataFrame | None, rank: int, alpha: float, reg: float,
-                  items: ItemFactors | None = None, row_of_product: pd.Series | None = None) -> DataFrame:
+                  items: ItemFactors | Shipped[ItemFactors] | None = None,
+                  row_of_product: pd.Series | Shipped[pd.Series] | None = None) -> DataFrame:
     """(user_id, features): factors of every user of ``interactions`` (user_id, product_idx, strength).
 
-    The item factors go to the Python workers once (``items`` when already collected); each user's
-    interactions arrive as one row and blocks of users are solved together. With ``row_of_product``
-    (product id -> row of ``items``), ``interactions`` carry ``product_id`` instead of the model's
-    index. Products unknown to the model are ignored; a user with none of them gets no row.
+    The item factors go to the Python workers once (``items`` when already collected, possibly as a
+    :class:`Shipped` file the workers read); each user's interactions arrive as one row and blocks
+    of users are solved together. With ``row_of_product`` (product id -> row of ``items``),
+    ``interactions`` carry ``product_id`` instead of the model's index. Products unknown to the
+    model are ignored; a user with none of them gets no row.
     """
     if items is None:
         if item_factors is None:
             raise ValueError("fold_in_users needs the item factors (a frame or collected ItemFactors)")
         items = ItemFactors.from_frame(item_factors, rank)
-    key = "product_id" if row_of_product is not None else "product_idx"
+    shipped_items = items if isinstance(items, Shipped) else Shipped.inline(items)
+    by_product = (row_of_product if isinstance(row_of_product, Shipped) or row_of_product is None
+                  else Shipped.inline(row_of_product))
+    key = "product_id" if by_product is not None else "product_idx"
     grouped = interactions.groupBy("user_id").agg(
         F.collect_list(F.struct(F.col(key).cast("long").alias("idx"), F.col("strength").cast("double")
                                 .alias("strength"))).alias("r"))
     rows = grouped.select("user_id", F.col("r.idx").alias("idx"), F.col("r.strength").alias("strength"))
-    matrix = items.matrix
 
     def solve(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        wide = matrix.astype(np.float64)
+        factors = shipped_items.get()
+        rows_by_product = by_product.get() if by_product is not None else None
+        wide = factors.matrix.astype(np.float64)
         for batch in batches:
             for first in range(0, len(batch), USERS_PER_BLOCK):
                 block = batch.iloc[first:first + USERS_PER_BLOCK]
@@ -79,14 +86,14 @@ def fold_in_users(interactions: DataFrame, item_factors: DataFrame | None, rank:
                     continue
                 owner = np.repeat(np.arange(len(block)), lengths)
                 keys = np.concatenate(block["idx"].to_numpy()).astype(np.int64)
-                item_rows = (items.rows_of(keys) if row_of_product is None
-                             else row_of_product.reindex(keys).fillna(-1).to_numpy(dtype=np.int64))
+                item_rows = (factors.rows_of(keys) if rows_by_product is None
+                             else rows_by_product.reindex(keys).fillna(-1).to_numpy(dtype=np.int64))
                 strengths = np.concatenate(block["strength"].to_numpy()).astype(np.float64)
                 known = item_rows >= 0
                 users, local = np.unique(owner[known], return_inverse=True)
                 if not len(users):
                     continue
-                x = solve_users(local, wide[item_rows[known]], strengths[known], len(users), items.gramian, alpha, reg)
+                x = solve_users(local, wide[item_rows[known]], strengths[known], len(users), factors.gramian, alpha, reg)
                 yield pd.DataFrame({"user_id": block["user_id"].to_numpy(dtype=np.int64)[users],
                                     "features": list(x.astype(np.float32))})
 
