@@ -42,3 +42,24 @@ def test_partitions_cover_november_hour_by_hour() -> None:
     assert parse_hour("2019-11-16T13") == parse_hour("2019-11-16 13:00") == "2019-11-16-13:00"
     with pytest.raises(ValueError, match="cannot read"):
         parse_hour("yesterday")
+
+
+def test_clock_started_by_many_threads_at_once_is_one_clock(tmp_path: Path) -> None:
+    """The first hour's two parts start the clock together: every caller gets the first clock written,
+    even when they would have chosen different shifts, and no temporary file is left behind."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    moments = [dt.datetime(2026, 11, 1, tzinfo=dt.UTC) + dt.timedelta(weeks=w) for w in range(8)]
+    for attempt in range(20):
+        path = tmp_path / str(attempt) / "state.json"
+        together = threading.Barrier(len(moments))
+
+        def start(now: dt.datetime, path: Path = path, together: threading.Barrier = together):
+            together.wait()
+            return load_or_start(path, "shifted", now)
+
+        with ThreadPoolExecutor(max_workers=len(moments)) as pool:
+            clocks = list(pool.map(start, moments))
+        assert len(set(clocks)) == 1 and clocks[0] == load_or_start(path, "shifted")
+        assert [p.name for p in path.parent.iterdir()] == ["state.json"]

@@ -18,6 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import os
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -68,7 +70,14 @@ def load_or_start(path: Path, mode: str, now: dt.datetime | None = None) -> Repl
     now = now or dt.datetime.now(dt.UTC)
     clock = ReplayClock(mode, offset_weeks_for(now, mode), now.isoformat(timespec="seconds"))
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    # The first hour's two parts (and any other process) may start the clock at once: each writes its
+    # own file and links it into place, which fails when the clock exists; the first one wins for all.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(json.dumps(asdict(clock)), encoding="utf-8")
-    tmp.replace(path)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return load_or_start(path, mode)
+    finally:
+        tmp.unlink(missing_ok=True)
     return clock
