@@ -284,3 +284,32 @@ def test_batch_models_are_loaded_once_until_their_folder_changes(spark: SparkSes
     (folder / "_SUCCESS").write_text("")
     assert cached("probe", spark, [str(folder)], load) == 2
     assert cached("probe", spark, ["s3a://bucket/model"], load) == 3
+
+
+def test_segment_constants_scale_and_assign_as_the_saved_pipeline(replayed: TrainedLake, spark: SparkSession) -> None:
+    """The hours scale features with the saved pipeline's constants instead of running the pipeline:
+    the same scaled values and the same clusters as ``transform`` on every October customer; the pack
+    saved for the daemon's processes holds the same constants."""
+    from pyspark.ml.functions import vector_to_array
+    from pyspark.sql import functions as F
+
+    from ecom_assets.incremental.batch_models import segmentation
+    from ecom_assets.incremental.segments import SegmentModel
+    from ecom_assets.segmentation.assets import MODEL_NAME
+    from ecom_assets.segmentation.assignment import load_segmentation
+
+    lake = Lake(str(replayed.root / "lake"))
+    pipeline, names = load_segmentation(spark, lake.model(MODEL_NAME), lake.processed("segment_profiles"))
+    constants = SegmentModel.of(pipeline, names)
+    rfm = spark.read.parquet(lake.processed("rfm_table"))
+    expected = pipeline.transform(rfm).select("user_id", vector_to_array("features", "float64").alias("expected"),
+                                              F.col("cluster").alias("expected_cluster"))
+    ours = nearest_centre(constants.scaled(rfm), constants.centres).select("user_id", "scaled", "cluster")
+    rows = ours.join(expected, "user_id").collect()
+    assert len(rows) == rfm.count() > 100
+    assert all(r["scaled"] == r["expected"] for r in rows)  # bit for bit
+    assert all(r["cluster"] == r["expected_cluster"] for r in rows)
+
+    saved = segmentation(spark, lake)
+    assert (replayed.root / "lake" / "temp" / "replay" / "segmentation.pkl").is_file()
+    assert np.array_equal(saved.centres, constants.centres) and saved.names == names

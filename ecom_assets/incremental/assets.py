@@ -130,7 +130,8 @@ MODEL_CHECKS = [
 def publish_models(session: SparkSession, lake: LakeResource, influx: InfluxResource, start: dt.datetime,
                    events: DataFrame) -> Published:
     """One hour of the incremental models (segments, recommendations, their online evaluation), written
-    to the ledgers and published to the sink; Spark ML runs here, so call it on the session's thread."""
+    to the ledgers and published to the sink. Spark ML runs here when the saved models are first loaded
+(see :mod:`ecom_assets.incremental.batch_models`), so call it on the session's thread."""
     _require_batch_outputs(lake)
     clock = replay_clock(lake.lake, influx.time_mode)
     sink = influx.sink()

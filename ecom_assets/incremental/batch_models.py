@@ -1,10 +1,10 @@
 """What every replayed hour reuses from the batch graph, loaded once per process and Spark session.
 
-The K-means pipeline, the ALS params, the hybrid weights, the popularity and similarity tables and
+The K-means pipeline's constants, the ALS params, the hybrid weights, the popularity and similarity tables and
 constants derived from them (the item factors and their gramian on the driver, each segment's
 popular candidates, the offline metrics) do not change during the replay. Loading them costs a
 dozen Spark jobs, so ``ecom replay`` and the tests, which run many hours in one process, load them
-once; and the driver-side constants are saved as a pack under ``temp/replay/`` for the processes the
+once; and the driver-side constants are saved as packs under ``temp/replay/`` for the processes the
 daemon starts, one per hour. Both are keyed by the modification times of the folders they were read
 from, so a batch asset materialized again is read again. Remote lakes are read every time.
 """
@@ -15,13 +15,13 @@ import os
 import pickle
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from pyspark.ml import PipelineModel
 from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import DataFrame, SparkSession
 
 from ecom_assets.incremental.live_blend import BlendTables
+from ecom_assets.incremental.segments import SegmentModel
 from ecom_assets.lake import Lake, is_local, local_path
 from ecom_assets.recommendation.als import AlsParams, ItemFactors
 from ecom_assets.recommendation.assets import ALS_MODEL, ALS_PARAMS, read_hybrid_weights
@@ -92,11 +92,22 @@ def cached(name: str, session: SparkSession, paths: list[str], load: Callable[[]
     return value
 
 
-def segmentation(session: SparkSession, lake: Lake) -> tuple[PipelineModel, dict[int, str]]:
-    """The saved K-means pipeline and the cluster -> segment name table."""
+def segmentation(session: SparkSession, lake: Lake) -> SegmentModel:
+    """The saved K-means pipeline's constants and the cluster -> segment name table, from this
+    process's cache, else from the pack saved under ``temp/replay/`` by an earlier process, else
+    from the saved model (then saved there)."""
     model_path, profiles = lake.model(MODEL_NAME), lake.processed("segment_profiles")
-    return cached("segmentation", session, [model_path, profiles],
-                  lambda: load_segmentation(session, model_path, profiles))
+
+    def load() -> SegmentModel:
+        stamp = (PACK_VERSION, folder_stamp([model_path, profiles]))
+        pack_path = lake.temp("replay/segmentation.pkl")
+        saved = _read_pack(pack_path, stamp)
+        if saved is None:
+            saved = SegmentModel.of(*load_segmentation(session, model_path, profiles))
+            _write_pack(pack_path, stamp, saved)
+        return saved
+
+    return cached("segmentation", session, [model_path, profiles], load)
 
 
 RECS_TABLES = ("hybrid_weights", "segment_popularity", "als_product_index", "content_similarity",
@@ -144,7 +155,7 @@ def _build_pack(session: SparkSession, resource: LakeResource, sizes: CandidateS
             "offline": [r.asDict() for r in read_processed(session, "recs_evaluation").collect()]}
 
 
-def _read_pack(path: str, stamp: tuple) -> dict | None:
+def _read_pack(path: str, stamp: tuple) -> Any:
     """The saved pack when it exists locally and was built from the same folders, else None."""
     if not is_local(path) or not local_path(path).is_file():
         return None
@@ -156,7 +167,7 @@ def _read_pack(path: str, stamp: tuple) -> dict | None:
     return pack if saved_stamp == stamp else None
 
 
-def _write_pack(path: str, stamp: tuple, pack: dict) -> None:
+def _write_pack(path: str, stamp: tuple, pack: object) -> None:
     """Save the pack next to the replay's state (local lakes only), atomically."""
     if not is_local(path):
         return

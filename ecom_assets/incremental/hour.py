@@ -15,7 +15,6 @@ import datetime as dt
 import time
 from dataclasses import dataclass
 
-from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -37,11 +36,11 @@ from ecom_assets.incremental.segments import (
     CENTRE_SCHEMA,
     Centres,
     SegmentChange,
+    SegmentModel,
     advance,
     cluster_groups,
     evolution_rows,
     nearest_centre,
-    scaled_features,
     sums_by_cluster,
 )
 from ecom_assets.incremental.state import CENTRES, Ledgers
@@ -96,7 +95,7 @@ class RecsHour:
 
 
 def read_centres(session: SparkSession, lake: Lake, ledgers: Ledgers, start: dt.datetime,
-                 model: PipelineModel) -> tuple[Centres, bool]:
+                 model: SegmentModel) -> tuple[Centres, bool]:
     """The segments' state after the previous hour, or the saved model's (with October's sizes) at the
     first hour; the flag says a mid-month hour found no previous state (a cold start)."""
     previous = lake.replay_table(CENTRES, part_name(start - ONE_HOUR))
@@ -140,14 +139,15 @@ def look_up_state(session: SparkSession, ledgers: Ledgers, events: DataFrame, st
 
 
 def update_segments(session: SparkSession, lake: Lake, ledgers: Ledgers, state: HourState, start: dt.datetime,
-                    model: PipelineModel, names: dict[int, str]) -> SegmentHour:
+                    model: SegmentModel) -> SegmentHour:
     """Re-assign the active users, move the centres; write the hour's parts of the customers, pairs and
-    centres. Calls Spark ML: run it on the thread that opened the session (see ``concurrent_jobs``)."""
+    centres."""
     laps = Laps()
     laps.update(state.laps)
+    names = model.names
     before, cold = read_centres(session, lake, ledgers, start, model)
     features = rfm_features(state.customers, product_funnel(state.pairs), start + ONE_HOUR)
-    assigned = nearest_centre(scaled_features(model, features), before.centres).withColumn(
+    assigned = nearest_centre(model.scaled(features), before.centres).withColumn(
         "segment", segment_name(names, F.col("cluster"))).localCheckpoint()
     laps.lap("assign")
     dimensions = before.centres.shape[1]
@@ -249,15 +249,15 @@ def models_hour(session: SparkSession, resource: LakeResource, ledgers: Ledgers,
     An hour's jobs are small, so each is mostly waiting (planning, scheduling, a round trip); jobs that
     do not need each other's results overlap: the evaluation of the lists served before the hour runs
     beside everything; the state lookup beside the loading of the models; the content candidates and
-    the fold-in beside the re-assignment. Spark ML calls stay on this thread.
+    the fold-in beside the re-assignment.
     """
     with running_beside(lambda: evaluate_served(session, ledgers, events, start)) as evaluation:
         with running_beside(lambda: look_up_state(session, ledgers, events, start)) as lookup:
-            model, names = segmentation(session, resource.lake)
+            model = segmentation(session, resource.lake)
             models = recs_models(session, resource, CandidateSizes())
         state = lookup.result()
         with running_beside(lambda: recommendation_candidates(state, models)) as candidates:
-            segments = update_segments(session, resource.lake, ledgers, state, start, model, names)
+            segments = update_segments(session, resource.lake, ledgers, state, start, model)
         recs = refresh_recommendations(ledgers, start, segments, candidates.result(), models)
         return ModelsHour(segments, recs, evaluation.result(), coverage(recs.lists, models.catalogue_size), models)
 
