@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from ecom_assets.recommendation.als import ItemFactors
@@ -95,7 +95,7 @@ def best_per_row(scores: np.ndarray, ids: np.ndarray, n: int) -> np.ndarray:
     n = min(n, scores.shape[1])
     if n == 0:
         return np.empty((scores.shape[0], 0), dtype=np.int64)
-    part = np.argpartition(-scores, n - 1, axis=1)[:, :n]
+    part = np.argpartition(scores, scores.shape[1] - n, axis=1)[:, -n:]  # no negated copy: half the time
     order = np.lexsort((ids[part], -np.take_along_axis(scores, part, axis=1)), axis=1)
     return np.take_along_axis(part, order, axis=1)
 
@@ -107,10 +107,14 @@ def blend_block(block: pd.DataFrame, tables: BlendTables, matrix: np.ndarray, k:
     n_users = len(block)
     segments = block["segment"].where(block["segment"].notna(), UNKNOWN_SEGMENT).astype(str).to_numpy()
     has_factors = block["features"].notna().to_numpy() & (len(tables.items.ids) > 0)
-    item_scores = np.zeros((n_users, len(tables.items.ids)), dtype=np.float64)
-    if has_factors.any():
+    users_with = np.flatnonzero(has_factors)
+    # Scores against every item, for the users with factors only (row i: user users_with[i]).
+    item_scores = np.zeros((0, len(tables.items.ids)))
+    if len(users_with):
         vectors = np.stack(block["features"][has_factors].map(lambda v: np.asarray(v, dtype=np.float64)).to_numpy())
-        item_scores[has_factors] = vectors @ matrix.T
+        item_scores = vectors @ matrix.T
+    score_row = np.full(n_users, -1, dtype=np.int64)
+    score_row[users_with] = np.arange(len(users_with))
 
     # Candidates: content, each segment's popular products, and the ALS best of users with factors.
     content_user, content_product = _explode(block["content_products"])
@@ -118,8 +122,7 @@ def blend_block(block: pd.DataFrame, tables: BlendTables, matrix: np.ndarray, k:
     popular = [(u, p) for u, segment in enumerate(segments) for p in tables.popular.get(segment, ())]
     popular_user = np.array([u for u, _ in popular], dtype=np.int64)
     popular_product = np.array([p for _, p in popular], dtype=np.int64)
-    users_with = np.flatnonzero(has_factors)
-    best = best_per_row(item_scores[users_with], tables.items.ids, tables.sizes.als)
+    best = best_per_row(item_scores, tables.items.ids, tables.sizes.als)
     als_product = tables.product_of_row[best].ravel()
     als_user = np.repeat(users_with, best.shape[1])
     known = als_product >= 0
@@ -137,7 +140,7 @@ def blend_block(block: pd.DataFrame, tables: BlendTables, matrix: np.ndarray, k:
     rows = tables.row_of_product.reindex(product).to_numpy()
     with_model = ~np.isnan(rows) & has_factors[user]
     als = np.zeros(len(pool))
-    als[with_model] = np.minimum(item_scores[user[with_model], rows[with_model].astype(np.int64)], 1.0)
+    als[with_model] = np.minimum(item_scores[score_row[user[with_model]], rows[with_model].astype(np.int64)], 1.0)
     content = pd.Series(content_score.astype(np.float64),
                         index=pd.MultiIndex.from_arrays([content_user, content_product.astype(np.int64)]))
     content = content.groupby(level=[0, 1]).max().reindex(pd.MultiIndex.from_arrays([user, product]))
@@ -163,18 +166,42 @@ def blend_block(block: pd.DataFrame, tables: BlendTables, matrix: np.ndarray, k:
     })
 
 
+CANDIDATE_TYPE = "struct<product_id:long,content_score:double>"
+
+
+def _user_rows(frame: DataFrame, segment: Column | None = None, wanted: bool = False, features: Column | None = None,
+               candidate: Column | None = None, bought: Column | None = None) -> DataFrame:
+    """``frame`` as (user_id, segment, wanted, f, c, p): the columns :func:`live_recommend` groups by user,
+    null where this input has nothing to say; ``wanted`` marks the users to recommend to."""
+    def value(column: Column | None, dtype: str) -> Column:
+        return (column if column is not None else F.lit(None)).cast(dtype)
+
+    return frame.select("user_id", value(segment, "string").alias("segment"), F.lit(wanted).alias("wanted"),
+                        value(features, "array<float>").alias("f"), value(candidate, CANDIDATE_TYPE).alias("c"),
+                        value(bought, "long").alias("p"))
+
+
 def live_recommend(users: DataFrame, factors: DataFrame, content: DataFrame, purchased: DataFrame,
                    tables: BlendTables | Shipped[BlendTables], k: int = K) -> DataFrame:
     """(user_id, segment, product_id, rank, hybrid_score, als, content, popularity): the top ``k`` of
     every user of ``users`` (user_id, segment), from their folded-in ``factors`` (user_id, features),
     ``content`` candidates (user_id, product_id, content_score) and ``purchased`` (user_id, product_id).
     ``tables`` reach the Python workers in the UDF's closure, or from a file as :class:`Shipped`."""
-    content_lists = content.groupBy("user_id").agg(
-        F.collect_list(F.struct("product_id", "content_score")).alias("c")).select(
-        "user_id", F.col("c.product_id").alias("content_products"), F.col("c.content_score").alias("content_scores"))
-    bought = purchased.groupBy("user_id").agg(F.collect_list("product_id").alias("purchased"))
-    rows = (users.select("user_id", "segment").join(factors.select("user_id", "features"), "user_id", "left")
-            .join(content_lists, "user_id", "left").join(bought, "user_id", "left"))
+    # One row per user from a single aggregation (one shuffle) instead of three joins and two
+    # aggregations (five shuffles): every input becomes rows of one shape, grouped by user.
+    parts = (_user_rows(users, segment=F.col("segment"), wanted=True)
+             .unionByName(_user_rows(factors, features=F.col("features")))
+             .unionByName(_user_rows(content, candidate=F.struct(F.col("product_id").cast("long").alias("product_id"),
+                                                                 F.col("content_score").cast("double")
+                                                                 .alias("content_score"))))
+             .unionByName(_user_rows(purchased, bought=F.col("product_id"))))
+    grouped = parts.groupBy("user_id").agg(
+        F.max("wanted").alias("wanted"), F.first("segment", ignorenulls=True).alias("segment"),
+        F.first("f", ignorenulls=True).alias("features"), F.collect_list("c").alias("c"),
+        F.collect_list("p").alias("purchased"))
+    rows = grouped.where("wanted").select(
+        "user_id", "segment", "features", F.col("c.product_id").alias("content_products"),
+        F.col("c.content_score").alias("content_scores"), "purchased")
 
     shipped = tables if isinstance(tables, Shipped) else Shipped.inline(tables)
 

@@ -37,13 +37,17 @@ def solve_users(users: np.ndarray, factors: np.ndarray, strengths: np.ndarray, n
     """:func:`solve_user` for ``n_users`` at once: row r of ``factors`` (n x k) and ``strengths`` is an
     item of user ``users[r]`` (0 .. n_users - 1); every user needs at least one row."""
     k = yty.shape[0]
+    order = np.argsort(users, kind="stable")  # each user's rows together, summed with one reduceat
+    users, factors, strengths = users[order], factors[order], strengths[order]
     c1 = alpha * np.abs(strengths)
     positive = (strengths > 0).astype(np.float64)
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]]) if len(users) else np.empty(0, dtype=np.int64)
     a = np.broadcast_to(yty, (n_users, k, k)).copy()
-    np.add.at(a, users, factors[:, :, None] * (factors * c1[:, None])[:, None, :])
-    a += reg * np.bincount(users, weights=positive, minlength=n_users)[:, None, None] * np.eye(k)
     b = np.zeros((n_users, k))
-    np.add.at(b, users, factors * ((1.0 + c1) * positive)[:, None])
+    if len(users):
+        a[users[starts]] += np.add.reduceat(np.einsum("ni,nj->nij", factors * c1[:, None], factors), starts, axis=0)
+        b[users[starts]] += np.add.reduceat(factors * ((1.0 + c1) * positive)[:, None], starts, axis=0)
+    a += reg * np.bincount(users, weights=positive, minlength=n_users)[:, None, None] * np.eye(k)
     return np.linalg.solve(a, b[:, :, None])[:, :, 0]
 
 
