@@ -13,6 +13,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 REAL_OCT_HEAD = SHARED_DATA / "rees46-real" / "2019-Oct-head-raw.csv"
 REAL_NOV_HEAD = SHARED_DATA / "rees46-real" / "2019-Nov-head-raw-noheader.csv"
+# The suite runs on a local SparkSession, its own temporary lakes and the InfluxDB it starts: settings a
+# developer exported for their own replay (a Spark Connect server, an InfluxDB, a run folder, a time mode)
+# must not redirect it. Tests that need one of them set it themselves.
+REDIRECTING_SETTINGS = ("ECOM_SPARK_REMOTE", "ECOM_SPARK_MASTER", "ECOM_SPARK_SHARED_SESSION", "ECOM_SPARK_CONNECT_PORT",
+                        "ECOM_RUN_DIR", "ECOM_REPLAY_MODELS", "ECOM_REPLAY_TIME", "ECOM_TRAIN_START", "ECOM_TRAIN_END",
+                        "INFLUX_URL", "INFLUX_TOKEN", "INFLUX_ORG", "INFLUX_DATABASE")
+for _name in REDIRECTING_SETTINGS:
+    os.environ.pop(_name, None)
 TEST_SPARK_CONF = (
     "spark.ui.enabled=false,spark.sql.shuffle.partitions=4,spark.driver.memory=3g,"
     "spark.sql.adaptive.coalescePartitions.minPartitionSize=1m"

@@ -238,7 +238,7 @@ def test_live_blend_matches_the_batch_hybrid(replayed: TrainedLake, spark: Spark
     users = users.unionByName(spark.createDataFrame([(-7, None)], "user_id long, segment string"))
     strengths = event_strengths(pairs).cache()
     recent = recent_products(strengths, models.sizes.recent)
-    factors = fold_in_active(pairs, models.params, models.blend, models.shipped_blend).cache()
+    factors = fold_in_active(pairs, models.params, models.shipped_blend).cache()
     purchased = strengths.where("purchased").select("user_id", "product_id")
 
     als, indexers = ALSModel.load(lake.lake.model(ALS_MODEL)), Indexers.load(lake.lake.model(ALS_INDEXERS))

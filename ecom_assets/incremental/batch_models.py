@@ -1,7 +1,7 @@
 """What every replayed hour reuses from the batch graph, loaded once per process and Spark session.
 
-The K-means pipeline's constants, the ALS params, the hybrid weights, the popularity and similarity tables and
-constants derived from them (the item factors and their gramian on the driver, each segment's
+The K-means pipeline's constants, the ALS params, the hybrid weights, the popularity and similarity
+tables and constants derived from them (the item factors and their gramian on the driver, each segment's
 popular candidates, the offline metrics) do not change during the replay. Loading them costs a
 dozen Spark jobs, so ``ecom replay`` and the tests, which run many hours in one process, load them
 once; and the driver-side constants are saved as packs under ``temp/replay/`` for the processes the

@@ -195,7 +195,7 @@ def recommendation_candidates(state: HourState, models: RecsModels) -> Candidate
 
     # The content candidates and the fold-in are independent: run side by side.
     sides = run_concurrently({"content": content_candidates,
-                              "fold_in": lambda: fold_in_active(pairs, models.params, models.blend,
+                              "fold_in": lambda: fold_in_active(pairs, models.params,
                                                                 models.shipped_blend).localCheckpoint()}, laps)
     laps.lap("content_and_fold_in")
     return Candidates(strengths, sides["content"], sides["fold_in"], laps)

@@ -38,14 +38,13 @@ def pair_strengths(pairs: DataFrame, weights: dict[str, float]) -> DataFrame:
                         (F.col("purchases") > 0).alias("purchased"))
 
 
-def fold_in_active(pairs: DataFrame, params: AlsParams, blend: BlendTables, shipped: Shipped[BlendTables]
-                   ) -> DataFrame:
+def fold_in_active(pairs: DataFrame, params: AlsParams, blend: Shipped[BlendTables]) -> DataFrame:
     """(user_id, features): ALS factors of every user of ``pairs`` from all of their known products,
-    with the model's event strengths and regularisation, from the item factors held by ``blend``
-    (the driver's copy; the Python workers get theirs through ``shipped``)."""
+    with the model's event strengths and regularisation, from the item factors of ``blend`` (which
+    the Python workers read from the saved pack, see :class:`Shipped`)."""
     strengths = pair_strengths(pairs, params.event_weights()).where(F.col("strength") > 0)
-    return fold_in_users(strengths.select("user_id", "product_id", "strength"), None, blend.items.matrix.shape[1],
-                         params.alpha, params.reg_param, shipped.part("items"), shipped.part("row_of_product"))
+    return fold_in_users(strengths.select("user_id", "product_id", "strength"), None, params.rank,
+                         params.alpha, params.reg_param, blend.part("items"), blend.part("row_of_product"))
 
 
 def event_strengths(pairs: DataFrame) -> DataFrame:
