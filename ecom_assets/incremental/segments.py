@@ -21,7 +21,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from ecom_assets.segmentation.kmeans import FEATURE_COLUMNS, LOG_FEATURES, PLAIN_FEATURES, build_pipeline
+from ecom_assets.segmentation.kmeans import FEATURE_COLUMNS, build_pipeline, feature_sql
 from ecom_assets.segmentation.streaming import HOURLY_DECAY, update_centres
 
 CENTRE_SCHEMA = T.StructType([
@@ -62,8 +62,7 @@ class SegmentModel:
         """``features`` (the pipeline's input columns) with ``scaled``: the pipeline's scaled vector as an
         array, computed as the pipeline computes it (log1p of the skewed counts, nulls as 0, then
         ``(x - mean) * scale``)."""
-        raw = [F.log1p(F.coalesce(F.col(c), F.lit(0))) for c in LOG_FEATURES]
-        raw += [F.coalesce(F.col(c), F.lit(0)).cast("double") for c in PLAIN_FEATURES]
+        raw = [F.expr(sql).cast("double") for sql in feature_sql()]
         scaled = [(x - F.lit(float(m))) * F.lit(float(s)) for x, m, s in zip(raw, self.mean, self.scale, strict=True)]
         return features.withColumn("scaled", F.array(*scaled))
 

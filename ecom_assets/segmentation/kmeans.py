@@ -29,10 +29,15 @@ FEATURE_COLUMNS = tuple(f"f_{c}" for c in (*LOG_FEATURES, *PLAIN_FEATURES))
 PREDICTION = "cluster"
 
 
+def feature_sql() -> list[str]:
+    """The SQL of each feature of ``FEATURE_COLUMNS`` (in order) from the RFM columns: log1p of the
+    skewed counts, nulls as 0."""
+    return [f"log1p(coalesce({c}, 0))" for c in LOG_FEATURES] + [f"coalesce({c}, 0)" for c in PLAIN_FEATURES]
+
+
 def build_pipeline(k: int, seed: int = SEED) -> Pipeline:
     """Feature transform (log1p of the skewed counts), assembly, standard scaling and KMeans(k)."""
-    selects = [f"log1p(coalesce({c}, 0)) AS f_{c}" for c in LOG_FEATURES]
-    selects += [f"coalesce({c}, 0) AS f_{c}" for c in PLAIN_FEATURES]
+    selects = [f"{sql} AS {name}" for sql, name in zip(feature_sql(), FEATURE_COLUMNS, strict=True)]
     return Pipeline(
         stages=[
             SQLTransformer(statement=f"SELECT *, {', '.join(selects)} FROM __THIS__"),
