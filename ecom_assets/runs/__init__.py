@@ -1,0 +1,1 @@
+"""Launching Dagster runs from a warm process."""
