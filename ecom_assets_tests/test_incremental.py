@@ -66,6 +66,48 @@ def test_ledger_keeps_the_latest_row_per_key_and_compacts_days(spark: SparkSessi
     assert missing  # no snapshot of Nov 2 and no earlier hours of Nov 3
 
 
+def test_keyed_lookups_match_the_spark_ledger_without_scanning_the_base(spark: SparkSession, tmp_path: Path) -> None:
+    """The binary-searched lookups give each wanted key's newest row exactly as the Spark ledger does, at
+    every point of a day and across a snapshot; the base's sorted copy is made once and remade when the
+    base is rewritten."""
+    lake = Lake(str(tmp_path / "lake"))
+    rng = np.random.default_rng(7)
+    base_keys = rng.choice(np.arange(1, 5_000), size=2_000, replace=False)
+    spark.createDataFrame([(int(k), int(k) * 10) for k in base_keys], KV).repartition(3).write.parquet(
+        lake.processed("kv_base"))
+    ledger = Ledger(lake, "kv", ("k",), KV, lake.processed("kv_base"))
+    day1 = _t("2019-11-01T00:00")
+    for hour in range(3):
+        changed = rng.choice(np.arange(1, 6_000), size=300, replace=False)  # some keys new in November
+        ledger.write_hour(spark.createDataFrame([(int(k), hour * 100_000 + int(k)) for k in changed], KV),
+                          day1.replace(hour=hour))
+    wanted = np.concatenate([rng.choice(np.arange(1, 6_500), size=400, replace=False), [base_keys[0]] * 3])
+
+    def both(start: dt.datetime) -> tuple[dict[int, int], dict[int, int]]:
+        keyed_frame, keyed_missing = ledger.latest_for_keys(spark, start, wanted)
+        spark_frame, spark_missing = ledger.latest(spark, start, spark.createDataFrame(
+            [(int(k), 0) for k in set(wanted.tolist())], KV))
+        assert keyed_missing == spark_missing
+        return ({r["k"]: r["v"] for r in keyed_frame.collect()}, {r["k"]: r["v"] for r in spark_frame.collect()})
+
+    for hour in range(4):
+        keyed_state, spark_state = both(day1.replace(hour=hour))
+        assert keyed_state == spark_state and keyed_state
+    copies = sorted((tmp_path / "lake" / "temp" / "replay" / "keyed").glob("kv-base-*.arrow"))
+    assert len(copies) == 1
+    ledger.compact_day(spark, day1)
+    keyed_state, spark_state = both(_t("2019-11-02T00:00"))
+    assert keyed_state == spark_state
+    assert sorted((tmp_path / "lake" / "temp" / "replay" / "keyed").glob("kv-base-*.arrow")) == copies
+
+    spark.createDataFrame([(int(k), -1) for k in base_keys], KV).write.mode("overwrite").parquet(lake.processed("kv_base"))
+    keyed_state, spark_state = both(day1)
+    assert keyed_state == spark_state and set(keyed_state.values()) == {-1}
+    assert sorted((tmp_path / "lake" / "temp" / "replay" / "keyed").glob("kv-base-*.arrow")) != copies
+    empty, _ = ledger.latest_for_keys(spark, day1, np.array([999_999]))
+    assert empty.count() == 0
+
+
 def test_customer_update_counts_sessions_days_and_new_users(spark: SparkSession) -> None:
     previous = spark.createDataFrame([
         (1, 5, 4, 1, 0, 0.0, 3, 300.0, 2, _t("2019-10-31T23:50"), None, "s9", 2),

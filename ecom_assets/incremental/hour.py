@@ -15,6 +15,7 @@ import datetime as dt
 import time
 from dataclasses import dataclass
 
+import numpy as np
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -107,6 +108,12 @@ def read_centres(session: SparkSession, lake: Lake, ledgers: Ledgers, start: dt.
     return Centres.from_model(model, sizes), start > REPLAY_START
 
 
+def active_user_ids(events: DataFrame) -> np.ndarray:
+    """The distinct users of the hour's events (a few thousand ids), for the ledgers' keyed lookups."""
+    ids = events.select("user_id").where(F.col("user_id").isNotNull()).distinct().toArrow().column(0)
+    return np.asarray(ids.to_numpy(), dtype=np.int64)
+
+
 @dataclass
 class HourState:
     """The state of the hour's active users once its events are added: their customer rows (with
@@ -121,14 +128,14 @@ class HourState:
 def look_up_state(session: SparkSession, ledgers: Ledgers, events: DataFrame, start: dt.datetime) -> HourState:
     """The active users' rows before the hour, from the ledgers, updated with the hour's events."""
     laps = Laps()
-    active = events.select("user_id").distinct()
+    active = active_user_ids(events)
 
     def customers() -> tuple[DataFrame, bool]:
-        previous, gaps = ledgers.customers.latest(session, start, active)
+        previous, gaps = ledgers.customers.latest_for_keys(session, start, active)
         return update_customers(previous, hour_activity(events)).localCheckpoint(), gaps
 
     def user_pairs() -> DataFrame:
-        before_pairs, _ = ledgers.pairs.latest(session, start, active, ("user_id",))
+        before_pairs, _ = ledgers.pairs.latest_for_keys(session, start, active)
         return merge_pairs(before_pairs, pair_counts(events)).localCheckpoint()
 
     # Independent lookups, run side by side (each keeps about one core busy).
@@ -226,8 +233,7 @@ def refresh_recommendations(ledgers: Ledgers, start: dt.datetime, segments: Segm
 def evaluate_served(session: SparkSession, ledgers: Ledgers, events: DataFrame, start: dt.datetime) -> list[dict]:
     """Online metrics of the lists served before the hour against the hour's events (it reads nothing
     the hour writes, so it can run beside the hour's updates)."""
-    active = events.select("user_id").distinct()
-    served_before, _ = ledgers.served.latest(session, start, active)
+    served_before, _ = ledgers.served.latest_for_keys(session, start, active_user_ids(events))
     return online_metrics(served_before, events)
 
 

@@ -14,14 +14,19 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import numpy as np
+import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+from pyspark.sql.pandas.types import to_arrow_schema
 
+from ecom_assets.incremental import keyed
 from ecom_assets.lake import Lake, is_local, local_path
 from ecom_assets.replay.partitions import REPLAY_START, part_name
 
 PRIORITY = "_priority"
+KEYED_FOLDER = "replay/keyed"  # under temp/: the sorted copies of the bases and snapshots
 HOUR_COLUMN = "hour"  # the partition column of the hourly parts (``hour=2019-11-01T00``)
 
 
@@ -33,6 +38,16 @@ def day_name(day: dt.datetime) -> str:
 def written(path: str) -> bool:
     """True when a Spark write to ``path`` completed (its ``_SUCCESS`` marker; remote paths are trusted)."""
     return not is_local(path) or (local_path(path) / "_SUCCESS").is_file()
+
+
+@dataclass(frozen=True)
+class SourcePaths:
+    """Where a ledger's state before an hour lives (see :meth:`Ledger.source_paths`)."""
+
+    base: str | None
+    snapshot: str | None
+    hours: tuple[tuple[int, str], ...]  # (hour of day, path) of the same day's earlier parts
+    missing: bool
 
 
 @dataclass(frozen=True)
@@ -65,31 +80,38 @@ class Ledger:
         hour_of_day = F.substring(F.col(HOUR_COLUMN), -2, 2).cast("int")
         return parts.select(*self.schema.fieldNames(), (F.lit(2) + hour_of_day).alias(PRIORITY))
 
-    def sources(self, session: SparkSession, start: dt.datetime, with_base: bool = True,
-                through: dt.datetime | None = None) -> tuple[list[DataFrame], bool]:
-        """The tables that make up the state before hour ``start`` (or up to and including ``through``,
-        on the same day), and whether a part was missing: at most three scans (the base, the previous
-        day's snapshot, the day's earlier hours).
+    def source_paths(self, start: dt.datetime, with_base: bool = True, through: dt.datetime | None = None
+                     ) -> SourcePaths:
+        """Where the state before hour ``start`` (or up to and including ``through``, on the same day)
+        lives: the base, the previous day's snapshot, the day's earlier hours (with their hour of day),
+        and whether a part was missing.
 
         Missing parts (a replay that began mid-month) are left out: the state then falls back to the
         base for the keys they would have changed.
         """
-        frames = [self._read(session, self.base, 0)] if self.base and with_base else []
-        missing = False
+        base = self.base if self.base and with_base else None
+        snapshot, missing = None, False
         day = start.replace(hour=0)
         if day > REPLAY_START:
-            snapshot = self.day_path(day - dt.timedelta(days=1))
-            if written(snapshot):
-                frames.append(self._read(session, snapshot, 1))
-            else:
-                missing = True
+            path = self.day_path(day - dt.timedelta(days=1))
+            snapshot, missing = (path, False) if written(path) else (None, True)
         last = through.hour if through is not None else start.hour - 1
-        hours = [self.hour_path(day.replace(hour=h)) for h in range(last + 1)]
-        present = [path for path in hours if written(path)]
-        missing = missing or len(present) < len(hours)
-        if present:
-            frames.append(self._read_hours(session, present))
-        return frames, missing
+        hours = [(h, self.hour_path(day.replace(hour=h))) for h in range(last + 1)]
+        present = tuple((h, path) for h, path in hours if written(path))
+        return SourcePaths(base, snapshot, present, missing or len(present) < len(hours))
+
+    def sources(self, session: SparkSession, start: dt.datetime, with_base: bool = True,
+                through: dt.datetime | None = None) -> tuple[list[DataFrame], bool]:
+        """The tables that make up the state before hour ``start`` (see :meth:`source_paths`), and
+        whether a part was missing: at most three scans (the base, the previous day's snapshot, the
+        day's earlier hours)."""
+        paths = self.source_paths(start, with_base, through)
+        frames = [self._read(session, paths.base, 0)] if paths.base else []
+        if paths.snapshot:
+            frames.append(self._read(session, paths.snapshot, 1))
+        if paths.hours:
+            frames.append(self._read_hours(session, [path for _, path in paths.hours]))
+        return frames, paths.missing
 
     def _newest(self, session: SparkSession, frames: list[DataFrame]) -> DataFrame:
         """Each key's row from the source of highest priority."""
@@ -111,6 +133,40 @@ class Ledger:
             keep = F.broadcast(wanted.select(*columns).distinct())
             frames = [frame.join(keep, columns, "left_semi") for frame in frames]
         return self._newest(session, frames), missing
+
+    def latest_for_keys(self, session: SparkSession, start: dt.datetime, keys: np.ndarray) -> tuple[DataFrame, bool]:
+        """Each key's most recent row before hour ``start``, for the rows whose first key is in ``keys``,
+        and whether a part was missing.
+
+        On a local lake nothing is scanned whole: the base and the snapshot are binary-searched in their
+        sorted copies (:mod:`ecom_assets.incremental.keyed`), the day's small hourly parts are filtered,
+        and the few rows found are handed to Spark. Other lakes join the keys in Spark (:meth:`latest`).
+        """
+        first = self.keys[0]
+        keys = np.unique(np.asarray(keys, dtype=np.int64))
+        if not is_local(self.lake.root):
+            wanted = session.createDataFrame(pa.table({first: keys}))
+            return self.latest(session, start, wanted, (first,))
+        paths = self.source_paths(start)
+        arrow_schema = to_arrow_schema(self.schema, timezone="UTC")
+        folder = local_path(self.lake.temp(KEYED_FOLDER))
+        found: list[pa.Table] = []
+
+        def add(rows: pa.Table, priority: int) -> None:
+            rows = rows.select(self.schema.fieldNames()).cast(arrow_schema).replace_schema_metadata(None)
+            found.append(rows.append_column(PRIORITY, pa.array(np.full(rows.num_rows, priority, dtype=np.int32))))
+
+        for label, path, priority in ((f"{self.name}-base", paths.base, 0), (f"{self.name}-daily", paths.snapshot, 1)):
+            if path:
+                add(keyed.rows_with_keys(keyed.sorted_copy(local_path(path), first, folder, label), first, keys), priority)
+        for hour, path in paths.hours:
+            add(keyed.parquet_rows_with_keys(local_path(path), first, keys), 2 + hour)
+        if not found:
+            return session.createDataFrame([], self.schema), paths.missing
+        newest = keyed.newest_per_key(pa.concat_tables(found), self.keys, PRIORITY)
+        if newest.num_rows == 0:
+            return session.createDataFrame([], self.schema), paths.missing
+        return session.createDataFrame(newest, schema=self.schema), paths.missing
 
     def write_hour(self, frame: DataFrame, start: dt.datetime) -> str:
         """Write the rows hour ``start`` changed (replacing a previous run of the same hour)."""
