@@ -99,6 +99,7 @@ def test_keyed_lookups_match_the_spark_ledger_without_scanning_the_base(spark: S
     keyed_state, spark_state = both(_t("2019-11-02T00:00"))
     assert keyed_state == spark_state
     assert sorted((tmp_path / "lake" / "temp" / "replay" / "keyed").glob("kv-base-*.arrow")) == copies
+    assert len(list((tmp_path / "lake" / "temp" / "replay" / "keyed").glob("kv-daily-*.arrow"))) == 1
 
     spark.createDataFrame([(int(k), -1) for k in base_keys], KV).write.mode("overwrite").parquet(lake.processed("kv_base"))
     keyed_state, spark_state = both(day1)
@@ -106,6 +107,12 @@ def test_keyed_lookups_match_the_spark_ledger_without_scanning_the_base(spark: S
     assert sorted((tmp_path / "lake" / "temp" / "replay" / "keyed").glob("kv-base-*.arrow")) != copies
     empty, _ = ledger.latest_for_keys(spark, day1, np.array([999_999]))
     assert empty.count() == 0
+    # A lake Spark reads but this process cannot (object storage) takes the Spark join instead.
+    local_state, _ = ledger.latest_for_keys(spark, day1.replace(hour=3), wanted)
+    with pytest.MonkeyPatch.context() as env:
+        env.setattr("ecom_assets.incremental.ledger.is_local", lambda _uri: False)
+        remote_state, _ = ledger.latest_for_keys(spark, day1.replace(hour=3), wanted)
+    assert sorted(remote_state.collect()) == sorted(local_state.collect())
 
 
 def test_customer_update_counts_sessions_days_and_new_users(spark: SparkSession) -> None:
@@ -220,6 +227,10 @@ def test_replay_updates_segments_and_recommendations(replayed: TrainedLake, spar
         recent_products(event_strengths(pairs), 10), similarity).collect()}
     assert candidates[planted.new_product] == 1.0 and len(candidates) > 10
     assert spark.read.parquet(lake.replay_table("customers_daily", "day=2019-11-01")).count() > 0
+    # The hours found their users by binary search in sorted copies: of the bases, made by replay_baseline,
+    # and of the day's snapshots, made when the day was compacted.
+    copies = {path.name.rsplit("-", 1)[0] for path in (replayed.root / "lake" / "temp" / "replay" / "keyed").glob("*.arrow")}
+    assert copies == {f"{name}-{kind}" for name in ("customers", "pairs", "served_recs") for kind in ("base", "daily")}
 
     online = [(tags, f) for tags, f in _points(points, "recommendation_metrics") if tags["kind"] == "online"]
     assert any(tags["segment"] == "all" and tags["target"] == "any" for tags, _ in online)

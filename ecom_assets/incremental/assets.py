@@ -62,6 +62,9 @@ def replay_baseline(spark: SparkResource, lake: LakeResource) -> dg.MaterializeR
     lake.write_processed(pair_counts(events), BASE_PAIRS)
     served_at = dt.datetime.combine(window.end, dt.time(), tzinfo=dt.UTC)
     lake.write_processed(served_lists(lake.read_processed(session, "hybrid_recs"), served_at), BASE_SERVED)
+    if is_local(lake.lake.root):
+        for ledger in Ledgers.of(lake.lake).all():  # the replay's keyed lookups search these sorted copies
+            ledger.sorted_copy(str(ledger.base), "base")
     table = lake.read_processed(session, BASE_CUSTOMERS)
     stats = table.agg(F.count(F.lit(1)).alias("rows"), F.count_distinct("user_id").alias("users"),
                       F.count_if(F.col("cluster").isNull()).alias("no_cluster")).first()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -149,16 +150,15 @@ class Ledger:
             return self.latest(session, start, wanted, (first,))
         paths = self.source_paths(start)
         arrow_schema = to_arrow_schema(self.schema, timezone="UTC")
-        folder = local_path(self.lake.temp(KEYED_FOLDER))
         found: list[pa.Table] = []
 
         def add(rows: pa.Table, priority: int) -> None:
             rows = rows.select(self.schema.fieldNames()).cast(arrow_schema).replace_schema_metadata(None)
             found.append(rows.append_column(PRIORITY, pa.array(np.full(rows.num_rows, priority, dtype=np.int32))))
 
-        for label, path, priority in ((f"{self.name}-base", paths.base, 0), (f"{self.name}-daily", paths.snapshot, 1)):
+        for kind, path, priority in (("base", paths.base, 0), ("daily", paths.snapshot, 1)):
             if path:
-                add(keyed.rows_with_keys(keyed.sorted_copy(local_path(path), first, folder, label), first, keys), priority)
+                add(keyed.rows_with_keys(self.sorted_copy(path, kind), first, keys), priority)
         for hour, path in paths.hours:
             add(keyed.parquet_rows_with_keys(local_path(path), first, keys), 2 + hour)
         if not found:
@@ -167,6 +167,12 @@ class Ledger:
         if newest.num_rows == 0:
             return session.createDataFrame([], self.schema), paths.missing
         return session.createDataFrame(newest, schema=self.schema), paths.missing
+
+    def sorted_copy(self, path: str, kind: str) -> Path:
+        """The sorted Arrow copy of this ledger's base (``kind`` "base") or a snapshot ("daily") at
+        ``path``, for keyed lookups on a local lake; made when missing or when the table was rewritten."""
+        folder = local_path(self.lake.temp(KEYED_FOLDER))
+        return keyed.sorted_copy(local_path(path), self.keys[0], folder, f"{self.name}-{kind}")
 
     def write_hour(self, frame: DataFrame, start: dt.datetime) -> str:
         """Write the rows hour ``start`` changed (replacing a previous run of the same hour)."""
@@ -179,4 +185,6 @@ class Ledger:
         frames, _ = self.sources(session, day, with_base=False, through=day.replace(hour=23))
         path = self.day_path(day)
         self._newest(session, frames).repartition(2).write.mode("overwrite").parquet(path)
+        if is_local(path):
+            self.sorted_copy(path, "daily")  # made now, so the next day's first hour does not pay for it
         return path
