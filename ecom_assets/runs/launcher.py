@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -24,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Self
 
 import dagster as dg
+from dagster._core.errors import DagsterLaunchFailedError
 from dagster._core.launcher.base import LaunchRunContext
 from dagster._serdes import ConfigurableClassData, serialize_value
 
@@ -32,6 +34,8 @@ from ecom_assets.runs.worker import code_fingerprint
 PID_TAG = "ecom/run_process_pid"
 HOST_TAG = "ecom/run_process_host"
 DEFAULT_PRELOAD = ("ecom_assets.definitions",)
+LOAD_TIMEOUT_S = 300.0  # importing the code and opening the instance
+ANSWER_TIMEOUT_S = 30.0  # forking a run
 
 
 class WorkerUnavailable(RuntimeError):
@@ -47,16 +51,22 @@ class WarmWorker:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
             env={**os.environ, "PYTHONUNBUFFERED": "1"})
         self._send({"instance_ref": instance_ref_json})
-        hello = self._read()
+        hello = self._read(LOAD_TIMEOUT_S)
         if "error" in hello:
             self.process.wait(timeout=30)
             raise WorkerUnavailable(f"the warm run worker could not load {', '.join(modules)}:\n{hello['error']}")
         self.pid: int = hello["pid"]
         self.fingerprint: str = hello["fingerprint"]
 
-    def _read(self) -> dict[str, Any]:
-        """The worker's next protocol line."""
-        line = self.process.stdout.readline() if self.process.stdout else ""
+    def _read(self, timeout_s: float) -> dict[str, Any]:
+        """The worker's next protocol line (a worker silent for ``timeout_s`` is stopped)."""
+        assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout_s)
+        if not ready:
+            self.process.kill()
+            self.process.wait()
+            raise WorkerUnavailable(f"the warm run worker did not answer within {timeout_s:.0f} s; stopped it")
+        line = self.process.stdout.readline()
         if not line:
             code = self.process.wait(timeout=30)
             raise WorkerUnavailable(f"the warm run worker exited (code {code}); see the daemon's log")
@@ -65,8 +75,11 @@ class WarmWorker:
     def _send(self, message: dict[str, Any]) -> None:
         """Write one protocol line to the worker."""
         assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(message) + "\n")
-        self.process.stdin.flush()
+        try:
+            self.process.stdin.write(json.dumps(message) + "\n")
+            self.process.stdin.flush()
+        except OSError as error:
+            raise WorkerUnavailable(f"the warm run worker is gone ({error})") from error
 
     def alive(self) -> bool:
         """True while the worker process runs."""
@@ -75,7 +88,7 @@ class WarmWorker:
     def start_run(self, run_id: str, instance_ref_json: str) -> int:
         """Have the worker fork ``run_id``'s process; its pid."""
         self._send({"run_id": run_id, "instance_ref": instance_ref_json})
-        reply = self._read()
+        reply = self._read(ANSWER_TIMEOUT_S)
         if reply.get("run_id") != run_id:
             raise WorkerUnavailable(f"the warm run worker answered {reply!r} for run {run_id}")
         return int(reply["pid"])
@@ -133,14 +146,20 @@ class WarmRunLauncher(dg.DefaultRunLauncher):
     def launch_run(self, context: LaunchRunContext) -> None:
         """Fork the run from the warm worker when its code is preloaded, else launch it the default way."""
         run = context.dagster_run
-        if module_of(run) not in self.preload_modules:
+        if module_of(run) not in self.preload_modules or not hasattr(os, "fork"):
             return super().launch_run(context)
-        try:
-            with self._lock:
-                pid = self.warm_worker().start_run(run.run_id, serialize_value(self._instance.get_ref()))
-        except WorkerUnavailable as error:
-            self._instance.report_engine_event(f"Launching the default way: {error}", run, cls=self.__class__)
-            return super().launch_run(context)
+        with self._lock:
+            try:
+                worker = self.warm_worker()
+            except WorkerUnavailable as error:
+                self._instance.report_engine_event(f"Launching the default way: {error}", run, cls=self.__class__)
+                return super().launch_run(context)
+            try:
+                pid = worker.start_run(run.run_id, serialize_value(self._instance.get_ref()))
+            except WorkerUnavailable as error:
+                # The run may have been forked already: launching it again elsewhere could run it twice.
+                self._worker = None
+                raise DagsterLaunchFailedError(f"the warm run worker failed to start the run: {error}") from error
         self._instance.add_run_tags(run.run_id, {PID_TAG: str(pid), HOST_TAG: socket.gethostname()})
         self._instance.report_engine_event(f"Run process forked from the warm run worker (pid {pid}).", run,
                                            cls=self.__class__)

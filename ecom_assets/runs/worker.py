@@ -97,16 +97,18 @@ def report_lost_run(run_id: str, instance_ref_json: str, how: str) -> None:
                                                     "before the run ended.")
 
 
-def fork_and_run(work: Callable[[], int]) -> int:
+def fork_and_run(work: Callable[[], int], protocol_fd: int | None = None) -> int:
     """Fork a child that runs ``work`` and exits with its code; the child's pid.
 
-    The child's stdout goes to stderr, so nothing it prints can corrupt the worker's protocol."""
+    The child closes the worker's protocol pipe (so the launcher sees the worker's end alone) and
+    reads nothing from stdin."""
     pid = os.fork()
     if pid:
         return pid
     code = 1
     try:
-        os.dup2(2, 1)
+        if protocol_fd is not None:
+            os.close(protocol_fd)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         code = work()
@@ -129,30 +131,29 @@ def describe_exit(status: int) -> str | None:
 class RunWorker:
     """The worker's loop: read requests, fork runs, reap them and report the lost ones."""
 
-    def __init__(self) -> None:
+    def __init__(self, protocol_fd: int) -> None:
+        self.protocol_fd = protocol_fd
         self.children: dict[int, tuple[str, str]] = {}  # pid -> (run_id, instance_ref_json)
 
     def reply(self, message: dict) -> None:
         """Write one protocol line to the launcher."""
-        sys.stdout.write(json.dumps(message) + "\n")
-        sys.stdout.flush()
+        os.write(self.protocol_fd, (json.dumps(message) + "\n").encode())
 
     def start(self, request: dict) -> None:
         """Fork the run's process and tell the launcher its pid."""
         run_id, ref = request["run_id"], request["instance_ref"]
-        pid = fork_and_run(lambda: execute_run(run_id, ref))
+        pid = fork_and_run(lambda: execute_run(run_id, ref), self.protocol_fd)
         self.children[pid] = (run_id, ref)
         self.reply({"run_id": run_id, "pid": pid})
 
-    @staticmethod
-    def report(run_id: str, instance_ref_json: str, how: str) -> None:
+    def report(self, run_id: str, instance_ref_json: str, how: str) -> None:
         """Report a lost run from a short-lived child, so the worker itself never holds a connection."""
 
         def work() -> int:
             report_lost_run(run_id, instance_ref_json, how)
             return 0
 
-        os.waitpid(fork_and_run(work), 0)
+        os.waitpid(fork_and_run(work, self.protocol_fd), 0)
 
     def reap(self) -> None:
         """Collect the ended children; a run whose process ended abnormally is reported failed."""
@@ -188,7 +189,10 @@ class RunWorker:
 def main(argv: list[str] | None = None) -> None:
     """Preload the modules named on the command line, say ready, then serve run requests."""
     modules = list(sys.argv[1:] if argv is None else argv)
-    worker = RunWorker()
+    # The protocol keeps the original stdout; anything the code prints goes to stderr instead.
+    protocol_fd = os.dup(1)
+    os.dup2(2, 1)
+    worker = RunWorker(protocol_fd)
     try:
         fingerprint = code_fingerprint(modules)
         hello = json.loads(sys.stdin.readline() or "{}")
