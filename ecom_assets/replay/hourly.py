@@ -97,12 +97,15 @@ def product_scores(events: DataFrame) -> DataFrame:
 def next_trend_state(previous: DataFrame, scores: DataFrame, decay: float = TREND_DECAY) -> DataFrame:
     """(product_id, baseline): the decayed mean hourly score after this hour; tiny baselines are dropped.
 
-    ``baseline' = decay * baseline + (1 - decay) * score`` for every product in either table.
+    ``baseline' = decay * baseline + (1 - decay) * score`` for every product in either table (a missing
+    term is 0). Both tables are small and hold one row per product, so the two terms are summed over
+    their union in one partition: no join, no shuffle (a sum of two doubles does not depend on their
+    order, so the values are exactly those of the formula).
     """
-    joined = previous.join(scores.select("product_id", "score"), "product_id", "full_outer")
-    baseline = F.lit(decay) * F.coalesce(F.col("baseline"), F.lit(0.0)) + F.lit(1.0 - decay) * F.coalesce(
-        F.col("score"), F.lit(0.0))
-    return joined.select("product_id", baseline.alias("baseline")).where(F.col("baseline") >= TREND_STATE_FLOOR)
+    terms = previous.select("product_id", (F.lit(decay) * F.col("baseline")).alias("term")).unionByName(
+        scores.select("product_id", (F.lit(1.0 - decay) * F.col("score")).alias("term")))
+    summed = terms.coalesce(1).groupBy("product_id").agg(F.sum("term").alias("baseline"))
+    return summed.where(F.col("baseline") >= TREND_STATE_FLOOR)
 
 
 def trending(previous: DataFrame, scores: DataFrame) -> DataFrame:
@@ -142,7 +145,7 @@ def rank_rows(rows: list[dict]) -> dict[str, list[dict]]:
 
 def top_categories(events: DataFrame) -> DataFrame:
     """(category, views, carts, purchases, score): top-level categories of the hour (``unknown`` when missing)."""
-    category = F.coalesce(F.split(F.col("category_code"), r"\.").getItem(0), F.lit("unknown"))
+    category = F.coalesce(F.substring_index(F.col("category_code"), ".", 1), F.lit("unknown"))
     weight = event_weight()
     return events.groupBy(category.alias("category")).agg(
         _type_count("view").alias("views"), _type_count("cart").alias("carts"),
