@@ -125,10 +125,10 @@ class HourState:
     laps: Laps
 
 
-def look_up_state(session: SparkSession, ledgers: Ledgers, events: DataFrame, start: dt.datetime) -> HourState:
-    """The active users' rows before the hour, from the ledgers, updated with the hour's events."""
+def look_up_state(session: SparkSession, ledgers: Ledgers, events: DataFrame, active: np.ndarray,
+                  start: dt.datetime) -> HourState:
+    """The ``active`` users' rows before the hour, from the ledgers, updated with the hour's events."""
     laps = Laps()
-    active = active_user_ids(events)
 
     def customers() -> tuple[DataFrame, bool]:
         previous, gaps = ledgers.customers.latest_for_keys(session, start, active)
@@ -230,10 +230,11 @@ def refresh_recommendations(ledgers: Ledgers, start: dt.datetime, segments: Segm
     return RecsHour(lists, int(stats["users"]), int(stats["short"]), done["folded"], laps)
 
 
-def evaluate_served(session: SparkSession, ledgers: Ledgers, events: DataFrame, start: dt.datetime) -> list[dict]:
-    """Online metrics of the lists served before the hour against the hour's events (it reads nothing
-    the hour writes, so it can run beside the hour's updates)."""
-    served_before, _ = ledgers.served.latest_for_keys(session, start, active_user_ids(events))
+def evaluate_served(session: SparkSession, ledgers: Ledgers, events: DataFrame, active: np.ndarray,
+                    start: dt.datetime) -> list[dict]:
+    """Online metrics of the lists served before the hour to its ``active`` users against the hour's
+    events (it reads nothing the hour writes, so it can run beside the hour's updates)."""
+    served_before, _ = ledgers.served.latest_for_keys(session, start, active)
     return online_metrics(served_before, events)
 
 
@@ -257,8 +258,9 @@ def models_hour(session: SparkSession, resource: LakeResource, ledgers: Ledgers,
     beside everything; the state lookup beside the loading of the models; the content candidates and
     the fold-in beside the re-assignment.
     """
-    with running_beside(lambda: evaluate_served(session, ledgers, events, start)) as evaluation:
-        with running_beside(lambda: look_up_state(session, ledgers, events, start)) as lookup:
+    active = active_user_ids(events)  # one small job; both lookups below search these users
+    with running_beside(lambda: evaluate_served(session, ledgers, events, active, start)) as evaluation:
+        with running_beside(lambda: look_up_state(session, ledgers, events, active, start)) as lookup:
             model = segmentation(session, resource.lake)
             models = recs_models(session, resource, CandidateSizes())
         state = lookup.result()
