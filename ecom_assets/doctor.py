@@ -11,10 +11,13 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from ecom_assets.lake import input_month_files, is_local, local_path
 from ecom_assets.settings import Settings, load_settings
 
 MIN_JAVA = 17
+WARM_LAUNCHER_MODULE, WARM_LAUNCHER_CLASS = "ecom_assets.runs.launcher", "WarmRunLauncher"
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,22 @@ def check_influx(settings: Settings, timeout_s: float = 3.0) -> CheckResult:
         )
 
 
+def check_dagster_home(settings: Settings) -> CheckResult:
+    """The Dagster instance's ``dagster.yaml`` forks the project's runs from a warm worker (an instance set
+    up before the launcher existed keeps starting a new interpreter per run, ~3 s per replayed hour)."""
+    config = Path(settings.dagster_home) / "dagster.yaml"
+    if not config.is_file():
+        return CheckResult("dagster", "ok", f"{config} will be created from the project's dagster.yaml")
+    try:
+        launcher = (yaml.safe_load(config.read_text()) or {}).get("run_launcher") or {}
+    except yaml.YAMLError as exc:
+        return CheckResult("dagster", "FAIL", f"{config} is not valid YAML: {exc}", "fix or delete it (the set-up copies the project's)")
+    if (launcher.get("module"), launcher.get("class")) == (WARM_LAUNCHER_MODULE, WARM_LAUNCHER_CLASS):
+        return CheckResult("dagster", "ok", f"{config}: runs forked from the warm run worker")
+    return CheckResult("dagster", "WARN", f"{config} starts a new Python process per run (~3 s before each replayed hour)",
+                       "copy the run_launcher section of the project's dagster.yaml into it")
+
+
 def run_checks(settings: Settings | None = None, start_spark: bool = True) -> list[CheckResult]:
     """Every check, in the order a user would fix them."""
     settings = settings or load_settings()
@@ -130,4 +149,5 @@ def run_checks(settings: Settings | None = None, start_spark: bool = True) -> li
         check_input(settings),
         check_lake(settings),
         check_influx(settings),
+        check_dagster_home(settings),
     ]

@@ -12,6 +12,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from ecom_assets.cli import main
+from ecom_assets_tests.conftest import REPO_ROOT
 
 ECOM = str(Path(sys.executable).with_name("ecom"))
 
@@ -85,6 +86,23 @@ def test_doctor_reports_each_component(spark: SparkSession, isolated_env: Path, 
     assert "WARN input: no 2019-Oct.csv" in out
     assert "ok   lake:" in out
     assert "WARN influxdb: http://127.0.0.1:9 unreachable" in out
+    assert "ok   dagster:" in out
+
+
+def test_doctor_warns_about_an_instance_without_the_warm_launcher(isolated_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A DAGSTER_HOME set up before the warm launcher existed is pointed at the section to copy."""
+    home = isolated_env / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("INFLUX_URL", "")
+    assert main(["doctor", "--no-spark"]) == 0
+    out = capsys.readouterr().out
+    assert "WARN dagster:" in out and "copy the run_launcher section" in out
+    (home / "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
+    assert main(["doctor", "--no-spark"]) == 0
+    out = capsys.readouterr().out
+    assert "ok   dagster:" in out and "forked from the warm run worker" in out
 
 
 def test_doctor_fails_on_an_unwritable_lake(isolated_env: Path, monkeypatch: pytest.MonkeyPatch,
