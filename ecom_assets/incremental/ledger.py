@@ -161,10 +161,8 @@ class Ledger:
                 add(keyed.rows_with_keys(self.sorted_copy(path, kind), first, keys), priority)
         for hour, path in paths.hours:
             add(keyed.parquet_rows_with_keys(local_path(path), first, keys), 2 + hour)
-        if not found:
-            return session.createDataFrame([], self.schema), paths.missing
-        newest = keyed.newest_per_key(pa.concat_tables(found), self.keys, PRIORITY)
-        if newest.num_rows == 0:
+        newest = keyed.newest_per_key(pa.concat_tables(found), self.keys, PRIORITY) if found else None
+        if newest is None or newest.num_rows == 0:
             return session.createDataFrame([], self.schema), paths.missing
         return session.createDataFrame(newest, schema=self.schema), paths.missing
 

@@ -28,6 +28,10 @@ import sys
 import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
 
 REAP_INTERVAL_S = 0.2
 
@@ -63,34 +67,32 @@ def preload(modules: Iterable[str], instance_ref_json: str | None) -> None:
             if isinstance(value, dg.Definitions):
                 value.get_repository_def()
     if instance_ref_json:
-        from dagster._core.instance.ref import InstanceRef
-        from dagster._serdes import deserialize_value
-
-        with dg.DagsterInstance.from_ref(deserialize_value(instance_ref_json, InstanceRef)) as instance:
+        with open_instance(instance_ref_json) as instance:
             instance.get_run_by_id("warm-run-worker")
             _ = instance.compute_log_manager
 
 
-def execute_run(run_id: str, instance_ref_json: str) -> int:
-    """Run ``run_id`` in this process as ``dagster api execute_run`` would; the exit code."""
+def open_instance(instance_ref_json: str) -> DagsterInstance:
+    """The Dagster instance a serialized ``InstanceRef`` (from the launcher) points at."""
     from dagster import DagsterInstance
-    from dagster._cli.api import _execute_run_command_body
     from dagster._core.instance.ref import InstanceRef
     from dagster._serdes import deserialize_value
+
+    return DagsterInstance.from_ref(deserialize_value(instance_ref_json, InstanceRef))
+
+
+def execute_run(run_id: str, instance_ref_json: str) -> int:
+    """Run ``run_id`` in this process as ``dagster api execute_run`` would; the exit code."""
+    from dagster._cli.api import _execute_run_command_body
     from dagster._utils.interrupts import capture_interrupts
 
-    ref = deserialize_value(instance_ref_json, InstanceRef)
-    with capture_interrupts(), DagsterInstance.from_ref(ref) as instance:
+    with capture_interrupts(), open_instance(instance_ref_json) as instance:
         return _execute_run_command_body(run_id, instance, lambda _event: None, set_exit_code_on_failure=False)
 
 
 def report_lost_run(run_id: str, instance_ref_json: str, how: str) -> None:
     """Mark ``run_id`` failed when its process ended without finishing it."""
-    from dagster import DagsterInstance
-    from dagster._core.instance.ref import InstanceRef
-    from dagster._serdes import deserialize_value
-
-    with DagsterInstance.from_ref(deserialize_value(instance_ref_json, InstanceRef)) as instance:
+    with open_instance(instance_ref_json) as instance:
         run = instance.get_run_by_id(run_id)
         if run is not None and not run.is_finished:
             instance.report_run_failed(run, message=f"The run's process (forked by the warm run worker) {how} "
