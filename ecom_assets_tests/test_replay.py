@@ -135,3 +135,43 @@ def test_the_hour_keeps_its_behaviour_when_the_models_part_fails(replay_lake: Pa
     assert "the incremental models need the batch graph's outputs" in description and "kmeans_model" in description
     points = replay_lake / "lake" / "temp" / "influx" / "ecommerce_analytics" / "user_behavior-hour_2019-11-02T05.lp"
     assert "granularity=hour" in points.read_text()
+
+
+def test_the_day_roll_up_merges_the_hours_session_tables_into_the_raw_scans_totals(
+        replay_lake: Path, spark: SparkSession, tmp_path: Path) -> None:
+    """Every hour's step keeps its session table; the day's roll-up merges the 24 of them (sessions that
+    cross an hour included) into the totals a scan of the day's events gives, and scans the events
+    when an hour's table is missing or older than the raw events."""
+    import os
+    import shutil
+
+    from ecom_assets.lake import Lake
+    from ecom_assets.replay.hour_step import day_rollup, hour_events, process_hour
+
+    lake = Lake(str(tmp_path / "lake"))
+    shutil.copytree(replay_lake / "lake" / "raw", tmp_path / "lake" / "raw")
+    day = dt.datetime(2019, 11, 3, tzinfo=dt.UTC)
+    for h in range(24):
+        events = hour_events(spark, lake, day + dt.timedelta(hours=h))
+        process_hour(spark, lake, day + dt.timedelta(hours=h), events)
+        events.unpersist()
+    hours = sorted(p.name for p in (tmp_path / "lake" / "processed" / "replay" / "hourly_sessions").iterdir())
+    assert len(hours) == 24 and hours[0] == "hour=2019-11-03T00"
+
+    expected = _expected(_events(tmp_path / "lake", day, day + dt.timedelta(days=1)))
+    crossing = _events(tmp_path / "lake", day, day + dt.timedelta(days=1)).assign(
+        hour=lambda f: pd.to_datetime(f.event_time, utc=True).dt.hour).groupby("user_session").hour.nunique()
+    assert (crossing > 1).any()  # the merge has sessions to join across hours
+    merged = day_rollup(spark, lake, day)
+    assert merged.source == "hourly_sessions"
+    for key, value in expected.items():
+        assert merged.values[key] == pytest.approx(value), key
+
+    success = tmp_path / "lake" / "raw" / "events" / "_SUCCESS"
+    later = (tmp_path / "lake" / "processed" / "replay" / "hourly_sessions" / hours[5] / "_SUCCESS").stat().st_mtime + 5
+    os.utime(success, (later, later))  # the raw events re-ingested after the hours ran
+    scanned = day_rollup(spark, lake, day)
+    assert scanned.source == "raw_events" and scanned.values == pytest.approx(merged.values)
+    os.utime(success, (0, 0))
+    shutil.rmtree(tmp_path / "lake" / "processed" / "replay" / "hourly_sessions" / hours[5])
+    assert day_rollup(spark, lake, day).source == "raw_events"

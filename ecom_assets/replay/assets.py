@@ -128,8 +128,9 @@ def _lag_s(tags: dict[str, str], written: float) -> float:
 @dg.asset(
     group_name=GROUP, partitions_def=november_days, deps=["hourly_behaviour"], kinds={"spark", "parquet", "influxdb"},
     description="One replayed day of November: the day's events by type, active users, sessions and buyers "
-                "(distinct over the day), revenue, conversion and mean session duration, from the day's raw "
-                "events (processed/replay/daily_behaviour). The replay sensor requests it once the day's 24th "
+                "(distinct over the day), revenue, conversion and mean session duration "
+                "(processed/replay/daily_behaviour), merged from its hours' session tables (or, when one is "
+                "missing, from the day's raw events). The replay sensor requests it once the day's 24th "
                 "hour is done, as its own run beside the next hours. Published to InfluxDB's user_behavior "
                 "(tag granularity: day).",
 )
@@ -138,12 +139,13 @@ def daily_behaviour(context: dg.AssetExecutionContext, spark: SparkResource, lak
     """The day's roll-up, written to the lake and InfluxDB."""
     day = day_start(context.partition_key)
     clock = replay_clock(lake.lake, influx.time_mode)
-    values = day_rollup(spark.get_session(), lake.lake, day)
+    rollup = day_rollup(spark.get_session(), lake.lake, day)
+    values = rollup.values
     written = influx.sink().write(day.strftime("user_behavior-day=%Y-%m-%d"), behaviour_points(clock, "day", day, values))
     return dg.MaterializeResult(metadata={
         "events": int(values["events"]), "active_users": int(values["active_users"]),
         "sessions": int(values["sessions"]), "conversion_rate": round(float(values["conversion_rate"]), 5),
-        "points_written": written, "written_time": clock.shift(day).isoformat()})
+        "points_written": written, "written_time": clock.shift(day).isoformat(), "computed_from": rollup.source})
 
 
 DAILY_REPLAY_ASSETS = [daily_behaviour]

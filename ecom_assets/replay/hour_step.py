@@ -5,8 +5,9 @@ chain of single tasks that keeps one core busy. The behaviour totals, the produc
 trend state are independent, so they are submitted together (:func:`run_concurrently`): the step then
 takes about as long as its longest job instead of their sum.
 
-The day's roll-up (:func:`day_rollup`) scans a whole day, so it is its own daily asset and run, not
-part of an hour's step.
+Each hour also keeps its session table (``processed/replay/hourly_sessions``), so the day's roll-up
+(:func:`day_rollup`, its own daily asset and run) merges 24 small tables instead of scanning the day's
+events again beside the next hours.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ecom_assets.lake import Lake, is_local, local_path
 from ecom_assets.replay.hourly import (
     events_between,
     hour_and_minutes,
+    merged_sessions,
     next_trend_state,
     product_scores,
     rank_rows,
@@ -35,6 +37,11 @@ from ecom_assets.replay.hourly import (
 from ecom_assets.replay.partitions import REPLAY_START, part_name
 
 TREND_STATE_SCHEMA = T.StructType([T.StructField("product_id", T.LongType()), T.StructField("baseline", T.DoubleType())])
+SESSION_SCHEMA = T.StructType([
+    T.StructField("user_session", T.StringType()), T.StructField("user_id", T.LongType()),
+    *(T.StructField(name, T.LongType()) for name in ("events", "views", "carts", "purchases")),
+    T.StructField("revenue", T.DoubleType()),
+    T.StructField("first_event", T.TimestampType()), T.StructField("last_event", T.TimestampType())])
 # The columns the hour's computations use (brand and category id are not decoded).
 HOUR_COLUMNS = ("event_time", "event_type", "product_id", "category_code", "price", "user_id", "user_session")
 
@@ -95,9 +102,13 @@ def process_hour(session: SparkSession, lake: Lake, start: dt.datetime, events: 
     seconds: dict[str, float] = {}
     previous, cold_start = previous_trend_state(session, lake, start)
     scores = product_scores(events).cache()  # ranked and carried to the next hour
+    sessions = session_table(events).cache()  # totalled, and kept for the day's roll-up
 
     def behaviour() -> list[dict]:
-        return [r.asDict() for r in hour_and_minutes(events).collect()]
+        return [r.asDict() for r in hour_and_minutes(events, sessions).collect()]
+
+    def kept_sessions() -> None:
+        write_part(sessions, lake.replay_table("hourly_sessions", part_name(start)))
 
     def ranked() -> dict[str, list[dict]]:
         return rank_rows([r.asDict() for r in rankings(trending(previous, scores), top_categories(events)).collect()])
@@ -105,11 +116,12 @@ def process_hour(session: SparkSession, lake: Lake, start: dt.datetime, events: 
     def trend_state() -> None:
         write_part(next_trend_state(previous, scores), lake.replay_table("product_trends", part_name(start)))
 
-    jobs = {"behaviour": behaviour, "rankings": ranked, "trend_state": trend_state}
+    jobs = {"behaviour": behaviour, "rankings": ranked, "trend_state": trend_state, "sessions": kept_sessions}
     try:
         results = run_concurrently(jobs, seconds)
     finally:
         scores.unpersist()
+        sessions.unpersist()
     rows = results["behaviour"]
     summary = next((r for r in rows if r["minute"] is None), None) or empty_summary()
     minutes = sorted((r for r in rows if r["minute"] is not None), key=lambda r: r["minute"])
@@ -117,13 +129,44 @@ def process_hour(session: SparkSession, lake: Lake, start: dt.datetime, events: 
                       seconds=seconds)
 
 
-def day_rollup(session: SparkSession, lake: Lake, day: dt.datetime) -> dict:
-    """The day's totals from all its events in ``raw/`` (users, sessions and buyers distinct over the whole
-    day; the same definitions as an hour's, see :func:`session_totals`), written to
-    ``processed/replay/daily_behaviour/day=YYYY-MM-DD``."""
-    day_events = events_between(read_raw_events(session, lake), day, day + dt.timedelta(days=1))
-    row = session_totals(session_table(day_events.select(*HOUR_COLUMNS))).first()
+def hourly_session_parts(lake: Lake, day: dt.datetime) -> list[str] | None:
+    """The day's 24 hourly session tables, or None when one is missing or older than the raw events
+    (re-ingested since that hour ran), or the lake is not a local folder (then the raw events are read)."""
+    if not is_local(lake.root):
+        return None
+    raw_written = local_path(lake.raw_events) / "_SUCCESS"
+    paths = [lake.replay_table("hourly_sessions", part_name(day + dt.timedelta(hours=h))) for h in range(24)]
+    for path in paths:
+        done = local_path(path) / "_SUCCESS"
+        if not done.is_file() or (raw_written.is_file() and done.stat().st_mtime < raw_written.stat().st_mtime):
+            return None
+    return paths
+
+
+@dataclass(frozen=True)
+class DayRollup:
+    """A day's totals (the keys of :func:`empty_summary`) and where they came from: ``hourly_sessions``
+    (the hours' session tables merged) or ``raw_events`` (the day's events scanned)."""
+
+    values: dict
+    source: str
+
+
+def day_rollup(session: SparkSession, lake: Lake, day: dt.datetime) -> DayRollup:
+    """The day's totals (users, sessions and buyers distinct over the whole day; the same definitions as
+    an hour's, see :func:`session_totals`), written to ``processed/replay/daily_behaviour/day=YYYY-MM-DD``.
+
+    Merged from the day's 24 hourly session tables when all are there and current (see
+    :func:`hourly_session_parts`), else computed from the day's raw events: both give the same totals.
+    """
+    parts = hourly_session_parts(lake, day)
+    if parts is not None:
+        sessions, source = merged_sessions(session.read.schema(SESSION_SCHEMA).parquet(*parts)), "hourly_sessions"
+    else:
+        day_events = events_between(read_raw_events(session, lake), day, day + dt.timedelta(days=1))
+        sessions, source = session_table(day_events.select(*HOUR_COLUMNS)), "raw_events"
+    row = session_totals(sessions).first()
     values = row.asDict() if row is not None else empty_summary()
     write_part(session.createDataFrame([{**values, "day": day}]),
                lake.replay_table("daily_behaviour", day.strftime("day=%Y-%m-%d")))
-    return values
+    return DayRollup(values, source)

@@ -56,6 +56,16 @@ def session_table(events: DataFrame) -> DataFrame:
     )
 
 
+def merged_sessions(parts: DataFrame) -> DataFrame:
+    """The session table of a longer span from the session tables of its parts (hours of a day): a
+    session that crosses an hour is one row per hour there, merged here by summing its counts and
+    revenue and keeping its first and last event, so the result is that of :func:`session_table` over
+    the span's events (revenue up to the order of the floating-point sums)."""
+    return parts.groupBy("user_session", "user_id").agg(
+        *(F.sum(name).alias(name) for name in ("events", "views", "carts", "purchases", "revenue")),
+        F.min("first_event").alias("first_event"), F.max("last_event").alias("last_event"))
+
+
 def session_totals(sessions: DataFrame) -> DataFrame:
     """One row from a session table (none when it is empty): events, views, carts, purchases, active users,
     sessions and buyers (distinct), revenue, conversion and cart rates, and the mean session duration. A session's duration is its last minus its first event, in seconds."""
@@ -72,10 +82,12 @@ def session_totals(sessions: DataFrame) -> DataFrame:
     return _with_rates(totals)
 
 
-def hour_and_minutes(events: DataFrame) -> DataFrame:
+def hour_and_minutes(events: DataFrame, sessions: DataFrame | None = None) -> DataFrame:
     """The hour's totals (``minute`` null, see :func:`session_totals`) and each minute's counts (events by
-    type and active users, the other columns null), in one Spark job."""
-    hour = session_totals(session_table(events)).withColumn("minute", F.lit(None).cast("timestamp"))
+    type and active users, the other columns null), in one Spark job. ``sessions``: the hour's
+    :func:`session_table` when the caller already has it."""
+    sessions = session_table(events) if sessions is None else sessions
+    hour = session_totals(sessions).withColumn("minute", F.lit(None).cast("timestamp"))
     minutes = events.groupBy(F.date_trunc("minute", "event_time").alias("minute")).agg(
         F.count(F.lit(1)).alias("events"), _type_count("view").alias("views"), _type_count("cart").alias("carts"),
         _type_count("purchase").alias("purchases"), F.count_distinct("user_id").alias("active_users"))
