@@ -7,8 +7,9 @@ shuffles that cost seconds even for a few hundred users. Here each active user i
 factors, content candidates, purchases) and a ``mapInPandas`` function, which holds the model-sized
 constants (item factors, each segment's popularity), scores blocks of users with numpy:
 
-- ALS: the user's scores against every item; the ``sizes.als`` best are candidates, and every
-  candidate's ALS component is ``min(score, 1)`` (0 for a product or user the model does not know);
+- ALS: the user's ``sizes.als`` best items by score are candidates, found exactly without scoring
+  every item (:mod:`ecom_assets.incremental.exact_top`), and every candidate's ALS component is
+  ``min(score, 1)`` (0 for a product or user the model does not know);
 - content: the best cosine to the user's recent products (computed in Spark beforehand);
 - popularity: the segment's ``sizes.popular`` best are candidates; the component is the product's
   popularity score in the user's segment (0 when absent);
@@ -26,6 +27,7 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from ecom_assets.incremental.exact_top import NormOrder, best_items
 from ecom_assets.recommendation.als import ItemFactors
 from ecom_assets.recommendation.hybrid import UNKNOWN_SEGMENT, CandidateSizes, Weights
 from ecom_assets.recommendation.metrics import K
@@ -78,7 +80,7 @@ def _empty() -> pd.DataFrame:
         ("hybrid_score", "float64"), ("als", "float64"), ("content", "float64"), ("popularity", "float64"))})
 
 
-USERS_PER_BLOCK = 128  # users scored against every item at once: 128 x items doubles in memory
+USERS_PER_BLOCK = 128  # users blended together (their scores: at most 128 x items doubles in memory)
 
 
 def _explode(lists: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -90,29 +92,19 @@ def _explode(lists: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return np.repeat(np.arange(len(lists)), lengths), values
 
 
-def best_per_row(scores: np.ndarray, ids: np.ndarray, n: int) -> np.ndarray:
-    """Column positions of each row's ``n`` best scores (ties by smaller id, as ``recommend_from_factors``)."""
-    n = min(n, scores.shape[1])
-    if n == 0:
-        return np.empty((scores.shape[0], 0), dtype=np.int64)
-    part = np.argpartition(scores, scores.shape[1] - n, axis=1)[:, -n:]  # no negated copy: half the time
-    order = np.lexsort((ids[part], -np.take_along_axis(scores, part, axis=1)), axis=1)
-    return np.take_along_axis(part, order, axis=1)
-
-
-def blend_block(block: pd.DataFrame, tables: BlendTables, matrix: np.ndarray, k: int = K) -> pd.DataFrame:
+def blend_block(block: pd.DataFrame, tables: BlendTables, matrix: np.ndarray, order: NormOrder,
+                k: int = K) -> pd.DataFrame:
     """The top ``k`` of each user of ``block`` (user_id, segment, features, content_products,
     content_scores, purchased): candidates, components and blend, vectorised over the block.
-    ``matrix`` is the item factors in double precision."""
+    ``matrix`` is the item factors in double precision, ``order`` their norm order."""
     n_users = len(block)
     segments = block["segment"].where(block["segment"].notna(), UNKNOWN_SEGMENT).astype(str).to_numpy()
     has_factors = block["features"].notna().to_numpy() & (len(tables.items.ids) > 0)
     users_with = np.flatnonzero(has_factors)
-    # Scores against every item, for the users with factors only (row i: user users_with[i]).
-    item_scores = np.zeros((0, len(tables.items.ids)))
+    # Factors of the users that have them (row i: user users_with[i]).
+    vectors = np.zeros((0, matrix.shape[1]))
     if len(users_with):
         vectors = np.stack(block["features"][has_factors].map(lambda v: np.asarray(v, dtype=np.float64)).to_numpy())
-        item_scores = vectors @ matrix.T
     score_row = np.full(n_users, -1, dtype=np.int64)
     score_row[users_with] = np.arange(len(users_with))
 
@@ -122,7 +114,7 @@ def blend_block(block: pd.DataFrame, tables: BlendTables, matrix: np.ndarray, k:
     popular = [(u, p) for u, segment in enumerate(segments) for p in tables.popular.get(segment, ())]
     popular_user = np.array([u for u, _ in popular], dtype=np.int64)
     popular_product = np.array([p for _, p in popular], dtype=np.int64)
-    best = best_per_row(item_scores, tables.items.ids, tables.sizes.als)
+    best, _ = best_items(vectors, matrix, tables.items.ids, order, tables.sizes.als)
     als_product = tables.product_of_row[best].ravel()
     als_user = np.repeat(users_with, best.shape[1])
     known = als_product >= 0
@@ -140,7 +132,8 @@ def blend_block(block: pd.DataFrame, tables: BlendTables, matrix: np.ndarray, k:
     rows = tables.row_of_product.reindex(product).to_numpy()
     with_model = ~np.isnan(rows) & has_factors[user]
     als = np.zeros(len(pool))
-    als[with_model] = np.minimum(item_scores[score_row[user[with_model]], rows[with_model].astype(np.int64)], 1.0)
+    scored = np.einsum("ij,ij->i", vectors[score_row[user[with_model]]], matrix[rows[with_model].astype(np.int64)])
+    als[with_model] = np.minimum(scored, 1.0)
     content = pd.Series(content_score.astype(np.float64),
                         index=pd.MultiIndex.from_arrays([content_user, content_product.astype(np.int64)]))
     content = content.groupby(level=[0, 1]).max().reindex(pd.MultiIndex.from_arrays([user, product]))
@@ -208,9 +201,10 @@ def live_recommend(users: DataFrame, factors: DataFrame, content: DataFrame, pur
     def blend(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         constants = shipped.get()
         matrix = constants.items.matrix.astype(np.float64)
+        order = NormOrder.of(matrix)
         for batch in batches:
             for first in range(0, len(batch), USERS_PER_BLOCK):
                 block = batch.iloc[first:first + USERS_PER_BLOCK].reset_index(drop=True)
-                yield blend_block(block, constants, matrix, k)
+                yield blend_block(block, constants, matrix, order, k)
 
     return rows.mapInPandas(blend, OUTPUT_SCHEMA)
