@@ -1,5 +1,5 @@
 """The replay's real stack for the daemon benchmarks: InfluxDB 1.x, Spark Connect and dagster-daemon with
-the replay sensor turned on, on a fresh DAGSTER_HOME with the project's dagster.yaml."""
+the replay sensor turned on (the server warmed up as ``ecom spark start`` does), on a fresh DAGSTER_HOME with the project's dagster.yaml."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ from pathlib import Path
 
 import dagster as dg
 
+from ecom_assets.lake import Lake
 from ecom_assets.publishing.influx_server import LocalInflux, free_port, start_local_influx
 from ecom_assets.replay.sensor import SENSOR_NAME, ReplayCursor
+from ecom_assets.replay.warm_up import warm_up_server
 from ecom_assets.resources import spark_server
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,6 +56,7 @@ def replay_stack(run: Path, lake: Path, data: Path, models: str, first_index: in
     influx = start_local_influx(run / "influxdb")
     port = free_port()
     connect = spark_server.start(run / "spark-connect", port, str(REPO / "spark_conf"), "8g")
+    print(warm_up_server(connect.url, Lake(str(lake))).describe(), flush=True)  # as `ecom spark start` does
     env = {**os.environ, "DAGSTER_HOME": str(home), "ECOM_DATA_DIR": str(data), "ECOM_LAKE_DIR": str(lake),
            "ECOM_SPARK_REMOTE": connect.url, "INFLUX_URL": influx.url, "INFLUX_DATABASE": DATABASE,
            # "off": the behaviour assets alone (a lake holding November only, without trained models).

@@ -87,6 +87,13 @@ def _hour(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
+def _count(text: str) -> int:
+    """A whole number >= 0."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return int(text)
+
+
 def _seconds(text: str) -> float:
     """A non-negative number of seconds."""
     try:
@@ -125,6 +132,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_spark(args: argparse.Namespace) -> int:
     """Start, stop or show the local Spark Connect server used by the replay."""
+    from ecom_assets.lake import Lake
+    from ecom_assets.replay.warm_up import WARM_UP_HOURS, warm_up_server
     from ecom_assets.resources import spark_server
     from ecom_assets.settings import load_settings
 
@@ -132,11 +141,15 @@ def cmd_spark(args: argparse.Namespace) -> int:
     run_dir = settings.spark_connect_dir
     port = settings.spark_connect_port
     if args.action == "start":
+        was_running = spark_server.status(run_dir, port).running
         try:
             state = spark_server.start(run_dir, port, settings.spark_conf_dir, settings.spark_driver_memory)
         except RuntimeError as exc:
             raise CliError(str(exc)) from exc
         print(state.describe())
+        hours = WARM_UP_HOURS if args.warm_up_hours is None else args.warm_up_hours
+        if not was_running and hours:
+            print(warm_up_server(state.url, Lake(settings.lake_dir), hours).describe())
         print(f"use it with: export ECOM_SPARK_REMOTE={state.url}")
         return 0
     state = spark_server.stop(run_dir, port) if args.action == "stop" else spark_server.status(run_dir, port)
@@ -195,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     spk = sub.add_parser("spark", help="manage the local Spark Connect server the replay runs on")
     spk.add_argument("action", choices=("start", "stop", "status"))
+    spk.add_argument("--warm-up-hours", type=_count, default=None,
+                     help="hours of November a newly started server runs through the replay's computations "
+                          "before it is used (default 4; 0 = none): its first replayed hours are then as fast "
+                          "as the later ones")
     spk.set_defaults(handler=cmd_spark)
 
     dash = sub.add_parser("dashboards", help="write the Grafana dashboards' JSON from code (grafana/dashboards/)")

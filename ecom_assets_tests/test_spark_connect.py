@@ -78,6 +78,57 @@ def test_replay_hour_runs_on_spark_connect(connect_url: str, real_heads: tuple[P
     points = (tmp_path / "lake" / "temp" / "influx" / "ecommerce_analytics" / "user_behavior-hour_2019-11-01T00.lp")
     hour_line = next(line for line in points.read_text().splitlines() if "granularity=hour" in line)
     assert "events=683i" in hour_line
+    # The run ended by caching the next hour's events on the server, where the next run finds them.
+    cached = subprocess.run([sys.executable, "-c", CACHED, connect_url, str(tmp_path / "lake")],
+                            capture_output=True, text=True, timeout=300)
+    assert cached.returncode == 0, cached.stderr[-3000:]
+    assert json.loads(cached.stdout.strip().splitlines()[-1]) == {"2019-11-01T01": True, "2019-11-01T02": False}
+
+
+CACHED = """
+import datetime as dt, json, sys
+from pyspark.sql import SparkSession
+from ecom_assets.ingest.tables import read_raw_events
+from ecom_assets.lake import Lake
+from ecom_assets.replay.hour_step import HOUR_COLUMNS
+from ecom_assets.replay.hourly import events_between
+url, lake = sys.argv[1:]
+session = SparkSession.builder.remote(url).create()  # another session: the cache is the server's
+result = {}
+for hour in (1, 2):
+    start = dt.datetime(2019, 11, 1, hour, tzinfo=dt.UTC)
+    plan = events_between(read_raw_events(session, Lake(lake)), start, start + dt.timedelta(hours=1))
+    result[start.strftime("%Y-%m-%dT%H")] = plan.select(*HOUR_COLUMNS).coalesce(1).storageLevel.useMemory
+print(json.dumps(result))
+"""
+
+
+WARM_UP = """
+import datetime as dt, json, sys
+from ecom_assets.lake import Lake
+from ecom_assets.replay.warm_up import warm_up_server
+url, lake, empty = sys.argv[1:]
+first = dt.datetime(2019, 11, 1, tzinfo=dt.UTC)
+done = warm_up_server(url, Lake(lake), hours=2, first=first)
+print(json.dumps({"done": [done.hours, done.events, done.skipped],
+                  "empty": warm_up_server(url, Lake(empty), hours=2).describe()}))
+"""
+
+
+def test_the_warm_up_runs_hours_on_the_server_and_leaves_the_lake_as_it_was(
+        connect_url: str, real_heads: tuple[Path, Path], tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    ingest = subprocess.run([sys.executable, "-c", CLIENT, connect_url, str(lake), *map(str, real_heads)],
+                            capture_output=True, text=True, timeout=300)
+    assert ingest.returncode == 0, ingest.stderr[-3000:]
+    before = sorted(str(p.relative_to(lake)) for p in lake.rglob("*"))
+    done = subprocess.run([sys.executable, "-c", WARM_UP, connect_url, str(lake), str(tmp_path / "no-lake")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["done"] == [2, 683, ""]  # the head's first hour holds 683 events, its second none
+    assert result["empty"].startswith("warm-up skipped: no raw events in")
+    assert sorted(str(p.relative_to(lake)) for p in lake.rglob("*")) == before  # nothing written to the lake
 
 
 def test_incremental_hour_on_spark_connect_matches_the_local_run(connect_url: str, replayed, tmp_path: Path) -> None:

@@ -4,9 +4,12 @@ An hour's Spark jobs are small, so each is mostly waiting (planning, scheduling,
 server): the behaviour part (:func:`ecom_assets.replay.assets.publish_behaviour`, DataFrame work only)
 runs in a thread beside the models (:func:`ecom_assets.incremental.assets.publish_models`, which
 calls Spark ML and so stays on the session's thread). Both read the hour's events, read and cached
-once. The step can be subset (``can_subset``) part by part: the replay job without the models
-(``ECOM_REPLAY_MODELS=off``) selects the behaviour assets only. Each part computes its three assets
-together (they share the hour's jobs and state) and reports the selected ones.
+once, and on a Spark Connect server, whose cache outlives the run, the step ends by reading and
+caching the next hour's events (:func:`ecom_assets.replay.hour_step.prefetch_next_hour`), after its own
+points are published, so the next hour's step does not wait for them. The step can be subset
+(``can_subset``) part by part: the replay job without the models (``ECOM_REPLAY_MODELS=off``) selects
+the behaviour assets only. Each part computes its three assets together (they share the hour's jobs
+and state) and reports the selected ones.
 
 When one part fails, the other still finishes and its materializations are recorded; the step then
 fails with the first error, so the hour stays unmaterialized for the sensor to retry.
@@ -20,7 +23,7 @@ import dagster as dg
 from ecom_assets.concurrent_jobs import running_beside
 from ecom_assets.incremental.assets import MODEL_CHECKS, MODEL_SPECS, publish_models
 from ecom_assets.replay.assets import BEHAVIOUR_CHECKS, BEHAVIOUR_SPECS, publish_behaviour
-from ecom_assets.replay.hour_step import hour_events
+from ecom_assets.replay.hour_step import hour_events, prefetch_next_hour
 from ecom_assets.replay.ordering import require_previous_hour
 from ecom_assets.replay.partitions import hour_start, november_hours
 from ecom_assets.replay.step_results import Published
@@ -76,6 +79,12 @@ def replay_hour(context: dg.AssetExecutionContext, spark: SparkResource, lake: L
                 yield result
     if errors:
         raise errors[0]
+    if spark.is_remote:
+        began = time.perf_counter()
+        count = prefetch_next_hour(session, lake.lake, start)
+        if count is not None:
+            context.log.info(f"the next hour's {count:,} events read and cached for its step in "
+                             f"{time.perf_counter() - began:.2f} s")
 
 
 HOURLY_ASSETS = [replay_hour]

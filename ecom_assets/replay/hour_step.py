@@ -34,7 +34,7 @@ from ecom_assets.replay.hourly import (
     top_categories,
     trending,
 )
-from ecom_assets.replay.partitions import REPLAY_START, part_name
+from ecom_assets.replay.partitions import REPLAY_END, REPLAY_START, part_name
 
 TREND_STATE_SCHEMA = T.StructType([T.StructField("product_id", T.LongType()), T.StructField("baseline", T.DoubleType())])
 SESSION_SCHEMA = T.StructType([
@@ -55,6 +55,20 @@ def hour_events(session: SparkSession, lake: Lake, start: dt.datetime, columns: 
     """
     events = events_between(read_raw_events(session, lake), start, start + dt.timedelta(hours=1))
     return events.select(*columns).coalesce(1).cache()
+
+
+def prefetch_next_hour(session: SparkSession, lake: Lake, start: dt.datetime) -> int | None:
+    """Read and cache the events of the hour after ``start`` now, so that hour's step finds them in the
+    server's cache (the same plan as :func:`hour_events`) instead of reading them while the replay waits
+    for its points; that step releases them. Returns their count (None after November's last hour).
+
+    Only worth it where the session outlives the run (a Spark Connect server): a run's own local
+    session ends with the run, and the cache with it.
+    """
+    following = start + dt.timedelta(hours=1)
+    if following >= REPLAY_END:
+        return None
+    return hour_events(session, lake, following).count()
 
 
 def previous_trend_state(session: SparkSession, lake: Lake, start: dt.datetime) -> tuple[DataFrame, bool]:
