@@ -39,6 +39,7 @@ bench: setup-dev
 	$(VENV)/python bench/batch_graph_scale.py
 	$(VENV)/python bench/als_vs_implicit.py
 	$(VENV)/python bench/replay_cadence.py
+	$(VENV)/python bench/live_blend_topn.py
 	$(VENV)/python bench/incremental_replay.py
 
 clean:

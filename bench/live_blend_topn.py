@@ -6,7 +6,7 @@ Fits implicit ALS (the project's code and tuned parameters) on ``--days`` days o
 runs first. Checks the two agree item for item and writes the median time per block, the ratio, and
 the share of scores the bounded search computed, to ``docs/benchmarks.md`` (``live-blend-topn``).
 
-    python bench/live_blend_topn.py --lake bench/results/lake-scale-1 --days 7
+    python bench/live_blend_topn.py --lake bench/results/lake-scale-1 --days 3
 """
 
 from __future__ import annotations
@@ -63,8 +63,9 @@ def fitted_factors(lake: Lake, days: int, users: int) -> tuple[ItemFactors, np.n
 def main() -> None:
     """Fit, run both searches block by block, check they agree, write the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lake", type=Path, required=True, help="a lake with November's raw events")
-    parser.add_argument("--days", type=int, default=7)
+    parser.add_argument("--lake", type=Path, default=REPO / "bench" / "results" / "lake-scale-1",
+                        help="a lake with November's raw events (default: the one bench/replay_cadence.py ingests)")
+    parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--users", type=int, default=4096)
     parser.add_argument("--n", type=int, default=30, help="ALS candidates per user (CandidateSizes.als)")
     args = parser.parse_args()
