@@ -10,7 +10,18 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from ecom_assets.recommendation.als import AlsParams, fit_als, fit_indexers, index_ids, score_pairs
+from ecom_assets.recommendation.als import (
+    AlsParams,
+    ItemFactors,
+    fit_als,
+    fit_indexers,
+    index_ids,
+    product_index_table,
+    recommend_top,
+    score_pairs,
+    user_index_table,
+)
+from ecom_assets.recommendation.exact_top import FIRST_HEAD, NormOrder, best_items
 from ecom_assets.recommendation.content import isolated_products, price_bands, product_tokens, similar_products
 from ecom_assets.recommendation.hybrid import (
     CandidateSizes,
@@ -89,6 +100,44 @@ def test_als_reindexes_wide_ids_and_scores_match_factors(spark: SparkSession) ->
     items = {r["id"]: np.array(r["features"]) for r in model.itemFactors.collect()}
     for r in scored:
         assert abs(r["als_score"] - float(users[r["user_idx"]] @ items[r["product_idx"]])) < 1e-4
+
+
+def test_batch_als_lists_equal_spark_scoring_every_item(spark: SparkSession) -> None:
+    """A catalogue longer than the bounded search's first head, power-law popular: the lists equal
+    ``recommendForUserSubset``'s (which scores every item), up to the order of equal scores."""
+    rng = np.random.default_rng(7)
+    n_items, n_users, k = FIRST_HEAD * 3, 600, 12
+    weights = 1.0 / np.arange(1, n_items + 1) ** 0.6
+    rows = [(int(u), int(p), float(rng.integers(1, 4)))
+            for u in range(n_users) for p in rng.choice(n_items, size=25, replace=False, p=weights / weights.sum())]
+    interactions = spark.createDataFrame(rows, "user_id long, product_id long, strength double")
+    indexers = fit_indexers(interactions)
+    ratings = index_ids(indexers, interactions).select("user_idx", "product_idx", "strength")
+    model = fit_als(ratings, AlsParams(rank=8, max_iter=5, alpha=5.0))
+    users = user_index_table(indexers, interactions)
+    products = product_index_table(indexers, interactions)
+    items = ItemFactors.of(model)
+    matrix = items.matrix.astype(np.float64)
+    vectors = np.array([r["features"] for r in model.userFactors.collect()], dtype=np.float64)
+    _, computed = best_items(vectors, matrix, items.ids, NormOrder.of(matrix), k)
+    assert len(items.ids) > 2 * FIRST_HEAD and computed < 0.6 * vectors.shape[0] * len(items.ids)  # the bound is used
+    ours = recommend_top(model, users, products, k).collect()
+    spark_lists = model.recommendForUserSubset(users.select("user_idx"), k).join(users, "user_idx").collect()
+
+    mine: dict[int, list[tuple[int, float]]] = {}
+    for r in sorted(ours, key=lambda r: (r["user_id"], r["rank"])):
+        mine.setdefault(r["user_id"], []).append((r["product_id"], r["als_score"]))
+    product_of = {r["product_idx"]: r["product_id"] for r in products.collect()}
+    assert len(mine) == n_users and {len(v) for v in mine.values()} == {k}
+    for row in spark_lists:
+        theirs = [(product_of[rec["product_idx"]], rec["rating"]) for rec in row["recommendations"]]
+        got = mine[row["user_id"]]
+        assert np.allclose([s for _, s in got], [s for _, s in theirs], atol=1e-4)
+        assert all(a >= b for (_, a), (_, b) in zip(got, got[1:], strict=False))
+        kth = got[-1][1]
+        # Items scored clearly above the k-th are the same; only exact (float) ties at the edge may differ.
+        clear = lambda items: {p for p, s in items if s > kth + 1e-4}
+        assert clear(got) == clear(theirs)
 
 
 def test_hybrid_never_recommends_purchased_products(spark: SparkSession) -> None:

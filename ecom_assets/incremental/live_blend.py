@@ -8,7 +8,7 @@ factors, content candidates, purchases) and a ``mapInPandas`` function, which ho
 constants (item factors, each segment's popularity), scores blocks of users with numpy:
 
 - ALS: the user's ``sizes.als`` best items by score are candidates, found exactly without scoring
-  every item (:mod:`ecom_assets.incremental.exact_top`), and every candidate's ALS component is
+  every item (:mod:`ecom_assets.recommendation.exact_top`), and every candidate's ALS component is
   ``min(score, 1)`` (0 for a product or user the model does not know);
 - content: the best cosine to the user's recent products (computed in Spark beforehand);
 - popularity: the segment's ``sizes.popular`` best are candidates; the component is the product's
@@ -27,7 +27,7 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from ecom_assets.incremental.exact_top import NormOrder, best_items
+from ecom_assets.recommendation.exact_top import USERS_PER_BLOCK, NormOrder, best_items
 from ecom_assets.recommendation.als import ItemFactors
 from ecom_assets.recommendation.hybrid import UNKNOWN_SEGMENT, CandidateSizes, Weights
 from ecom_assets.recommendation.metrics import K
@@ -78,9 +78,6 @@ def _empty() -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in (
         ("user_id", "int64"), ("segment", "object"), ("product_id", "int64"), ("rank", "int32"),
         ("hybrid_score", "float64"), ("als", "float64"), ("content", "float64"), ("popularity", "float64"))})
-
-
-USERS_PER_BLOCK = 128  # users blended together (their scores: at most 128 x items doubles in memory)
 
 
 def _explode(lists: pd.Series) -> tuple[np.ndarray, np.ndarray]:

@@ -15,6 +15,8 @@ from pyspark.ml.recommendation import ALS, ALSModel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from ecom_assets.recommendation.exact_top import USERS_PER_BLOCK, NormOrder, best_items
+
 SEED = 46
 USER_INDEX = "user_idx"
 PRODUCT_INDEX = "product_idx"
@@ -154,17 +156,15 @@ def score_pairs(model: ALSModel, pairs: DataFrame) -> DataFrame:
 
 
 def recommend_top(model: ALSModel, users: DataFrame, products: DataFrame, k: int) -> DataFrame:
-    """(user_id, product_id, als_score, rank) — the ``k`` best products per user of ``users``.
+    """(user_id, product_id, als_score, rank) — the ``k`` best products per user of ``users`` (users the
+    model has no factors of get none).
 
-    ``users`` is (user_id, user_idx); ``products`` is (product_id, product_idx) for mapping back.
+    ``users`` is (user_id, user_idx); ``products`` is (product_id, product_idx) for mapping back. The
+    same lists as ``model.recommendForUserSubset`` (which scores every item for every user), found by
+    the norm-bounded exact search of :func:`recommend_from_factors`.
     """
-    recs = model.recommendForUserSubset(users.select(USER_INDEX), k)
-    exploded = recs.select(USER_INDEX, F.posexplode("recommendations").alias("pos", "rec")).select(
-        USER_INDEX, (F.col("pos") + 1).alias("rank"),
-        F.col("rec")[PRODUCT_INDEX].alias(PRODUCT_INDEX), F.col("rec")["rating"].cast("double").alias("als_score"),
-    )
-    return exploded.join(users, USER_INDEX).join(products, PRODUCT_INDEX).select(
-        "user_id", "product_id", "als_score", "rank")
+    factors = model.userFactors.select(F.col("id").alias(USER_INDEX), "features")
+    return recommend_from_factors(users.join(factors, USER_INDEX).select("user_id", "features"), model, products, k)
 
 
 def score_with_factors(user_factors: DataFrame, model: ALSModel, pairs: DataFrame) -> DataFrame:
@@ -212,33 +212,35 @@ class ItemFactors:
 
 
 def recommend_from_factors(user_factors: DataFrame, model: ALSModel, products: DataFrame, k: int) -> DataFrame:
-    """(user_id, product_id, als_score, rank): the ``k`` best products for given user factors.
+    """(user_id, product_id, als_score, rank): the ``k`` best products for given user factors, best first,
+    ties by smaller ``product_idx``.
 
-    The item factors (a model-sized matrix, products x rank) go to the Python workers once; each
-    batch of users is scored against all of them with one matrix product, as
-    ``recommendForUserSubset`` does on the JVM side.
+    The item factors (a model-sized matrix, products x rank) go to the Python workers once; each block
+    of users is scored against the head of the catalogue by factor norm, and only the users the head
+    does not settle against more (:func:`~ecom_assets.recommendation.exact_top.best_items`): exactly
+    what scoring every item gives, at a few percent of its cost on ALS factors.
     """
     import pandas as pd
 
     items = ItemFactors.of(model)
     ids, matrix = items.ids, items.matrix
+    order = NormOrder.of(matrix.astype(np.float64))
     top = min(k, len(ids))
 
     def best(batches):
+        wide = matrix.astype(np.float64)
         for batch in batches:
-            if not len(batch) or not top:
-                continue
-            scores = np.stack(batch["features"].to_numpy()).astype(np.float32) @ matrix.T
-            part = np.argpartition(-scores, top - 1, axis=1)[:, :top]
-            picked = np.take_along_axis(scores, part, axis=1)
-            order = np.lexsort((ids[part], -picked), axis=1)
-            part, picked = np.take_along_axis(part, order, axis=1), np.take_along_axis(picked, order, axis=1)
-            yield pd.DataFrame({
-                "user_id": np.repeat(batch["user_id"].to_numpy(), top),
-                PRODUCT_INDEX: ids[part].ravel().astype(np.int32),
-                "als_score": picked.ravel().astype(np.float64),
-                "rank": np.tile(np.arange(1, top + 1, dtype=np.int32), len(batch)),
-            })
+            for first in range(0, len(batch) if top else 0, USERS_PER_BLOCK):
+                block = batch.iloc[first:first + USERS_PER_BLOCK]
+                vectors = np.stack(block["features"].map(lambda v: np.asarray(v, dtype=np.float64)).to_numpy())
+                rows, _ = best_items(vectors, wide, ids, order, top)
+                scores = np.einsum("ij,ikj->ik", vectors, wide[rows])
+                yield pd.DataFrame({
+                    "user_id": np.repeat(block["user_id"].to_numpy(), top),
+                    PRODUCT_INDEX: ids[rows].ravel().astype(np.int32),
+                    "als_score": scores.ravel(),
+                    "rank": np.tile(np.arange(1, top + 1, dtype=np.int32), len(block)),
+                })
 
     schema = f"user_id long, {PRODUCT_INDEX} int, als_score double, rank int"
     scored = user_factors.select("user_id", "features").mapInPandas(best, schema)

@@ -8,8 +8,9 @@ largest norms, and those are the products users score highest, so most users are
 head of the catalogue. The others are scored against a head four times longer, and so on, up to the
 whole catalogue, so the result never depends on how well the bound works, only the cost does.
 
-This keeps the live blend's cost from growing with the catalogue (the real files' ~166 k products)
-while serving exactly what scoring every item serves.
+This keeps the cost of the batch lists (every training user) and of the live blend (the hour's active
+users) from growing with the catalogue (the real files' ~166 k products), while serving exactly what
+scoring every item serves.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 
 FIRST_HEAD = 2048  # items scored for every user before the bound is checked
 HEAD_GROWTH = 4  # how much longer the head gets for the users it did not settle
+USERS_PER_BLOCK = 128  # users searched together (their scores: at most 128 x items doubles in memory)
 # The bound is compared with a margin so a rounding error in a dot product never settles a user whose
 # n-th best score ties an unscored item's bound (a tie is broken by item id, so it could still enter).
 BOUND_MARGIN = 1e-9
