@@ -37,6 +37,7 @@ bench: setup-dev
 	@scripts/setup_env.sh dev,bench
 	$(VENV)/python bench/ingest_vs_duckdb.py
 	$(VENV)/python bench/batch_graph_scale.py
+	$(VENV)/python bench/batch_als_lists.py
 	$(VENV)/python bench/als_vs_implicit.py
 	$(VENV)/python bench/replay_cadence.py
 	$(VENV)/python bench/live_blend_topn.py
