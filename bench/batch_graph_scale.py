@@ -35,6 +35,8 @@ def main() -> None:
     size.add_argument("--rows", type=int, default=10_000_000)
     size.add_argument("--scale", type=float, help="a share of the real files' size instead of --rows")
     parser.add_argument("--work-dir", type=Path, default=REPO / "bench" / "results")
+    parser.add_argument("--keep-raw", action="store_true",
+                        help="reuse the lake's raw events when complete (raw_events is then not timed)")
     args = parser.parse_args()
     name = f"scale-{args.scale:g}" if args.scale else str(args.rows)
     invocation = f"--scale {args.scale:g}" if args.scale else f"--rows {args.rows}"
@@ -50,8 +52,11 @@ def main() -> None:
 
     instance = dg.DagsterInstance.ephemeral()
     started = time.perf_counter()
-    result = dg.materialize(BATCH_ASSETS, resources=build_resources(load_settings()), instance=instance,
-                            raise_on_error=False)
+    lake = args.work_dir / f"lake-batch-{name}"
+    kept = args.keep_raw and (lake / "raw" / "events" / "_SUCCESS").is_file()
+    selection = [key for asset in BATCH_ASSETS for key in asset.keys if not (kept and key == dg.AssetKey("raw_events"))]
+    result = dg.materialize(BATCH_ASSETS, selection=selection,
+                            resources=build_resources(load_settings()), instance=instance, raise_on_error=False)
     total = time.perf_counter() - started
     records = instance.get_records_for_run(result.run_id).records
     begin: dict[str, float] = {}
@@ -77,8 +82,9 @@ def main() -> None:
     section = f"""
 ## Batch graph at {args.rows:,} rows
 
-`python bench/batch_graph_scale.py {invocation}` on {platform.machine()}, {os.cpu_count()} cores,
-embedded Spark (`local[*]`, driver memory from `spark_conf/`); one run of the whole batch graph through
+`python bench/batch_graph_scale.py {invocation}{' --keep-raw' if kept else ''}` on {platform.machine()}, {os.cpu_count()} cores,
+embedded Spark (`local[*]`, driver memory {os.environ.get('ECOM_SPARK_DRIVER_MEMORY') or 'from `spark_conf/`'}); one run of the
+{'batch graph after `raw_events` (kept from an earlier run)' if kept else 'whole batch graph'} through
 Dagster, {'success' if result.success else 'FAILED'}, {total:,.0f} s in all. Measured {time.strftime('%Y-%m-%d')}.
 
 | asset | seconds | input rows/s | outcome |

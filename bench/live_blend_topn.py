@@ -29,7 +29,7 @@ from ingest_vs_duckdb import write_results
 from pyspark.sql import functions as F
 
 from ecom_assets.recommendation.exact_top import NormOrder, best_items, best_per_row
-from ecom_assets.incremental.live_blend import USERS_PER_BLOCK
+from ecom_assets.recommendation.exact_top import USERS_PER_BLOCK
 from ecom_assets.ingest.tables import read_raw_events
 from ecom_assets.lake import Lake
 from ecom_assets.recommendation.als import AlsParams, ItemFactors, fit_als, fit_indexers, index_ids

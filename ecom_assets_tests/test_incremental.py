@@ -272,13 +272,14 @@ def test_live_blend_matches_the_batch_hybrid(replayed: TrainedLake, spark: Spark
     from pyspark.sql import functions as F
 
     from ecom_assets.incremental.batch_models import recs_models
-    from ecom_assets.incremental.live_blend import live_recommend
     from ecom_assets.incremental.recommendations import fold_in_active, pair_strengths
     from ecom_assets.recommendation.als import Indexers
     from ecom_assets.recommendation.assets import ALS_INDEXERS, ALS_MODEL, read_hybrid_weights
     from ecom_assets.recommendation.fold_in import fold_in_users
-    from ecom_assets.recommendation.hybrid import CandidateSizes, HybridInputs, candidates, recommend, weights_frame
+    from ecom_assets.recommendation.hybrid import CandidateSizes, HybridInputs, candidates, weights_frame
+    from ecom_assets.recommendation.user_blend import recommend_per_user
     from ecom_assets.resources import LakeResource
+    from ecom_assets_tests.blend_reference import joined_blend
 
     lake = LakeResource(data_dir=str(replayed.root / "input"), root=str(replayed.root / "lake"))
     models = recs_models(spark, lake, CandidateSizes())
@@ -307,8 +308,8 @@ def test_live_blend_matches_the_batch_hybrid(replayed: TrainedLake, spark: Spark
                           segments=users, popularity=lake.read_processed(spark, "segment_popularity"),
                           content=content_scores(recent, models.similarity), purchased=purchased, sizes=models.sizes,
                           user_factors=factors)
-    batch = recommend(inputs, candidates(inputs, users), weights_frame(spark, weights), fallback)
-    live = live_recommend(users, factors, content_scores(recent, models.similarity), purchased, models.shipped_blend)
+    batch = joined_blend(inputs, candidates(inputs, users), weights_frame(spark, weights), fallback)
+    live = recommend_per_user(users, factors, content_scores(recent, models.similarity), purchased, models.shipped_blend)
 
     def lists(frame) -> dict[int, list[tuple[int, float]]]:
         rows = frame.select("user_id", "rank", "product_id", "hybrid_score").orderBy("user_id", "rank").collect()

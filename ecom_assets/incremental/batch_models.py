@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import DataFrame, SparkSession
 
-from ecom_assets.incremental.live_blend import BlendTables
+from ecom_assets.recommendation.user_blend import BlendTables
 from ecom_assets.incremental.segments import SegmentModel
 from ecom_assets.lake import Lake, is_local, local_path
 from ecom_assets.recommendation.als import AlsParams, ItemFactors

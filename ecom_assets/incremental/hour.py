@@ -30,7 +30,7 @@ from ecom_assets.incremental.customers import (
     update_customers,
 )
 from ecom_assets.incremental.ledger import written
-from ecom_assets.incremental.live_blend import live_recommend
+from ecom_assets.recommendation.user_blend import recommend_per_user
 from ecom_assets.incremental.online import coverage, online_metrics
 from ecom_assets.incremental.recommendations import event_strengths, fold_in_active, served_lists
 from ecom_assets.incremental.segments import (
@@ -215,7 +215,7 @@ def refresh_recommendations(ledgers: Ledgers, start: dt.datetime, segments: Segm
     laps = Laps()
     laps.update(candidates.laps)
     purchased = candidates.strengths.where("purchased").select("user_id", "product_id")
-    recs = live_recommend(segments.assigned.select("user_id", "segment"), candidates.factors, candidates.content,
+    recs = recommend_per_user(segments.assigned.select("user_id", "segment"), candidates.factors, candidates.content,
                           purchased, models.shipped_blend)
     lists = served_lists(recs, start).localCheckpoint()
     laps.lap("blend")

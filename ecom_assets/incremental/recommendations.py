@@ -16,7 +16,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from ecom_assets.incremental.live_blend import BlendTables
+from ecom_assets.recommendation.user_blend import BlendTables
 from ecom_assets.recommendation.als import AlsParams
 from ecom_assets.recommendation.fold_in import fold_in_users
 from ecom_assets.recommendation.interactions import EVENT_WEIGHTS

@@ -11,7 +11,9 @@ from pyspark.sql import functions as F
 from ecom_assets.ingest.tables import read_raw_events
 from ecom_assets.lake import Lake
 from ecom_assets.recommendation.als import (
+    USER_INDEX,
     Indexers,
+    ItemFactors,
     fit_als,
     fit_indexers,
     index_ids,
@@ -42,11 +44,10 @@ from ecom_assets.recommendation.hybrid import (
     HybridInputs,
     Weights,
     build_inputs,
-    candidates,
-    recommend,
+    popular_candidates,
     score_components,
     weight_grid,
-    weights_frame,
+    with_segment,
 )
 from ecom_assets.recommendation.interactions import (
     Window,
@@ -68,6 +69,7 @@ from ecom_assets.recommendation.tuning import (
     prepare_fold,
     tune_als,
 )
+from ecom_assets.recommendation.user_blend import BlendTables, recommend_per_user
 from ecom_assets.resources import LakeResource, SparkResource
 from ecom_assets.settings import load_settings
 from ecom_assets.table_metadata import markdown_preview, table_metadata
@@ -283,6 +285,21 @@ def read_hybrid_weights(session: SparkSession, lake: LakeResource) -> tuple[dict
     return weights, weights[UNKNOWN_SEGMENT]
 
 
+def _served_lists(inputs: HybridInputs, interactions: DataFrame, weights: dict[str, Weights],
+                  fallback: Weights) -> DataFrame:
+    """Every training user's top-10 under the chosen weights, one row per user through
+    :func:`recommend_per_user` (the blend's constants collected once on the driver)."""
+    if inputs.model is None or inputs.indexers is None or inputs.catalogue is None:
+        raise dg.Failure(description="hybrid_recs needs the ALS model: materialize als_model first")
+    popular = popular_candidates(inputs.popularity, inputs.sizes.popular)
+    tables = BlendTables.collect(ItemFactors.of(inputs.model), inputs.catalogue, inputs.popularity, popular,
+                                 weights, fallback, inputs.sizes)
+    users = with_segment(inputs, interactions)
+    factors = user_index_table(inputs.indexers, users).join(
+        inputs.model.userFactors.select(F.col("id").alias(USER_INDEX), "features"), USER_INDEX)
+    return recommend_per_user(users, factors.select("user_id", "features"), inputs.content, inputs.purchased, tables)
+
+
 @dg.asset(
     group_name=GROUP,
     deps=[als_model, content_similarity, "user_segments"],
@@ -330,10 +347,7 @@ def hybrid_recs(context: dg.AssetExecutionContext, config: HybridConfig, spark: 
     interactions = _final_interactions(session, lake)
     inputs = _final_inputs(session, lake, config.sizes(), interactions)
     weights = {segment: c.weights for segment, c in choices.items()}
-    pool = candidates(inputs, interactions.select("user_id")).cache()
-    recs = recommend(inputs, pool, weights_frame(session, weights), overall.weights)
-    path = lake.write_processed(recs, "hybrid_recs")
-    pool.unpersist()
+    path = lake.write_processed(_served_lists(inputs, interactions, weights, overall.weights), "hybrid_recs")
     popular = inputs.popularity.withColumn(
         "rank", F.row_number().over(
             SparkWindow.partitionBy("segment").orderBy(F.desc("popularity_score"),

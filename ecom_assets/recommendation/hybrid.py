@@ -229,14 +229,6 @@ def blend(scored: DataFrame, weights: DataFrame, fallback: Weights) -> DataFrame
     return joined.withColumn("hybrid_score", hybrid).drop(*[f"w_{c}" for c in COMPONENTS])
 
 
-def recommend(inputs: HybridInputs, pool: DataFrame, weights: DataFrame, fallback: Weights, k: int = K) -> DataFrame:
-    """(user_id, segment, product_id, rank, hybrid_score, als, content, popularity): top ``k`` per user of the
-    candidate ``pool`` (:func:`candidates`; cache it, the scoring reads it several times)."""
-    scored = score_components(inputs, pool)
-    return top_k(blend(scored, weights, fallback), "hybrid_score", k).select(
-        "user_id", "segment", "product_id", "rank", "hybrid_score", *COMPONENTS)
-
-
 def grid_frame(spark: SparkSession, grid: list[Weights]) -> DataFrame:
     """(combo, w_als, w_content, w_popularity) for every weight triple of ``grid``."""
     rows = [(i, w.als, w.content, w.popularity) for i, w in enumerate(grid)]

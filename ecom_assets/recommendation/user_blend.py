@@ -1,11 +1,12 @@
-"""The hybrid blend of the hour's active users in one Spark pass over one row per user.
+"""The hybrid blend in one Spark pass over one row per user: how ``hybrid_recs`` serves every training
+user and how the replay serves the hour's active users.
 
-Same candidates, components, weights and ranking as :func:`ecom_assets.recommendation.hybrid.recommend`
-with folded-in factors (the test suite checks both agree), computed differently: the batch blend
-joins candidate tables (ALS, content, popularity) and scores them with further joins, a dozen
-shuffles that cost seconds even for a few hundred users. Here each active user is one row (segment,
-factors, content candidates, purchases) and a ``mapInPandas`` function, which holds the model-sized
-constants (item factors, each segment's popularity), scores blocks of users with numpy:
+The blend is defined in :mod:`ecom_assets.recommendation.hybrid` as Spark joins (candidates, then
+each component joined onto them, then a window per user), which the weight tuning and the offline
+evaluation use; the test suite checks both give the same lists and scores. Here each user is one
+row (segment, factors, content candidates, purchases) and a ``mapInPandas`` function, which holds
+the model-sized constants (item factors, each segment's popularity), scores blocks of users with
+numpy: one shuffle instead of a dozen, the difference between seconds and hours at ~3 M users.
 
 - ALS: the user's ``sizes.als`` best items by score are candidates, found exactly without scoring
   every item (:mod:`ecom_assets.recommendation.exact_top`), and every candidate's ALS component is
@@ -161,7 +162,7 @@ CANDIDATE_TYPE = "struct<product_id:long,content_score:double>"
 
 def _user_rows(frame: DataFrame, segment: Column | None = None, wanted: bool = False, features: Column | None = None,
                candidate: Column | None = None, bought: Column | None = None) -> DataFrame:
-    """``frame`` as (user_id, segment, wanted, f, c, p): the columns :func:`live_recommend` groups by user,
+    """``frame`` as (user_id, segment, wanted, f, c, p): the columns :func:`recommend_per_user` groups by user,
     null where this input has nothing to say; ``wanted`` marks the users to recommend to."""
     def value(column: Column | None, dtype: str) -> Column:
         return (column if column is not None else F.lit(None)).cast(dtype)
@@ -171,10 +172,10 @@ def _user_rows(frame: DataFrame, segment: Column | None = None, wanted: bool = F
                         value(bought, "long").alias("p"))
 
 
-def live_recommend(users: DataFrame, factors: DataFrame, content: DataFrame, purchased: DataFrame,
-                   tables: BlendTables | Shipped[BlendTables], k: int = K) -> DataFrame:
+def recommend_per_user(users: DataFrame, factors: DataFrame, content: DataFrame, purchased: DataFrame,
+                       tables: BlendTables | Shipped[BlendTables], k: int = K) -> DataFrame:
     """(user_id, segment, product_id, rank, hybrid_score, als, content, popularity): the top ``k`` of
-    every user of ``users`` (user_id, segment), from their folded-in ``factors`` (user_id, features),
+    every user of ``users`` (user_id, segment), from their ALS ``factors`` (user_id, features),
     ``content`` candidates (user_id, product_id, content_score) and ``purchased`` (user_id, product_id).
     ``tables`` reach the Python workers in the UDF's closure, or from a file as :class:`Shipped`."""
     # One row per user from a single aggregation (one shuffle) instead of three joins and two
