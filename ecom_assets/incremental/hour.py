@@ -30,7 +30,6 @@ from ecom_assets.incremental.customers import (
     update_customers,
 )
 from ecom_assets.incremental.ledger import written
-from ecom_assets.recommendation.user_blend import recommend_per_user
 from ecom_assets.incremental.online import coverage, online_metrics
 from ecom_assets.incremental.recommendations import event_strengths, fold_in_active, served_lists
 from ecom_assets.incremental.segments import (
@@ -47,6 +46,7 @@ from ecom_assets.incremental.segments import (
 from ecom_assets.incremental.state import CENTRES, Ledgers
 from ecom_assets.lake import Lake
 from ecom_assets.recommendation.hybrid import CandidateSizes, content_scores, recent_products
+from ecom_assets.recommendation.user_blend import recommend_per_user
 from ecom_assets.replay.partitions import REPLAY_START, part_name
 from ecom_assets.resources import LakeResource
 from ecom_assets.segmentation.assignment import segment_name
@@ -216,7 +216,7 @@ def refresh_recommendations(ledgers: Ledgers, start: dt.datetime, segments: Segm
     laps.update(candidates.laps)
     purchased = candidates.strengths.where("purchased").select("user_id", "product_id")
     recs = recommend_per_user(segments.assigned.select("user_id", "segment"), candidates.factors, candidates.content,
-                          purchased, models.shipped_blend)
+                              purchased, models.shipped_blend)
     lists = served_lists(recs, start).localCheckpoint()
     laps.lap("blend")
     done = run_concurrently({

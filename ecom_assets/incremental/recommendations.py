@@ -16,11 +16,11 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from ecom_assets.recommendation.user_blend import BlendTables
 from ecom_assets.recommendation.als import AlsParams
 from ecom_assets.recommendation.fold_in import fold_in_users
 from ecom_assets.recommendation.interactions import EVENT_WEIGHTS
 from ecom_assets.recommendation.shipped import Shipped
+from ecom_assets.recommendation.user_blend import BlendTables
 
 SERVED_SCHEMA = T.StructType([
     T.StructField("user_id", T.LongType()),
