@@ -37,6 +37,9 @@ def main() -> None:
     parser.add_argument("--work-dir", type=Path, default=REPO / "bench" / "results")
     parser.add_argument("--keep-raw", action="store_true",
                         help="reuse the lake's raw events when complete (raw_events is then not timed)")
+    parser.add_argument("--skip", nargs="+", default=[], metavar="ASSET",
+                        help="assets an earlier run already wrote to this lake: not re-run, not timed "
+                             "(the results go to their own section, marked resumed)")
     args = parser.parse_args()
     name = f"scale-{args.scale:g}" if args.scale else str(args.rows)
     invocation = f"--scale {args.scale:g}" if args.scale else f"--rows {args.rows}"
@@ -54,7 +57,12 @@ def main() -> None:
     started = time.perf_counter()
     lake = args.work_dir / f"lake-batch-{name}"
     kept = args.keep_raw and (lake / "raw" / "events" / "_SUCCESS").is_file()
-    selection = [key for asset in BATCH_ASSETS for key in asset.keys if not (kept and key == dg.AssetKey("raw_events"))]
+    skipped = set(args.skip) | ({"raw_events"} if kept else set())
+    keys = [key for asset in BATCH_ASSETS for key in asset.keys]
+    unknown = skipped - {key.to_user_string() for key in keys}
+    if unknown:
+        parser.error(f"--skip: no batch asset named {', '.join(sorted(unknown))}")
+    selection = [key for key in keys if key.to_user_string() not in skipped]
     result = dg.materialize(BATCH_ASSETS, selection=selection,
                             resources=build_resources(load_settings()), instance=instance, raise_on_error=False)
     total = time.perf_counter() - started
@@ -84,14 +92,15 @@ def main() -> None:
 
 `python bench/batch_graph_scale.py {invocation}{' --keep-raw' if kept else ''}` on {platform.machine()}, {os.cpu_count()} cores,
 embedded Spark (`local[*]`, driver memory {os.environ.get('ECOM_SPARK_DRIVER_MEMORY') or 'from `spark_conf/`'}); one run of the
-{'batch graph after `raw_events` (kept from an earlier run)' if kept else 'whole batch graph'} through
+{'batch graph without ' + ', '.join(f'`{name}`' for name in sorted(skipped)) + ' (written by an earlier run)' if skipped else 'whole batch graph'} through
 Dagster, {'success' if result.success else 'FAILED'}, {total:,.0f} s in all. Measured {time.strftime('%Y-%m-%d')}.
 
 | asset | seconds | input rows/s | outcome |
 |---|---:|---:|---|
 {rows}
 """
-    write_results(section, f"<!-- batch-{name}:start -->", f"<!-- batch-{name}:end -->")
+    marker = f"batch-{name}" + ("-resumed" if args.skip else "")
+    write_results(section, f"<!-- {marker}:start -->", f"<!-- {marker}:end -->")
     print(section)
 
 
