@@ -90,13 +90,48 @@ def _explode(lists: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return np.repeat(np.arange(len(lists)), lengths), values
 
 
+def _popular_candidates(segment_of_user: np.ndarray, lists: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(user, product) for every product of each user's segment list (``lists[segment code]``)."""
+    lengths = np.array([len(lists[s]) for s in segment_of_user], dtype=np.int64)
+    if not lengths.sum():
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    products = np.concatenate([lists[s] for s in segment_of_user]).astype(np.int64)
+    return np.repeat(np.arange(len(segment_of_user)), lengths), products
+
+
+def _positions(sorted_values: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of ``values`` sits in ``sorted_values`` (unique, ascending) and whether it is there."""
+    position = np.searchsorted(sorted_values, values)
+    found = position < len(sorted_values)
+    found[found] = sorted_values[position[found]] == values[found]
+    return position, found
+
+
+def _best_content(keys: np.ndarray, scores: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """For each key of ``pool``, the best of ``scores`` given under that key in ``keys`` (0 for none)."""
+    if not len(keys):
+        return np.zeros(len(pool))
+    order = np.argsort(keys, kind="stable")
+    unique, starts = np.unique(keys[order], return_index=True)
+    best = np.nan_to_num(np.fmax.reduceat(scores[order], starts), nan=0.0)
+    position, found = _positions(unique, pool)
+    content = np.zeros(len(pool))
+    content[found] = best[position[found]]
+    return content
+
+
 def blend_block(block: pd.DataFrame, tables: BlendTables, matrix: np.ndarray, order: NormOrder,
                 k: int = K) -> pd.DataFrame:
     """The top ``k`` of each user of ``block`` (user_id, segment, features, content_products,
     content_scores, purchased): candidates, components and blend, vectorised over the block.
-    ``matrix`` is the item factors in double precision, ``order`` their norm order."""
+    ``matrix`` is the item factors in double precision, ``order`` their norm order.
+
+    A (user, product) pair is one integer key, ``user x products + code`` with ``code`` the
+    product's rank among the block's candidates, so the pool, the purchased filter and the content
+    lookup are numpy set operations."""
     n_users = len(block)
     segments = block["segment"].where(block["segment"].notna(), UNKNOWN_SEGMENT).astype(str).to_numpy()
+    segment_names, segment_of_user = np.unique(segments, return_inverse=True)
     has_factors = block["features"].notna().to_numpy() & (len(tables.items.ids) > 0)
     users_with = np.flatnonzero(has_factors)
     # Factors of the users that have them (row i: user users_with[i]).
@@ -109,46 +144,50 @@ def blend_block(block: pd.DataFrame, tables: BlendTables, matrix: np.ndarray, or
     # Candidates: content, each segment's popular products, and the ALS best of users with factors.
     content_user, content_product = _explode(block["content_products"])
     _, content_score = _explode(block["content_scores"])
-    popular = [(u, p) for u, segment in enumerate(segments) for p in tables.popular.get(segment, ())]
-    popular_user = np.array([u for u, _ in popular], dtype=np.int64)
-    popular_product = np.array([p for _, p in popular], dtype=np.int64)
+    content_product = content_product.astype(np.int64)
+    empty = np.empty(0, dtype=np.int64)
+    popular_user, popular_product = _popular_candidates(
+        segment_of_user, [np.asarray(tables.popular.get(name, empty)) for name in segment_names])
     best, _ = best_items(vectors, matrix, tables.items.ids, order, tables.sizes.als)
     als_product = tables.product_of_row[best].ravel()
     als_user = np.repeat(users_with, best.shape[1])
     known = als_product >= 0
-    pool = pd.DataFrame({
-        "user": np.concatenate([content_user, popular_user, als_user[known]]).astype(np.int64),
-        "product_id": np.concatenate([content_product, popular_product, als_product[known]]).astype(np.int64),
-    }).drop_duplicates()
+    candidate_product = np.concatenate([content_product, popular_product, als_product[known]]).astype(np.int64)
+    if not len(candidate_product):
+        return _empty()
+    products = np.unique(candidate_product)
+    width = len(products)
+    candidate_user = np.concatenate([content_user, popular_user, als_user[known]]).astype(np.int64)
+    pool = np.unique(candidate_user * width + np.searchsorted(products, candidate_product))  # by user, product
     bought_user, bought_product = _explode(block["purchased"])
-    bought = pd.MultiIndex.from_arrays([bought_user.astype(np.int64), bought_product.astype(np.int64)])
-    pool = pool[~pd.MultiIndex.from_frame(pool).isin(bought)]
-    if pool.empty:
+    position, found = _positions(products, bought_product.astype(np.int64))
+    pool = pool[~np.isin(pool, bought_user[found].astype(np.int64) * width + position[found])]
+    if not len(pool):
         return _empty()
 
-    user, product = pool["user"].to_numpy(), pool["product_id"].to_numpy()
+    user, product = pool // width, products[pool % width]
     rows = tables.row_of_product.reindex(product).to_numpy()
     with_model = ~np.isnan(rows) & has_factors[user]
     als = np.zeros(len(pool))
     scored = np.einsum("ij,ij->i", vectors[score_row[user[with_model]]], matrix[rows[with_model].astype(np.int64)])
     als[with_model] = np.minimum(scored, 1.0)
-    content = pd.Series(content_score.astype(np.float64),
-                        index=pd.MultiIndex.from_arrays([content_user, content_product.astype(np.int64)]))
-    content = content.groupby(level=[0, 1]).max().reindex(pd.MultiIndex.from_arrays([user, product]))
-    content = content.fillna(0.0).to_numpy()
+    content_key = content_user.astype(np.int64) * width + np.searchsorted(products, content_product)
+    content = _best_content(content_key, content_score.astype(np.float64), pool)
     popularity = np.zeros(len(pool))
     weights = np.zeros((len(pool), 3))
-    for segment in np.unique(segments[user]):
-        mine = segments[user] == segment
-        scores = tables.popularity.get(segment)
+    segment_of_pair = segment_of_user[user]
+    for code in np.unique(segment_of_pair):
+        mine = segment_of_pair == code
+        scores = tables.popularity.get(segment_names[code])
         if scores is not None:
             popularity[mine] = scores.reindex(product[mine]).fillna(0.0).to_numpy()
-        w = tables.weights.get(segment, tables.fallback)
+        w = tables.weights.get(segment_names[code], tables.fallback)
         weights[mine] = (w.als, w.content, w.popularity)
     hybrid = weights[:, 0] * als + weights[:, 1] * content + weights[:, 2] * popularity
 
     order = np.lexsort((product, -hybrid, user))
-    ranks = pd.Series(user[order]).groupby(user[order]).cumcount().to_numpy() + 1
+    ranked_user = user[order]
+    ranks = np.arange(len(order)) - np.searchsorted(ranked_user, ranked_user) + 1
     keep = order[ranks <= k]
     return pd.DataFrame({
         "user_id": block["user_id"].to_numpy(dtype=np.int64)[user[keep]], "segment": segments[user[keep]],
