@@ -306,10 +306,12 @@ def test_live_blend_matches_the_batch_hybrid(replayed: TrainedLake, spark: Spark
     weights, fallback = read_hybrid_weights(spark, lake)
     inputs = HybridInputs(model=als, indexers=indexers, catalogue=lake.read_processed(spark, "als_product_index"),
                           segments=users, popularity=lake.read_processed(spark, "segment_popularity"),
-                          content=content_scores(recent, models.similarity), purchased=purchased, sizes=models.sizes,
+                          content=content_scores(recent, lake.read_processed(spark, "content_similarity")),
+                          purchased=purchased, sizes=models.sizes,
                           user_factors=factors)
     batch = joined_blend(inputs, candidates(inputs, users), weights_frame(spark, weights), fallback)
-    live = recommend_per_user(users, factors, content_scores(recent, models.similarity), purchased, models.shipped_blend)
+    # The replay's form: the workers expand the recent products through the shipped similarity table.
+    live = recommend_per_user(users, factors, None, purchased, models.shipped_blend, recent=recent)
 
     def lists(frame) -> dict[int, list[tuple[int, float]]]:
         rows = frame.select("user_id", "rank", "product_id", "hybrid_score").orderBy("user_id", "rank").collect()

@@ -23,11 +23,13 @@ from ecom_assets.recommendation.als import (
 )
 from ecom_assets.recommendation.exact_top import FIRST_HEAD, NormOrder, best_items
 from ecom_assets.recommendation.content import isolated_products, price_bands, product_tokens, similar_products
+from ecom_assets.recommendation.content_neighbours import ContentNeighbours
 from ecom_assets.recommendation.hybrid import (
     CandidateSizes,
     Weights,
     build_inputs,
     candidates,
+    content_scores,
     weights_frame,
 )
 from ecom_assets.recommendation.interactions import interaction_strengths
@@ -69,6 +71,25 @@ def test_content_neighbours_follow_category_brand_and_price(spark: SparkSession)
     assert {len(n) for n in neighbours.values()} <= {1, 2, 3}
     assert 8 not in neighbours
     assert [r["product_id"] for r in isolated_products(tokens).collect()] == [8]
+
+
+def test_content_neighbours_expand_recent_products_as_the_spark_content_scores(spark: SparkSession) -> None:
+    rng = np.random.default_rng(5)
+    similarity = spark.createDataFrame(
+        [(int(p), int(q), float(rng.random())) for p in range(1, 60) for q in rng.choice(np.arange(1, 80), 6, replace=False)
+         if p != q], "product_id long, similar_product_id long, similarity double")
+    # Recent products with and without neighbours (70-79 have none), some shared between users.
+    recent = spark.createDataFrame([(u, int(p)) for u in range(1, 40) for p in rng.choice(np.arange(1, 80), 5, replace=False)],
+                                   "user_id long, product_id long")
+    expected = {(r["user_id"], r["product_id"]): r["content_score"] for r in content_scores(recent, similarity).collect()}
+    rows = recent.toPandas()
+    user, product, score = ContentNeighbours.collect(similarity).expand(rows["user_id"].to_numpy(),
+                                                                        rows["product_id"].to_numpy())
+    got: dict[tuple[int, int], float] = {}
+    for u, p, s in zip(user.tolist(), product.tolist(), score.tolist(), strict=True):
+        got[(u, p)] = max(got.get((u, p), 0.0), s)
+    assert len(expected) > 500 and got.keys() == expected.keys()
+    assert all(abs(got[key] - expected[key]) < 1e-12 for key in expected)
 
 
 def test_frequent_tokens_do_not_generate_candidate_pairs(spark: SparkSession) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import pickle
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from pyspark.ml.recommendation import ALSModel
@@ -23,6 +23,7 @@ from pyspark.sql import DataFrame, SparkSession
 from ecom_assets.incremental.segments import SegmentModel
 from ecom_assets.lake import Lake, is_local, local_path
 from ecom_assets.recommendation.als import AlsParams, ItemFactors
+from ecom_assets.recommendation.content_neighbours import ContentNeighbours
 from ecom_assets.recommendation.assets import ALS_MODEL, ALS_PARAMS, read_hybrid_weights
 from ecom_assets.recommendation.hybrid import CandidateSizes, popular_candidates
 from ecom_assets.recommendation.shipped import Shipped
@@ -39,7 +40,7 @@ _CACHE: dict[str, tuple[tuple, object]] = {}
 class RecsModels:
     """What the batch graph learned that the hourly refresh reuses: the ALS params, the blend's
     constants (item factors, popularity, weights; built for ``sizes``), the catalogue's size, the
-    offline metrics of the models in use, and the content similarity table (read lazily).
+    offline metrics of the models in use; the content similarity table is among the blend's constants.
     ``shipped_blend`` is how the Python workers get the blend's constants: from the saved pack when
     the lake is local, else in the UDFs' closures."""
 
@@ -48,7 +49,6 @@ class RecsModels:
     blend: BlendTables
     catalogue_size: int
     offline: list[dict]
-    similarity: DataFrame
     shipped_blend: Shipped[BlendTables]
 
     @property
@@ -112,7 +112,7 @@ def segmentation(session: SparkSession, lake: Lake) -> SegmentModel:
 
 RECS_TABLES = ("hybrid_weights", "segment_popularity", "als_product_index", "content_similarity",
                "product_attributes", "recs_evaluation")
-PACK_VERSION = 1
+PACK_VERSION = 2
 
 
 def recs_models(session: SparkSession, resource: LakeResource, sizes: CandidateSizes) -> RecsModels:
@@ -125,8 +125,6 @@ def recs_models(session: SparkSession, resource: LakeResource, sizes: CandidateS
     is rebuilt when any folder it was read from changes."""
     lake = resource.lake
     paths = [lake.model(ALS_MODEL), lake.model(ALS_PARAMS)] + [lake.processed(t) for t in RECS_TABLES]
-    similarity = lambda: resource.read_processed(session, "content_similarity").select(
-        "product_id", "similar_product_id", "similarity")
 
     def load() -> RecsModels:
         stamp = (PACK_VERSION, sizes, folder_stamp(paths))
@@ -137,7 +135,7 @@ def recs_models(session: SparkSession, resource: LakeResource, sizes: CandidateS
             _write_pack(pack_path, stamp, saved)
         shipped = (Shipped.from_pack(str(local_path(pack_path)), stamp, "blend") if is_local(pack_path)
                    else Shipped.inline(saved["blend"]))
-        return RecsModels(**saved, similarity=similarity(), shipped_blend=shipped)
+        return RecsModels(**saved, shipped_blend=shipped)
 
     return cached(f"recs:{sizes}", session, paths, load)
 
@@ -150,6 +148,7 @@ def _build_pack(session: SparkSession, resource: LakeResource, sizes: CandidateS
     items = ItemFactors.of(ALSModel.load(lake.model(ALS_MODEL)))
     blend = BlendTables.collect(items, read_processed(session, "als_product_index"), popularity,
                                 popular_candidates(popularity, sizes.popular), weights, fallback, sizes)
+    blend = replace(blend, neighbours=ContentNeighbours.collect(read_processed(session, "content_similarity")))
     return {"sizes": sizes, "params": AlsParams.load(session, lake.model(ALS_PARAMS)), "blend": blend,
             "catalogue_size": read_processed(session, "product_attributes").count(),
             "offline": [r.asDict() for r in read_processed(session, "recs_evaluation").collect()]}

@@ -2,7 +2,7 @@
 
 The hour's active users' customer rows and pairs are looked up and updated (:func:`look_up_state`);
 from them, the users are re-assigned and the centres moved (:func:`update_segments`) while their
-content candidates and ALS factors are computed (:func:`recommendation_candidates`); then their
+recent products and ALS factors are computed (:func:`recommendation_candidates`); then their
 top-10s are blended and served (:func:`refresh_recommendations`). The lists served before the hour
 are scored against what the users did in it (:func:`evaluate_served`). :func:`models_hour` runs
 them all, side by side where they do not depend on each other. Only the hour's active users and
@@ -45,7 +45,7 @@ from ecom_assets.incremental.segments import (
 )
 from ecom_assets.incremental.state import CENTRES, Ledgers
 from ecom_assets.lake import Lake
-from ecom_assets.recommendation.hybrid import CandidateSizes, content_scores, recent_products
+from ecom_assets.recommendation.hybrid import CandidateSizes, recent_products
 from ecom_assets.recommendation.user_blend import recommend_per_user
 from ecom_assets.replay.partitions import REPLAY_START, part_name
 from ecom_assets.resources import LakeResource
@@ -176,36 +176,25 @@ def update_segments(session: SparkSession, lake: Lake, ledgers: Ledgers, state: 
 
 @dataclass
 class Candidates:
-    """What the hour's blend scores, per active user: pair strengths, content candidates, folded-in factors."""
+    """What the hour's blend scores, per active user: pair strengths, recent products (the workers
+    expand them into content candidates), folded-in factors."""
 
     strengths: DataFrame
-    content: DataFrame
+    recent: DataFrame
     factors: DataFrame
     laps: Laps
 
 
 def recommendation_candidates(state: HourState, models: RecsModels) -> Candidates:
-    """The active users' content candidates and folded-in ALS factors (DataFrame work only: it can run
+    """The active users' recent products and folded-in ALS factors (DataFrame work only: it can run
     beside :func:`update_segments`, which needs only the same state)."""
     laps = Laps()
     pairs = state.pairs.drop("changed")
     strengths = event_strengths(pairs).localCheckpoint()
     laps.lap("strengths")
-
-    def content_candidates() -> DataFrame:
-        # One job: the recent products are recomputed from the checkpointed strengths where needed
-        # (cheaper than a job of their own), and the similarity rows are only read for them.
-        recent = recent_products(strengths, models.sizes.recent)
-        similarity = models.similarity.join(F.broadcast(recent.select("product_id").distinct()), "product_id",
-                                            "left_semi")
-        return content_scores(recent, similarity).localCheckpoint()
-
-    # The content candidates and the fold-in are independent: run side by side.
-    sides = run_concurrently({"content": content_candidates,
-                              "fold_in": lambda: fold_in_active(pairs, models.params,
-                                                                models.shipped_blend).localCheckpoint()}, laps)
-    laps.lap("content_and_fold_in")
-    return Candidates(strengths, sides["content"], sides["fold_in"], laps)
+    factors = fold_in_active(pairs, models.params, models.shipped_blend).localCheckpoint()
+    laps.lap("fold_in")
+    return Candidates(strengths, recent_products(strengths, models.sizes.recent), factors, laps)
 
 
 def refresh_recommendations(ledgers: Ledgers, start: dt.datetime, segments: SegmentHour, candidates: Candidates,
@@ -215,8 +204,8 @@ def refresh_recommendations(ledgers: Ledgers, start: dt.datetime, segments: Segm
     laps = Laps()
     laps.update(candidates.laps)
     purchased = candidates.strengths.where("purchased").select("user_id", "product_id")
-    recs = recommend_per_user(segments.assigned.select("user_id", "segment"), candidates.factors, candidates.content,
-                              purchased, models.shipped_blend)
+    recs = recommend_per_user(segments.assigned.select("user_id", "segment"), candidates.factors, None,
+                              purchased, models.shipped_blend, recent=candidates.recent)
     lists = served_lists(recs, start).localCheckpoint()
     laps.lap("blend")
     done = run_concurrently({
@@ -255,8 +244,8 @@ def models_hour(session: SparkSession, resource: LakeResource, ledgers: Ledgers,
 
     An hour's jobs are small, so each is mostly waiting (planning, scheduling, a round trip); jobs that
     do not need each other's results overlap: the evaluation of the lists served before the hour runs
-    beside everything; the state lookup beside the loading of the models; the content candidates and
-    the fold-in beside the re-assignment.
+    beside everything; the state lookup beside the loading of the models; the fold-in beside the
+    re-assignment.
     """
     active = active_user_ids(events)  # one small job; both lookups below search these users
     with running_beside(lambda: evaluate_served(session, ledgers, events, active, start)) as evaluation:
