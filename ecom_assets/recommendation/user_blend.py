@@ -11,7 +11,8 @@ numpy: one shuffle instead of a dozen, the difference between seconds and hours 
 - ALS: the user's ``sizes.als`` best items by score are candidates, found exactly without scoring
   every item (:mod:`ecom_assets.recommendation.exact_top`), and every candidate's ALS component is
   ``min(score, 1)`` (0 for a product or user the model does not know);
-- content: the best cosine to the user's recent products (computed in Spark beforehand);
+- content: the best cosine to the user's recent products (computed in Spark beforehand, or, for
+  the replay's hours, by the workers from the shipped similarity table);
 - popularity: the segment's ``sizes.popular`` best are candidates; the component is the product's
   popularity score in the user's segment (0 when absent);
 - purchased products are removed, the per-segment weights blend the three, and the ``k`` best by
