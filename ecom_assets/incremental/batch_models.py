@@ -23,8 +23,8 @@ from pyspark.sql import DataFrame, SparkSession
 from ecom_assets.incremental.segments import SegmentModel
 from ecom_assets.lake import Lake, is_local, local_path
 from ecom_assets.recommendation.als import AlsParams, ItemFactors
-from ecom_assets.recommendation.content_neighbours import ContentNeighbours
 from ecom_assets.recommendation.assets import ALS_MODEL, ALS_PARAMS, read_hybrid_weights
+from ecom_assets.recommendation.content_neighbours import ContentNeighbours
 from ecom_assets.recommendation.hybrid import CandidateSizes, popular_candidates
 from ecom_assets.recommendation.shipped import Shipped
 from ecom_assets.recommendation.user_blend import BlendTables

@@ -19,6 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ecom_assets.sorted_lookup import run_indices
+
 
 def source_stamp(source: Path) -> str:
     """A digest of a Spark-written folder's data files (names, sizes, modification times)."""
@@ -58,9 +60,7 @@ def rows_with_keys(copy: Path, key: str, keys: np.ndarray) -> pa.Table:
     counts = np.searchsorted(column, keys, side="right") - first
     if counts.sum() == 0:
         return table.slice(0, 0)
-    # Row indices of every matching run: start of each key's run plus 0..count-1.
-    starts = np.repeat(first - np.cumsum(counts) + counts, counts)
-    return table.take(pa.array(np.arange(counts.sum()) + starts))
+    return table.take(pa.array(run_indices(first, counts)))
 
 
 def parquet_rows_with_keys(source: Path, key: str, keys: np.ndarray) -> pa.Table:

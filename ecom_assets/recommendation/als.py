@@ -16,6 +16,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ecom_assets.recommendation.exact_top import USERS_PER_BLOCK, NormOrder, best_items
+from ecom_assets.sorted_lookup import positions_in
 
 SEED = 46
 USER_INDEX = "user_idx"
@@ -205,9 +206,7 @@ class ItemFactors:
 
     def rows_of(self, ids: np.ndarray) -> np.ndarray:
         """The matrix row of each item id (-1 for an id the model has no factors of)."""
-        position = np.searchsorted(self.ids, ids)
-        found = position < len(self.ids)
-        found[found] = self.ids[position[found]] == ids[found]
+        position, found = positions_in(self.ids, ids)
         return np.where(found, position, -1)
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from pyspark.sql import DataFrame
 
+from ecom_assets.sorted_lookup import positions_in, run_indices
+
 
 @dataclass(frozen=True)
 class ContentNeighbours:
@@ -42,13 +44,10 @@ class ContentNeighbours:
         """(user, product, score) for each (``user``, ``recent`` product): the product itself at 1.0 and
         each of its neighbours at its similarity (a product may come more than once per user)."""
         user, recent = user.astype(np.int64), recent.astype(np.int64)
-        position = np.searchsorted(self.products, recent)
-        found = position < len(self.products)
-        found[found] = self.products[position[found]] == recent[found]
+        position, found = positions_in(self.products, recent)
         first = self.starts[position[found]]
         counts = self.starts[position[found] + 1] - first
-        # Row indices of every neighbour run, without a Python loop over the recent products.
-        offsets = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        offsets = run_indices(first, counts)
         return (np.concatenate([user, np.repeat(user[found], counts)]),
                 np.concatenate([recent, self.neighbours[offsets]]),
                 np.concatenate([np.ones(len(recent)), self.similarities[offsets]]))

@@ -36,6 +36,7 @@ from ecom_assets.recommendation.content_neighbours import ContentNeighbours
 from ecom_assets.recommendation.hybrid import UNKNOWN_SEGMENT, CandidateSizes, Weights
 from ecom_assets.recommendation.metrics import K
 from ecom_assets.recommendation.shipped import Shipped
+from ecom_assets.sorted_lookup import positions_in
 
 OUTPUT_SCHEMA = ("user_id long, segment string, product_id long, rank int, hybrid_score double, als double, "
                  "content double, popularity double")
@@ -104,14 +105,6 @@ def _popular_candidates(segment_of_user: np.ndarray, lists: list[np.ndarray]) ->
     return np.repeat(np.arange(len(segment_of_user)), lengths), products
 
 
-def _positions(sorted_values: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Where each of ``values`` sits in ``sorted_values`` (unique, ascending) and whether it is there."""
-    position = np.searchsorted(sorted_values, values)
-    found = position < len(sorted_values)
-    found[found] = sorted_values[position[found]] == values[found]
-    return position, found
-
-
 def _best_content(keys: np.ndarray, scores: np.ndarray, pool: np.ndarray) -> np.ndarray:
     """For each key of ``pool``, the best of ``scores`` given under that key in ``keys`` (0 for none)."""
     if not len(keys):
@@ -119,7 +112,7 @@ def _best_content(keys: np.ndarray, scores: np.ndarray, pool: np.ndarray) -> np.
     order = np.argsort(keys, kind="stable")
     unique, starts = np.unique(keys[order], return_index=True)
     best = np.nan_to_num(np.fmax.reduceat(scores[order], starts), nan=0.0)
-    position, found = _positions(unique, pool)
+    position, found = positions_in(unique, pool)
     content = np.zeros(len(pool))
     content[found] = best[position[found]]
     return content
@@ -178,7 +171,7 @@ def blend_block(block: pd.DataFrame, tables: BlendTables, matrix: np.ndarray, or
     candidate_user = np.concatenate([content_user, popular_user, als_user[known]]).astype(np.int64)
     pool = np.unique(candidate_user * width + np.searchsorted(products, candidate_product))  # by user, product
     bought_user, bought_product = _explode(block["purchased"])
-    position, found = _positions(products, bought_product.astype(np.int64))
+    position, found = positions_in(products, bought_product.astype(np.int64))
     pool = pool[~np.isin(pool, bought_user[found].astype(np.int64) * width + position[found])]
     if not len(pool):
         return _empty()
