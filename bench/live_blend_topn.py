@@ -74,7 +74,7 @@ def main() -> None:
     items, vectors, fitted = fitted_factors(Lake(str(args.lake)), args.days, args.users)
     fit_s = time.perf_counter() - started
     matrix = items.matrix.astype(np.float64)
-    order = NormOrder.of(matrix)
+    order = NormOrder.of(matrix, items.ids)
     plain_s, bounded_s, computed, mismatched = [], [], 0, 0
     for i, first in enumerate(range(0, len(vectors), USERS_PER_BLOCK)):
         block = vectors[first:first + USERS_PER_BLOCK]
@@ -84,7 +84,7 @@ def main() -> None:
             if name == "plain":
                 runs[name] = best_per_row(block @ matrix.T, items.ids, args.n)
             else:
-                runs[name], scored = best_items(block, matrix, items.ids, order, args.n)
+                runs[name], scored = best_items(block, order, args.n)
             (plain_s if name == "plain" else bounded_s).append(time.perf_counter() - t)
         computed += scored
         mismatched += int((runs["plain"] != runs["bounded"]).any(axis=1).sum())

@@ -3,6 +3,8 @@ content neighbours) and the blend's workers."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 
@@ -18,3 +20,34 @@ def run_indices(first: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """The indices of every run ``first[i] .. first[i] + counts[i] - 1``, run after run, without a
     Python loop."""
     return np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+
+
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """The distinct ``values``, ascending: ``np.unique`` by a sort, which for the blend's integer keys is
+    an order of magnitude faster than numpy 2's hash-based ``np.unique``."""
+    ordered = np.sort(values)
+    if not len(ordered):
+        return ordered
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+
+
+@dataclass(frozen=True)
+class SortedMap:
+    """A map from integer keys (``keys``, unique, ascending) to ``values``, looked up for arrays of keys
+    at once (a binary search: no hash table to build in each worker, unlike a pandas index)."""
+
+    keys: np.ndarray
+    values: np.ndarray
+
+    @staticmethod
+    def of(keys: np.ndarray, values: np.ndarray) -> SortedMap:
+        """The map of unique ``keys`` to ``values``, in any order."""
+        order = np.argsort(keys, kind="stable")
+        return SortedMap(np.asarray(keys, dtype=np.int64)[order], np.asarray(values)[order])
+
+    def get(self, keys: np.ndarray, default: float | int) -> np.ndarray:
+        """The value of each of ``keys``, ``default`` for a key the map does not have."""
+        position, found = positions_in(self.keys, np.asarray(keys, dtype=np.int64))
+        out = np.full(len(position), default, dtype=self.values.dtype)
+        out[found] = self.values[position[found]]
+        return out

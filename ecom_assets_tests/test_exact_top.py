@@ -21,7 +21,7 @@ def test_best_items_equal_scoring_every_item_and_score_far_fewer() -> None:
     matrix, users = _factors(20_000, 12, seed=3)
     ids = np.arange(20_000, dtype=np.int64) * 7 + 5
     expected = best_per_row(users @ matrix.T, ids, 30)
-    got, computed = best_items(users, matrix, ids, NormOrder.of(matrix), 30)
+    got, computed = best_items(users, NormOrder.of(matrix, ids), 30)
     assert np.array_equal(got, expected)
     assert computed < 0.5 * users.shape[0] * matrix.shape[0]  # most users settled by the head
 
@@ -34,13 +34,13 @@ def test_ties_and_small_catalogues_follow_the_plain_order() -> None:
     matrix = np.repeat(rng.integers(-3, 4, size=(50, 4)), 40, axis=0).astype(np.float64)  # ties everywhere
     ids = rng.permutation(2000).astype(np.int64)
     users = rng.integers(-3, 4, size=(64, 4)).astype(np.float64)
-    order = NormOrder.of(matrix)
+    order = NormOrder.of(matrix, ids)
     for head in (1, 7, 64, 5000):
-        got, _ = best_items(users, matrix, ids, order, 25, first_head=head)
+        got, _ = best_items(users, order, 25, first_head=head)
         assert np.array_equal(got, best_per_row(users @ matrix.T, ids, 25)), head
     small = matrix[:5]
-    got, computed = best_items(users, small, ids[:5], NormOrder.of(small), 30)
+    got, computed = best_items(users, NormOrder.of(small, ids[:5]), 30)
     assert got.shape == (64, 5) and computed == 64 * 5
     assert np.array_equal(got, best_per_row(users @ small.T, ids[:5], 30))
-    none, computed = best_items(np.zeros((0, 4)), matrix, ids, order, 10)
+    none, computed = best_items(np.zeros((0, 4)), order, 10)
     assert none.shape == (0, 10) and computed == 0

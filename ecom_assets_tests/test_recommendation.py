@@ -127,7 +127,7 @@ def test_batch_als_lists_equal_spark_scoring_every_item(spark: SparkSession) -> 
     """A catalogue longer than the bounded search's first head, power-law popular: the lists equal
     ``recommendForUserSubset``'s (which scores every item), up to the order of equal scores."""
     rng = np.random.default_rng(7)
-    n_items, n_users, k = FIRST_HEAD * 3, 600, 12
+    n_items, n_users, k = FIRST_HEAD * 6, 600, 12
     weights = 1.0 / np.arange(1, n_items + 1) ** 0.6
     rows = [(int(u), int(p), float(rng.integers(1, 4)))
             for u in range(n_users) for p in rng.choice(n_items, size=25, replace=False, p=weights / weights.sum())]
@@ -140,7 +140,7 @@ def test_batch_als_lists_equal_spark_scoring_every_item(spark: SparkSession) -> 
     items = ItemFactors.of(model)
     matrix = items.matrix.astype(np.float64)
     vectors = np.array([r["features"] for r in model.userFactors.collect()], dtype=np.float64)
-    _, computed = best_items(vectors, matrix, items.ids, NormOrder.of(matrix), k)
+    _, computed = best_items(vectors, NormOrder.of(matrix, items.ids), k)
     assert len(items.ids) > 2 * FIRST_HEAD and computed < 0.6 * vectors.shape[0] * len(items.ids)  # the bound is used
     ours = recommend_top(model, users, products, k).collect()
     spark_lists = model.recommendForUserSubset(users.select("user_idx"), k).join(users, "user_idx").collect()

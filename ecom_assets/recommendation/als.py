@@ -223,16 +223,16 @@ def recommend_from_factors(user_factors: DataFrame, model: ALSModel, products: D
 
     items = ItemFactors.of(model)
     ids, matrix = items.ids, items.matrix
-    order = NormOrder.of(matrix.astype(np.float64))
     top = min(k, len(ids))
 
     def best(batches):
         wide = matrix.astype(np.float64)
+        order = NormOrder.of(wide, ids)
         for batch in batches:
             for first in range(0, len(batch) if top else 0, USERS_PER_BLOCK):
                 block = batch.iloc[first:first + USERS_PER_BLOCK]
                 vectors = np.stack(block["features"].map(lambda v: np.asarray(v, dtype=np.float64)).to_numpy())
-                rows, _ = best_items(vectors, wide, ids, order, top)
+                rows, _ = best_items(vectors, order, top)
                 scores = np.einsum("ij,ikj->ik", vectors, wide[rows])
                 yield pd.DataFrame({
                     "user_id": np.repeat(block["user_id"].to_numpy(), top),

@@ -21,6 +21,7 @@ from pyspark.sql import types as T
 
 from ecom_assets.recommendation.als import ItemFactors
 from ecom_assets.recommendation.shipped import Shipped
+from ecom_assets.sorted_lookup import SortedMap
 
 
 def solve_user(factors: np.ndarray, strengths: np.ndarray, yty: np.ndarray, alpha: float, reg: float) -> np.ndarray:
@@ -56,7 +57,7 @@ USERS_PER_BLOCK = 512
 
 def fold_in_users(interactions: DataFrame, item_factors: DataFrame | None, rank: int, alpha: float, reg: float,
                   items: ItemFactors | Shipped[ItemFactors] | None = None,
-                  row_of_product: pd.Series | Shipped[pd.Series] | None = None) -> DataFrame:
+                  row_of_product: SortedMap | Shipped[SortedMap] | None = None) -> DataFrame:
     """(user_id, features): factors of every user of ``interactions`` (user_id, product_idx, strength).
 
     The item factors go to the Python workers once (``items`` when already collected, possibly as a
@@ -91,7 +92,7 @@ def fold_in_users(interactions: DataFrame, item_factors: DataFrame | None, rank:
                 owner = np.repeat(np.arange(len(block)), lengths)
                 keys = np.concatenate(block["idx"].to_numpy()).astype(np.int64)
                 item_rows = (factors.rows_of(keys) if rows_by_product is None
-                             else rows_by_product.reindex(keys).fillna(-1).to_numpy(dtype=np.int64))
+                             else rows_by_product.get(keys, -1))
                 strengths = np.concatenate(block["strength"].to_numpy()).astype(np.float64)
                 known = item_rows >= 0
                 users, local = np.unique(owner[known], return_inverse=True)

@@ -36,7 +36,7 @@ from ecom_assets.recommendation.content_neighbours import ContentNeighbours
 from ecom_assets.recommendation.hybrid import UNKNOWN_SEGMENT, CandidateSizes, Weights
 from ecom_assets.recommendation.metrics import K
 from ecom_assets.recommendation.shipped import Shipped
-from ecom_assets.sorted_lookup import positions_in
+from ecom_assets.sorted_lookup import SortedMap, positions_in, sorted_unique
 
 OUTPUT_SCHEMA = ("user_id long, segment string, product_id long, rank int, hybrid_score double, als double, "
                  "content double, popularity double")
@@ -54,8 +54,8 @@ class BlendTables:
 
     items: ItemFactors
     product_of_row: np.ndarray
-    row_of_product: pd.Series
-    popularity: dict[str, pd.Series]
+    row_of_product: SortedMap
+    popularity: dict[str, SortedMap]
     popular: dict[str, np.ndarray]
     weights: dict[str, Weights]
     fallback: Weights
@@ -72,11 +72,13 @@ class BlendTables:
         product_of_row = np.full(len(items.ids), -1, dtype=np.int64)
         product_of_row[index["row"].to_numpy()] = index["product_id"].to_numpy()
         scores = popularity.select("segment", "product_id", "popularity_score").toPandas()
-        by_segment = {segment: group.set_index("product_id")["popularity_score"].astype(np.float64)
+        by_segment = {segment: SortedMap.of(group["product_id"].to_numpy(dtype=np.int64),
+                                            group["popularity_score"].to_numpy(dtype=np.float64))
                       for segment, group in scores.groupby("segment")}
         best = popular.select("segment", "product_id", "n").toPandas().sort_values(["segment", "n"])
         lists = {segment: group["product_id"].to_numpy(dtype=np.int64) for segment, group in best.groupby("segment")}
-        return BlendTables(items, product_of_row, pd.Series(index["row"].to_numpy(), index=index["product_id"]),
+        return BlendTables(items, product_of_row, SortedMap.of(index["product_id"].to_numpy(dtype=np.int64),
+                                                                  index["row"].to_numpy(dtype=np.int64)),
                            by_segment, lists, weights, fallback, sizes)
 
 
@@ -110,7 +112,9 @@ def _best_content(keys: np.ndarray, scores: np.ndarray, pool: np.ndarray) -> np.
     if not len(keys):
         return np.zeros(len(pool))
     order = np.argsort(keys, kind="stable")
-    unique, starts = np.unique(keys[order], return_index=True)
+    ordered = keys[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    unique = ordered[starts]
     best = np.nan_to_num(np.fmax.reduceat(scores[order], starts), nan=0.0)
     position, found = positions_in(unique, pool)
     content = np.zeros(len(pool))
@@ -141,16 +145,17 @@ def blend_block(block: pd.DataFrame, tables: BlendTables, matrix: np.ndarray, or
 
     A (user, product) pair is one integer key, ``user x products + code`` with ``code`` the
     product's rank among the block's candidates, so the pool, the purchased filter and the content
-    lookup are numpy set operations."""
+    lookup are numpy set operations, and what depends on the product alone (its factor row, its
+    popularity in each segment) is looked up once per product of the block."""
     n_users = len(block)
-    segments = block["segment"].where(block["segment"].notna(), UNKNOWN_SEGMENT).astype(str).to_numpy()
+    segments = block["segment"].fillna(UNKNOWN_SEGMENT).to_numpy(dtype=str)
     segment_names, segment_of_user = np.unique(segments, return_inverse=True)
     has_factors = block["features"].notna().to_numpy() & (len(tables.items.ids) > 0)
     users_with = np.flatnonzero(has_factors)
     # Factors of the users that have them (row i: user users_with[i]).
     vectors = np.zeros((0, matrix.shape[1]))
     if len(users_with):
-        vectors = np.stack(block["features"][has_factors].map(lambda v: np.asarray(v, dtype=np.float64)).to_numpy())
+        vectors = np.stack(block["features"].to_numpy()[has_factors]).astype(np.float64)
     score_row = np.full(n_users, -1, dtype=np.int64)
     score_row[users_with] = np.arange(len(users_with))
 
@@ -159,47 +164,55 @@ def blend_block(block: pd.DataFrame, tables: BlendTables, matrix: np.ndarray, or
     empty = np.empty(0, dtype=np.int64)
     popular_user, popular_product = _popular_candidates(
         segment_of_user, [np.asarray(tables.popular.get(name, empty)) for name in segment_names])
-    best, _ = best_items(vectors, matrix, tables.items.ids, order, tables.sizes.als)
+    best, _ = best_items(vectors, order, tables.sizes.als)
     als_product = tables.product_of_row[best].ravel()
     als_user = np.repeat(users_with, best.shape[1])
     known = als_product >= 0
     candidate_product = np.concatenate([content_product, popular_product, als_product[known]]).astype(np.int64)
     if not len(candidate_product):
         return _empty()
-    products = np.unique(candidate_product)
+    products = sorted_unique(candidate_product)
     width = len(products)
     candidate_user = np.concatenate([content_user, popular_user, als_user[known]]).astype(np.int64)
-    pool = np.unique(candidate_user * width + np.searchsorted(products, candidate_product))  # by user, product
+    pool = sorted_unique(candidate_user * width + np.searchsorted(products, candidate_product))  # by user, product
     bought_user, bought_product = _explode(block["purchased"])
     position, found = positions_in(products, bought_product.astype(np.int64))
-    pool = pool[~np.isin(pool, bought_user[found].astype(np.int64) * width + position[found])]
+    _, bought = positions_in(sorted_unique(bought_user[found].astype(np.int64) * width + position[found]), pool)
+    pool = pool[~bought]
     if not len(pool):
         return _empty()
 
-    user, product = pool // width, products[pool % width]
-    rows = tables.row_of_product.reindex(product).to_numpy()
-    with_model = ~np.isnan(rows) & has_factors[user]
+    user, code = pool // width, pool % width
+    product = products[code]
+    rows = tables.row_of_product.get(products, -1)[code]
+    with_model = (rows >= 0) & has_factors[user]
     als = np.zeros(len(pool))
-    scored = np.einsum("ij,ij->i", vectors[score_row[user[with_model]]], matrix[rows[with_model].astype(np.int64)])
+    scored = np.einsum("ij,ij->i", np.take(vectors, score_row[user[with_model]], axis=0),
+                       np.take(matrix, rows[with_model], axis=0))
     als[with_model] = np.minimum(scored, 1.0)
     content_key = content_user * width + np.searchsorted(products, content_product)
     content = _best_content(content_key, content_score, pool)
-    popularity = np.zeros(len(pool))
-    weights = np.zeros((len(pool), 3))
-    segment_of_pair = segment_of_user[user]
-    for code in np.unique(segment_of_pair):
-        mine = segment_of_pair == code
-        scores = tables.popularity.get(segment_names[code])
+    # Per segment of the block: every product's popularity in it, and its weights.
+    segment_popularity = np.zeros((len(segment_names), width))
+    segment_weights = np.zeros((len(segment_names), 3))
+    for segment, name in enumerate(segment_names):
+        scores = tables.popularity.get(name)
         if scores is not None:
-            popularity[mine] = scores.reindex(product[mine]).fillna(0.0).to_numpy()
-        w = tables.weights.get(segment_names[code], tables.fallback)
-        weights[mine] = (w.als, w.content, w.popularity)
+            segment_popularity[segment] = scores.get(products, 0.0)
+        w = tables.weights.get(name, tables.fallback)
+        segment_weights[segment] = (w.als, w.content, w.popularity)
+    segment_of_pair = segment_of_user[user]
+    popularity = segment_popularity[segment_of_pair, code]
+    weights = segment_weights[segment_of_pair]
     hybrid = weights[:, 0] * als + weights[:, 1] * content + weights[:, 2] * popularity
 
-    order = np.lexsort((product, -hybrid, user))
-    ranked_user = user[order]
-    ranks = np.arange(len(order)) - np.searchsorted(ranked_user, ranked_user) + 1
-    keep = order[ranks <= k]
+    # The pool is in (user, product) order: a stable sort by score, then a stable one by user, ranks
+    # each user's pairs by score, ties by product.
+    by_score = np.argsort(-hybrid, kind="stable")
+    ranking = by_score[np.argsort(user[by_score], kind="stable")]
+    ranked_user = user[ranking]
+    ranks = np.arange(len(ranking)) - np.searchsorted(ranked_user, ranked_user) + 1
+    keep = ranking[ranks <= k]
     return pd.DataFrame({
         "user_id": block["user_id"].to_numpy(dtype=np.int64)[user[keep]], "segment": segments[user[keep]],
         "product_id": product[keep], "rank": ranks[ranks <= k].astype(np.int32), "hybrid_score": hybrid[keep],
@@ -257,7 +270,7 @@ def recommend_per_user(users: DataFrame, factors: DataFrame, content: DataFrame 
     def blend(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         constants = shipped.get()
         matrix = constants.items.matrix.astype(np.float64)
-        order = NormOrder.of(matrix)
+        order = NormOrder.of(matrix, constants.items.ids)
         for batch in batches:
             for first in range(0, len(batch), USERS_PER_BLOCK):
                 block = batch.iloc[first:first + USERS_PER_BLOCK].reset_index(drop=True)

@@ -1,0 +1,34 @@
+"""The sorted-array lookups the blend, the fold-in and the keyed ledgers share, against plain Python."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ecom_assets.sorted_lookup import SortedMap, positions_in, run_indices, sorted_unique
+
+
+def test_sorted_unique_equals_numpy_unique_on_keys_with_repeats() -> None:
+    rng = np.random.default_rng(5)
+    for size in (0, 1, 7, 5_000):
+        values = rng.integers(-50, 2_000, size=size)
+        assert np.array_equal(sorted_unique(values), np.unique(values))
+
+
+def test_sorted_map_finds_every_present_key_and_gives_the_default_otherwise() -> None:
+    rng = np.random.default_rng(6)
+    keys = rng.choice(10**9, size=1_000, replace=False)
+    values = rng.random(1_000)
+    table = SortedMap.of(keys, values)
+    asked = np.concatenate([keys[::3], rng.integers(0, 10**9, size=200), np.array([-1, 10**12])])
+    expected = dict(zip(keys.tolist(), values.tolist()))
+    assert table.get(asked, 0.0).tolist() == [expected.get(k, 0.0) for k in asked.tolist()]
+    rows = SortedMap.of(np.array([30, 10, 20]), np.array([2, 0, 1]))
+    assert rows.get(np.array([20, 25, 30, 10]), -1).tolist() == [1, -1, 2, 0]
+    assert rows.get(np.array([], dtype=np.int64), -1).dtype == rows.values.dtype
+
+
+def test_positions_and_runs() -> None:
+    position, found = positions_in(np.array([2, 5, 9]), np.array([5, 1, 9, 10]))
+    assert found.tolist() == [True, False, True, False]
+    assert position[found].tolist() == [1, 2]
+    assert run_indices(np.array([4, 0, 9]), np.array([2, 0, 3])).tolist() == [4, 5, 9, 10, 11]
