@@ -45,9 +45,20 @@ class SortedMap:
         order = np.argsort(keys, kind="stable")
         return SortedMap(np.asarray(keys, dtype=np.int64)[order], np.asarray(values)[order])
 
+    def entries(self, keys: np.ndarray) -> np.ndarray:
+        """The position of each of ``keys`` in the map (-1 for a key it does not have), to read this map's
+        values or any array aligned with its keys (:func:`read_at`)."""
+        position, found = positions_in(self.keys, np.asarray(keys, dtype=np.int64))
+        return np.where(found, position, -1)
+
     def get(self, keys: np.ndarray, default: float | int) -> np.ndarray:
         """The value of each of ``keys``, ``default`` for a key the map does not have."""
-        position, found = positions_in(self.keys, np.asarray(keys, dtype=np.int64))
-        out = np.full(len(position), default, dtype=self.values.dtype)
-        out[found] = self.values[position[found]]
-        return out
+        return read_at(self.values, self.entries(keys), default)
+
+
+def read_at(values: np.ndarray, entries: np.ndarray, default: float | int) -> np.ndarray:
+    """``values[entries]``, with ``default`` where an entry is -1 (not found)."""
+    out = np.full(len(entries), default, dtype=values.dtype)
+    found = entries >= 0
+    out[found] = values[entries[found]]
+    return out

@@ -326,6 +326,10 @@ def test_live_blend_matches_the_batch_hybrid(replayed: TrainedLake, spark: Spark
     for user, ranked in expected.items():
         assert [p for p, _ in got[user]] == [p for p, _ in ranked], user
         assert np.allclose([s for _, s in got[user]], [s for _, s in ranked], atol=1e-6), user
+    # The hour serves the same lists as one row per user.
+    served = recommend_per_user(users, factors, None, purchased, models.shipped_blend, recent=recent, lists=True)
+    assert {r["user_id"]: list(r["products"]) for r in served.collect()} == {
+        user: [p for p, _ in ranked] for user, ranked in got.items()}
 
 
 def test_batch_models_are_loaded_once_until_their_folder_changes(spark: SparkSession, tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ecom_assets.sorted_lookup import SortedMap, positions_in, run_indices, sorted_unique
+from ecom_assets.sorted_lookup import SortedMap, positions_in, read_at, run_indices, sorted_unique
 
 
 def test_sorted_unique_equals_numpy_unique_on_keys_with_repeats() -> None:
@@ -32,3 +32,11 @@ def test_positions_and_runs() -> None:
     assert found.tolist() == [True, False, True, False]
     assert position[found].tolist() == [1, 2]
     assert run_indices(np.array([4, 0, 9]), np.array([2, 0, 3])).tolist() == [4, 5, 9, 10, 11]
+
+
+def test_entries_read_any_array_aligned_with_the_keys() -> None:
+    table = SortedMap.of(np.array([30, 10, 20]), np.array([2, 0, 1]))
+    entries = table.entries(np.array([20, 99, 10]))
+    assert entries.tolist() == [1, -1, 0]
+    aligned = np.array([1.5, 2.5, 3.5])  # one value per key, in key order (10, 20, 30)
+    assert read_at(aligned, entries, 0.0).tolist() == [2.5, 0.0, 1.5]

@@ -112,7 +112,7 @@ def segmentation(session: SparkSession, lake: Lake) -> SegmentModel:
 
 RECS_TABLES = ("hybrid_weights", "segment_popularity", "als_product_index", "content_similarity",
                "product_attributes", "recs_evaluation")
-PACK_VERSION = 3
+PACK_VERSION = 4
 
 
 def recs_models(session: SparkSession, resource: LakeResource, sizes: CandidateSizes) -> RecsModels:

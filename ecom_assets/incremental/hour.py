@@ -31,7 +31,7 @@ from ecom_assets.incremental.customers import (
 )
 from ecom_assets.incremental.ledger import written
 from ecom_assets.incremental.online import coverage, online_metrics
-from ecom_assets.incremental.recommendations import event_strengths, fold_in_active, served_lists
+from ecom_assets.incremental.recommendations import event_strengths, fold_in_active, stamped
 from ecom_assets.incremental.segments import (
     CENTRE_SCHEMA,
     Centres,
@@ -204,9 +204,9 @@ def refresh_recommendations(ledgers: Ledgers, start: dt.datetime, segments: Segm
     laps = Laps()
     laps.update(candidates.laps)
     purchased = candidates.strengths.where("purchased").select("user_id", "product_id")
-    recs = recommend_per_user(segments.assigned.select("user_id", "segment"), candidates.factors, None,
-                              purchased, models.shipped_blend, recent=candidates.recent)
-    lists = served_lists(recs, start).localCheckpoint()
+    ranked = recommend_per_user(segments.assigned.select("user_id", "segment"), candidates.factors, None,
+                                purchased, models.shipped_blend, recent=candidates.recent, lists=True)
+    lists = stamped(ranked, start).localCheckpoint()
     laps.lap("blend")
     done = run_concurrently({
         "write": lambda: ledgers.served.write_hour(lists, start),

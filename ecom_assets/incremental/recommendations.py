@@ -53,9 +53,13 @@ def event_strengths(pairs: DataFrame) -> DataFrame:
 
 
 def served_lists(recs: DataFrame, served_at: dt.datetime) -> DataFrame:
-    """(user_id, segment, products, served_at): each user's top-10 as one ordered list."""
+    """(user_id, segment, products, served_at): each user's top-10 (ranked rows) as one ordered list."""
     ordered = recs.groupBy("user_id", "segment").agg(
         F.sort_array(F.collect_list(F.struct("rank", "product_id"))).alias("ranked"))
-    return ordered.select("user_id", "segment", F.col("ranked.product_id").alias("products"),
-                          F.lit(served_at).cast("timestamp").alias("served_at"))
+    return stamped(ordered.select("user_id", "segment", F.col("ranked.product_id").alias("products")), served_at)
+
+
+def stamped(lists: DataFrame, served_at: dt.datetime) -> DataFrame:
+    """(user_id, segment, products, served_at): ranked ``lists`` with the hour they were served."""
+    return lists.select("user_id", "segment", "products", F.lit(served_at).cast("timestamp").alias("served_at"))
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -36,22 +37,27 @@ def solve_user(factors: np.ndarray, strengths: np.ndarray, yty: np.ndarray, alph
 def solve_users(users: np.ndarray, factors: np.ndarray, strengths: np.ndarray, n_users: int, yty: np.ndarray,
                 alpha: float, reg: float) -> np.ndarray:
     """:func:`solve_user` for ``n_users`` at once: row r of ``factors`` (n x k) and ``strengths`` is an
-    item of user ``users[r]`` (0 .. n_users - 1); every user needs at least one row."""
+    item of user ``users[r]`` (0 .. n_users - 1); every user needs at least one row.
+
+    Each row's ``c1 y y'`` is summed into its user's system by a sparse (users x rows) product, a few
+    thousand rows at a time (their k x k outer products are the only row-sized memory)."""
     k = yty.shape[0]
-    order = np.argsort(users, kind="stable")  # each user's rows together, summed with one reduceat
-    users, factors, strengths = users[order], factors[order], strengths[order]
     c1 = alpha * np.abs(strengths)
     positive = (strengths > 0).astype(np.float64)
-    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]]) if len(users) else np.empty(0, dtype=np.int64)
     a = np.broadcast_to(yty, (n_users, k, k)).copy()
     b = np.zeros((n_users, k))
-    if len(users):
-        a[users[starts]] += np.add.reduceat(np.einsum("ni,nj->nij", factors * c1[:, None], factors), starts, axis=0)
-        b[users[starts]] += np.add.reduceat(factors * ((1.0 + c1) * positive)[:, None], starts, axis=0)
+    for first in range(0, len(users), ROWS_PER_CHUNK):
+        rows = slice(first, first + ROWS_PER_CHUNK)
+        owner = sparse.csr_matrix((np.ones(len(users[rows])), (users[rows], np.arange(len(users[rows])))),
+                                  shape=(n_users, len(users[rows])))
+        outer = np.einsum("ni,nj->nij", factors[rows] * c1[rows, None], factors[rows]).reshape(-1, k * k)
+        a += (owner @ outer).reshape(n_users, k, k)
+        b += owner @ (factors[rows] * ((1.0 + c1[rows]) * positive[rows])[:, None])
     a += reg * np.bincount(users, weights=positive, minlength=n_users)[:, None, None] * np.eye(k)
     return np.linalg.solve(a, b[:, :, None])[:, :, 0]
 
 
+ROWS_PER_CHUNK = 4096  # interaction rows whose outer products are summed at once (4096 x k x k doubles)
 USERS_PER_BLOCK = 512
 
 

@@ -36,7 +36,7 @@ from ecom_assets.recommendation.content_neighbours import ContentNeighbours
 from ecom_assets.recommendation.hybrid import UNKNOWN_SEGMENT, CandidateSizes, Weights
 from ecom_assets.recommendation.metrics import K
 from ecom_assets.recommendation.shipped import Shipped
-from ecom_assets.sorted_lookup import SortedMap, positions_in, sorted_unique
+from ecom_assets.sorted_lookup import SortedMap, positions_in, read_at, sorted_unique
 
 OUTPUT_SCHEMA = ("user_id long, segment string, product_id long, rank int, hybrid_score double, als double, "
                  "content double, popularity double")
@@ -47,15 +47,18 @@ class BlendTables:
     """The model-sized constants of the blend, on the driver.
 
     ``product_of_row``: product id of each row of the item factors (-1 where the catalogue has none);
-    ``row_of_product``: the reverse, for products the model has factors of; ``popularity``: per
-    segment, product id -> popularity score; ``popular``: per segment, its best products in order;
-    ``neighbours``: the content similarity table, for users given by their recent products.
+    ``row_of_product``: the reverse over every product the tables know (its keys, the catalogue),
+    -1 for a product without factors; ``popularity``: per segment, each catalogue product's
+    popularity score (aligned with ``row_of_product.keys``; 0 when absent); ``popular``: per segment,
+    its best products in order; ``neighbours``: the content similarity table, for users given by
+    their recent products. A block's products are found in the catalogue once, then everything
+    known per product is an array lookup.
     """
 
     items: ItemFactors
     product_of_row: np.ndarray
     row_of_product: SortedMap
-    popularity: dict[str, SortedMap]
+    popularity: dict[str, np.ndarray]
     popular: dict[str, np.ndarray]
     weights: dict[str, Weights]
     fallback: Weights
@@ -72,13 +75,15 @@ class BlendTables:
         product_of_row = np.full(len(items.ids), -1, dtype=np.int64)
         product_of_row[index["row"].to_numpy()] = index["product_id"].to_numpy()
         scores = popularity.select("segment", "product_id", "popularity_score").toPandas()
+        products = sorted_unique(np.concatenate([index["product_id"].to_numpy(dtype=np.int64),
+                                                 scores["product_id"].to_numpy(dtype=np.int64)]))
+        with_factors = SortedMap.of(index["product_id"].to_numpy(dtype=np.int64), index["row"].to_numpy(dtype=np.int64))
         by_segment = {segment: SortedMap.of(group["product_id"].to_numpy(dtype=np.int64),
-                                            group["popularity_score"].to_numpy(dtype=np.float64))
+                                            group["popularity_score"].to_numpy(dtype=np.float64)).get(products, 0.0)
                       for segment, group in scores.groupby("segment")}
         best = popular.select("segment", "product_id", "n").toPandas().sort_values(["segment", "n"])
         lists = {segment: group["product_id"].to_numpy(dtype=np.int64) for segment, group in best.groupby("segment")}
-        return BlendTables(items, product_of_row, SortedMap.of(index["product_id"].to_numpy(dtype=np.int64),
-                                                                  index["row"].to_numpy(dtype=np.int64)),
+        return BlendTables(items, product_of_row, SortedMap(products, with_factors.get(products, -1)),
                            by_segment, lists, weights, fallback, sizes)
 
 
@@ -184,7 +189,8 @@ def blend_block(block: pd.DataFrame, tables: BlendTables, matrix: np.ndarray, or
 
     user, code = pool // width, pool % width
     product = products[code]
-    rows = tables.row_of_product.get(products, -1)[code]
+    entries = tables.row_of_product.entries(products)  # each product's place in the catalogue
+    rows = read_at(tables.row_of_product.values, entries, -1)[code]
     with_model = (rows >= 0) & has_factors[user]
     als = np.zeros(len(pool))
     scored = np.einsum("ij,ij->i", np.take(vectors, score_row[user[with_model]], axis=0),
@@ -198,7 +204,7 @@ def blend_block(block: pd.DataFrame, tables: BlendTables, matrix: np.ndarray, or
     for segment, name in enumerate(segment_names):
         scores = tables.popularity.get(name)
         if scores is not None:
-            segment_popularity[segment] = scores.get(products, 0.0)
+            segment_popularity[segment] = read_at(scores, entries, 0.0)
         w = tables.weights.get(name, tables.fallback)
         segment_weights[segment] = (w.als, w.content, w.popularity)
     segment_of_pair = segment_of_user[user]
@@ -209,7 +215,8 @@ def blend_block(block: pd.DataFrame, tables: BlendTables, matrix: np.ndarray, or
     # The pool is in (user, product) order: a stable sort by score, then a stable one by user, ranks
     # each user's pairs by score, ties by product.
     by_score = np.argsort(-hybrid, kind="stable")
-    ranking = by_score[np.argsort(user[by_score], kind="stable")]
+    small = user.astype(np.int16) if n_users < 2**15 else user  # a radix sort for small integers
+    ranking = by_score[np.argsort(small[by_score], kind="stable")]
     ranked_user = user[ranking]
     ranks = np.arange(len(ranking)) - np.searchsorted(ranked_user, ranked_user) + 1
     keep = ranking[ranks <= k]
@@ -220,6 +227,7 @@ def blend_block(block: pd.DataFrame, tables: BlendTables, matrix: np.ndarray, or
     })
 
 
+LISTS_SCHEMA = "user_id long, segment string, products array<long>"
 CANDIDATE_TYPE = "struct<product_id:long,content_score:double>"
 
 
@@ -236,16 +244,28 @@ def _user_rows(frame: DataFrame, segment: Column | None = None, wanted: bool = F
                         value(recent, "long").alias("r"), value(bought, "long").alias("p"))
 
 
+def as_lists(ranked: pd.DataFrame) -> pd.DataFrame:
+    """(user_id, segment, products): :func:`blend_block`'s rows (by user, then rank) as one ranked list
+    per user."""
+    users = ranked["user_id"].to_numpy(dtype=np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], users[1:] != users[:-1]))) if len(users) else np.empty(0, np.int64)
+    return pd.DataFrame({"user_id": users[starts], "segment": ranked["segment"].to_numpy()[starts],
+                         "products": np.split(ranked["product_id"].to_numpy(dtype=np.int64), starts[1:])
+                         if len(users) else []})
+
+
 def recommend_per_user(users: DataFrame, factors: DataFrame, content: DataFrame | None, purchased: DataFrame,
                        tables: BlendTables | Shipped[BlendTables], k: int = K,
-                       recent: DataFrame | None = None) -> DataFrame:
+                       recent: DataFrame | None = None, lists: bool = False) -> DataFrame:
     """(user_id, segment, product_id, rank, hybrid_score, als, content, popularity): the top ``k`` of
     every user of ``users`` (user_id, segment), from their ALS ``factors`` (user_id, features),
     ``content`` candidates (user_id, product_id, content_score) and ``purchased`` (user_id, product_id).
     With ``recent`` (user_id, product_id: the users' recent products), the workers add the content
     candidates of :func:`~ecom_assets.recommendation.hybrid.content_scores` themselves from
     ``tables.neighbours``, which spares shuffling about a hundred candidate rows per user.
-    ``tables`` reach the Python workers in the UDF's closure, or from a file as :class:`Shipped`."""
+    ``tables`` reach the Python workers in the UDF's closure, or from a file as :class:`Shipped`.
+    With ``lists``, each user's top ``k`` comes as one row (user_id, segment, products: best first),
+    which spares the shuffle that would group the ranked rows again."""
     # One row per user from a single aggregation (one shuffle) instead of three joins and two
     # aggregations (five shuffles): every input becomes rows of one shape, grouped by user.
     parts = [_user_rows(users, segment=F.col("segment"), wanted=True),
@@ -274,6 +294,7 @@ def recommend_per_user(users: DataFrame, factors: DataFrame, content: DataFrame 
         for batch in batches:
             for first in range(0, len(batch), USERS_PER_BLOCK):
                 block = batch.iloc[first:first + USERS_PER_BLOCK].reset_index(drop=True)
-                yield blend_block(block, constants, matrix, order, k)
+                ranked = blend_block(block, constants, matrix, order, k)
+                yield as_lists(ranked) if lists else ranked
 
-    return rows.mapInPandas(blend, OUTPUT_SCHEMA)
+    return rows.mapInPandas(blend, LISTS_SCHEMA if lists else OUTPUT_SCHEMA)
