@@ -75,12 +75,14 @@ def best_per_row(scores: np.ndarray, ids: np.ndarray, n: int) -> np.ndarray:
     return _ranked(scores, part, ids, n)
 
 
-def best_items(vectors: np.ndarray, order: NormOrder, n: int, first_head: int = FIRST_HEAD) -> tuple[np.ndarray, int]:
+def best_items(vectors: np.ndarray, order: NormOrder, n: int, first_head: int = FIRST_HEAD,
+               growth: int = HEAD_GROWTH) -> tuple[np.ndarray, int]:
     """The matrix rows of each user's ``n`` best items (users x min(n, items)), best first, ties by smaller
     id: the same as :func:`best_per_row` over every item's score. Also returns how many scores were
     computed (users x items for the plain way), for the record.
 
-    ``vectors``: the users' factors (users x rank); ``order``: the items' :class:`NormOrder`. One
+    ``vectors``: the users' factors (users x rank); ``order``: the items' :class:`NormOrder`;
+    ``first_head`` and ``growth``: the first head's length and how much each next one grows. One
     ``argpartition`` per head gives both the ``n``-th score (for the bound) and the settled users' best.
     """
     n_items = len(order.rows)
@@ -107,5 +109,5 @@ def best_items(vectors: np.ndarray, order: NormOrder, n: int, first_head: int = 
             best = _ranked(scores[settled], part[settled, head - n:], order.ids[:head], n)
             result[pending[settled]] = order.rows[best]
         pending = pending[~settled]
-        head *= HEAD_GROWTH
+        head *= growth
     return result, computed

@@ -254,18 +254,11 @@ def as_lists(ranked: pd.DataFrame) -> pd.DataFrame:
                          if len(users) else []})
 
 
-def recommend_per_user(users: DataFrame, factors: DataFrame, content: DataFrame | None, purchased: DataFrame,
-                       tables: BlendTables | Shipped[BlendTables], k: int = K,
-                       recent: DataFrame | None = None, lists: bool = False) -> DataFrame:
-    """(user_id, segment, product_id, rank, hybrid_score, als, content, popularity): the top ``k`` of
-    every user of ``users`` (user_id, segment), from their ALS ``factors`` (user_id, features),
-    ``content`` candidates (user_id, product_id, content_score) and ``purchased`` (user_id, product_id).
-    With ``recent`` (user_id, product_id: the users' recent products), the workers add the content
-    candidates of :func:`~ecom_assets.recommendation.hybrid.content_scores` themselves from
-    ``tables.neighbours``, which spares shuffling about a hundred candidate rows per user.
-    ``tables`` reach the Python workers in the UDF's closure, or from a file as :class:`Shipped`.
-    With ``lists``, each user's top ``k`` comes as one row (user_id, segment, products: best first),
-    which spares the shuffle that would group the ranked rows again."""
+def user_inputs(users: DataFrame, factors: DataFrame, content: DataFrame | None, purchased: DataFrame,
+                recent: DataFrame | None = None) -> DataFrame:
+    """One row per user of ``users``, as :func:`blend_block` reads it (user_id, segment, features,
+    content_products, content_scores, recent_products, purchased), from the inputs of
+    :func:`recommend_per_user`."""
     # One row per user from a single aggregation (one shuffle) instead of three joins and two
     # aggregations (five shuffles): every input becomes rows of one shape, grouped by user.
     parts = [_user_rows(users, segment=F.col("segment"), wanted=True),
@@ -281,10 +274,24 @@ def recommend_per_user(users: DataFrame, factors: DataFrame, content: DataFrame 
         F.max("wanted").alias("wanted"), F.first("segment", ignorenulls=True).alias("segment"),
         F.first("f", ignorenulls=True).alias("features"), F.collect_list("c").alias("c"),
         F.collect_list("r").alias("recent_products"), F.collect_list("p").alias("purchased"))
-    rows = grouped.where("wanted").select(
+    return grouped.where("wanted").select(
         "user_id", "segment", "features", F.col("c.product_id").alias("content_products"),
         F.col("c.content_score").alias("content_scores"), "recent_products", "purchased")
 
+
+def recommend_per_user(users: DataFrame, factors: DataFrame, content: DataFrame | None, purchased: DataFrame,
+                       tables: BlendTables | Shipped[BlendTables], k: int = K,
+                       recent: DataFrame | None = None, lists: bool = False) -> DataFrame:
+    """(user_id, segment, product_id, rank, hybrid_score, als, content, popularity): the top ``k`` of
+    every user of ``users`` (user_id, segment), from their ALS ``factors`` (user_id, features),
+    ``content`` candidates (user_id, product_id, content_score) and ``purchased`` (user_id, product_id).
+    With ``recent`` (user_id, product_id: the users' recent products), the workers add the content
+    candidates of :func:`~ecom_assets.recommendation.hybrid.content_scores` themselves from
+    ``tables.neighbours``, which spares shuffling about a hundred candidate rows per user.
+    ``tables`` reach the Python workers in the UDF's closure, or from a file as :class:`Shipped`.
+    With ``lists``, each user's top ``k`` comes as one row (user_id, segment, products: best first),
+    which spares the shuffle that would group the ranked rows again."""
+    rows = user_inputs(users, factors, content, purchased, recent)
     shipped = tables if isinstance(tables, Shipped) else Shipped.inline(tables)
 
     def blend(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
