@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,7 @@ from pyspark.sql import Row, SparkSession
 from pyspark.sql import types as T
 
 from ecom_assets.incremental.customers import CUSTOMER_SCHEMA, hour_activity, update_customers
-from ecom_assets.incremental.ledger import Ledger
+from ecom_assets.incremental.ledger import HANDOFF_KEEP_SECONDS, Ledger
 from ecom_assets.incremental.online import coverage, online_metrics
 from ecom_assets.incremental.recommendations import event_strengths
 from ecom_assets.incremental.segments import (
@@ -93,6 +95,13 @@ def test_keyed_lookups_match_the_spark_ledger_without_scanning_the_base(spark: S
     for hour in range(4):
         keyed_state, spark_state = both(day1.replace(hour=hour))
         assert keyed_state == spark_state and keyed_state
+    # The rows reach Spark as files, a new one per lookup; files past their keep time are removed.
+    handoff = tmp_path / "lake" / "temp" / "replay" / "handoff" / "kv"
+    stale = sorted(handoff.glob("*.parquet"))
+    assert len(stale) == 4
+    os.utime(stale[0], (time.time() - 2 * HANDOFF_KEEP_SECONDS,) * 2)
+    both(day1.replace(hour=1))
+    assert not stale[0].exists() and len(list(handoff.glob("*.parquet"))) == 4
     copies = sorted((tmp_path / "lake" / "temp" / "replay" / "keyed").glob("kv-base-*.arrow"))
     assert len(copies) == 1
     ledger.compact_day(spark, day1)
