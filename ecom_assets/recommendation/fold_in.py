@@ -15,10 +15,10 @@ from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+from scipy import sparse
 
 from ecom_assets.recommendation.als import ItemFactors
 from ecom_assets.recommendation.shipped import Shipped
