@@ -22,13 +22,18 @@ def run_indices(first: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
 
 
+def run_starts(ordered: np.ndarray) -> np.ndarray:
+    """Where each run of equal values of the sorted array ``ordered`` begins."""
+    if not len(ordered):
+        return np.empty(0, dtype=np.int64)
+    return np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+
+
 def sorted_unique(values: np.ndarray) -> np.ndarray:
     """The distinct ``values``, ascending: ``np.unique`` by a sort, which for the blend's integer keys is
     an order of magnitude faster than numpy 2's hash-based ``np.unique``."""
     ordered = np.sort(values)
-    if not len(ordered):
-        return ordered
-    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+    return ordered[run_starts(ordered)]
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ecom_assets.sorted_lookup import SortedMap, positions_in, read_at, run_indices, sorted_unique
+from ecom_assets.sorted_lookup import SortedMap, positions_in, read_at, run_indices, run_starts, sorted_unique
 
 
 def test_sorted_unique_equals_numpy_unique_on_keys_with_repeats() -> None:
@@ -28,6 +28,8 @@ def test_sorted_map_finds_every_present_key_and_gives_the_default_otherwise() ->
 
 
 def test_positions_and_runs() -> None:
+    assert run_starts(np.array([3, 3, 5, 7, 7, 7])).tolist() == [0, 2, 3]
+    assert run_starts(np.array([], dtype=np.int64)).tolist() == []
     position, found = positions_in(np.array([2, 5, 9]), np.array([5, 1, 9, 10]))
     assert found.tolist() == [True, False, True, False]
     assert position[found].tolist() == [1, 2]

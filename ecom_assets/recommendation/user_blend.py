@@ -36,7 +36,7 @@ from ecom_assets.recommendation.content_neighbours import ContentNeighbours
 from ecom_assets.recommendation.hybrid import UNKNOWN_SEGMENT, CandidateSizes, Weights
 from ecom_assets.recommendation.metrics import K
 from ecom_assets.recommendation.shipped import Shipped
-from ecom_assets.sorted_lookup import SortedMap, positions_in, read_at, sorted_unique
+from ecom_assets.sorted_lookup import SortedMap, positions_in, read_at, run_starts, sorted_unique
 
 OUTPUT_SCHEMA = ("user_id long, segment string, product_id long, rank int, hybrid_score double, als double, "
                  "content double, popularity double")
@@ -118,7 +118,7 @@ def _best_content(keys: np.ndarray, scores: np.ndarray, pool: np.ndarray) -> np.
         return np.zeros(len(pool))
     order = np.argsort(keys, kind="stable")
     ordered = keys[order]
-    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    starts = run_starts(ordered)
     unique = ordered[starts]
     best = np.nan_to_num(np.fmax.reduceat(scores[order], starts), nan=0.0)
     position, found = positions_in(unique, pool)
@@ -248,7 +248,7 @@ def as_lists(ranked: pd.DataFrame) -> pd.DataFrame:
     """(user_id, segment, products): :func:`blend_block`'s rows (by user, then rank) as one ranked list
     per user."""
     users = ranked["user_id"].to_numpy(dtype=np.int64)
-    starts = np.flatnonzero(np.concatenate(([True], users[1:] != users[:-1]))) if len(users) else np.empty(0, np.int64)
+    starts = run_starts(users)
     return pd.DataFrame({"user_id": users[starts], "segment": ranked["segment"].to_numpy()[starts],
                          "products": np.split(ranked["product_id"].to_numpy(dtype=np.int64), starts[1:])
                          if len(users) else []})
