@@ -16,6 +16,12 @@ def positions_in(sorted_values: np.ndarray, values: np.ndarray) -> tuple[np.ndar
     return position, found
 
 
+def index_in(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The position of each of ``values`` in ``sorted_values`` (unique, ascending), -1 where it is absent."""
+    position, found = positions_in(sorted_values, values)
+    return np.where(found, position, -1)
+
+
 def run_indices(first: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """The indices of every run ``first[i] .. first[i] + counts[i] - 1``, run after run, without a
     Python loop."""
@@ -53,8 +59,7 @@ class SortedMap:
     def entries(self, keys: np.ndarray) -> np.ndarray:
         """The position of each of ``keys`` in the map (-1 for a key it does not have), to read this map's
         values or any array aligned with its keys (:func:`read_at`)."""
-        position, found = positions_in(self.keys, np.asarray(keys, dtype=np.int64))
-        return np.where(found, position, -1)
+        return index_in(self.keys, np.asarray(keys, dtype=np.int64))
 
     def get(self, keys: np.ndarray, default: float | int) -> np.ndarray:
         """The value of each of ``keys``, ``default`` for a key the map does not have."""

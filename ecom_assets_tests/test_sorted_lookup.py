@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ecom_assets.sorted_lookup import SortedMap, positions_in, read_at, run_indices, run_starts, sorted_unique
+from ecom_assets.sorted_lookup import SortedMap, index_in, positions_in, read_at, run_indices, run_starts, sorted_unique
 
 
 def test_sorted_unique_equals_numpy_unique_on_keys_with_repeats() -> None:
@@ -33,6 +33,7 @@ def test_positions_and_runs() -> None:
     position, found = positions_in(np.array([2, 5, 9]), np.array([5, 1, 9, 10]))
     assert found.tolist() == [True, False, True, False]
     assert position[found].tolist() == [1, 2]
+    assert index_in(np.array([2, 5, 9]), np.array([5, 1, 9, 10])).tolist() == [1, -1, 2, -1]
     assert run_indices(np.array([4, 0, 9]), np.array([2, 0, 3])).tolist() == [4, 5, 9, 10, 11]
 
 

@@ -16,7 +16,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ecom_assets.recommendation.exact_top import USERS_PER_BLOCK, NormOrder, best_items
-from ecom_assets.sorted_lookup import positions_in
+from ecom_assets.sorted_lookup import index_in
 
 SEED = 46
 USER_INDEX = "user_idx"
@@ -206,8 +206,7 @@ class ItemFactors:
 
     def rows_of(self, ids: np.ndarray) -> np.ndarray:
         """The matrix row of each item id (-1 for an id the model has no factors of)."""
-        position, found = positions_in(self.ids, ids)
-        return np.where(found, position, -1)
+        return index_in(self.ids, ids)
 
 
 def recommend_from_factors(user_factors: DataFrame, model: ALSModel, products: DataFrame, k: int) -> DataFrame:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from pyspark.sql import DataFrame
 
-from ecom_assets.sorted_lookup import positions_in, run_indices
+from ecom_assets.sorted_lookup import positions_in, run_indices, run_starts
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,8 @@ class ContentNeighbours:
         neighbour = np.asarray(table.column("similar_product_id").to_numpy(), dtype=np.int64)
         score = np.asarray(table.column("similarity").to_numpy(), dtype=np.float64)
         order = np.argsort(product, kind="stable")
-        products, starts = np.unique(product[order], return_index=True)
+        starts = run_starts(product[order])
+        products = product[order][starts]
         return ContentNeighbours(products, np.append(starts, len(order)).astype(np.int64), neighbour[order],
                                  score[order])
 
