@@ -85,12 +85,13 @@ def main() -> None:
 
     from ecom_assets.definitions import build_resources
     from ecom_assets.incremental.batch_models import recs_models, segmentation
-    from ecom_assets.incremental.hour import active_user_ids, look_up_state, recommendation_candidates
+    from ecom_assets.incremental.hour import active_user_ids, look_up_state
+    from ecom_assets.incremental.recommendations import event_strengths, fold_in_active
     from ecom_assets.incremental.state import Ledgers
     from ecom_assets.recommendation.exact_top import FIRST_HEAD, HEAD_GROWTH, USERS_PER_BLOCK, NormOrder, best_items
     from ecom_assets.recommendation.fold_in import USERS_PER_BLOCK as FOLD_BLOCK
     from ecom_assets.recommendation.fold_in import solve_users
-    from ecom_assets.recommendation.hybrid import CandidateSizes
+    from ecom_assets.recommendation.hybrid import CandidateSizes, recent_products
     from ecom_assets.recommendation.user_blend import blend_block, user_inputs
     from ecom_assets.replay.hour_step import hour_events
     from ecom_assets.replay.partitions import hour_start
@@ -106,11 +107,13 @@ def main() -> None:
     names = segmentation(session, lake.lake).names
     models = recs_models(session, lake, CandidateSizes())
     state = look_up_state(session, Ledgers.of(lake.lake), events, active, start)
-    candidates = recommendation_candidates(state, models)
+    pairs = state.pairs.drop("changed")
+    strengths = event_strengths(pairs).localCheckpoint()
+    factors = fold_in_active(pairs, models.params, models.shipped_blend)
     users = state.customers.select("user_id", segment_name(names, F.col("previous_cluster")).alias("segment"))
-    purchased = candidates.strengths.where("purchased").select("user_id", "product_id")
-    rows = user_inputs(users, candidates.factors, None, purchased, candidates.recent).toPandas()
-    pairs = candidates.strengths.where(F.col("strength") > 0).select("user_id", "product_id", "strength").toPandas()
+    purchased = strengths.where("purchased").select("user_id", "product_id")
+    rows = user_inputs(users, factors, None, purchased, recent_products(strengths, models.sizes.recent)).toPandas()
+    pairs = strengths.where(F.col("strength") > 0).select("user_id", "product_id", "strength").toPandas()
     session.stop()
 
     tables = models.shipped_blend.get()

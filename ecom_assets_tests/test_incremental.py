@@ -286,6 +286,7 @@ def test_live_blend_matches_the_batch_hybrid(replayed: TrainedLake, spark: Spark
     from ecom_assets.recommendation.assets import ALS_INDEXERS, ALS_MODEL, read_hybrid_weights
     from ecom_assets.recommendation.fold_in import fold_in_users
     from ecom_assets.recommendation.hybrid import CandidateSizes, HybridInputs, candidates, weights_frame
+    from ecom_assets.recommendation.pair_blend import serve_from_pairs
     from ecom_assets.recommendation.user_blend import recommend_per_user
     from ecom_assets.resources import LakeResource
     from ecom_assets_tests.blend_reference import joined_blend
@@ -337,8 +338,14 @@ def test_live_blend_matches_the_batch_hybrid(replayed: TrainedLake, spark: Spark
         assert np.allclose([s for _, s in got[user]], [s for _, s in ranked], atol=1e-6), user
     # The hour serves the same lists as one row per user.
     served = recommend_per_user(users, factors, None, purchased, models.shipped_blend, recent=recent, lists=True)
-    assert {r["user_id"]: list(r["products"]) for r in served.collect()} == {
-        user: [p for p, _ in ranked] for user, ranked in got.items()}
+    expected_lists = {user: [p for p, _ in ranked] for user, ranked in got.items()}
+    assert {r["user_id"]: list(r["products"]) for r in served.collect()} == expected_lists
+    # The hour's one pass from the pairs (fold-in, recent products, purchases and blend on the workers)
+    # serves the same lists and says whose factors were folded in.
+    from_pairs = serve_from_pairs(users, pairs, models.params, models.shipped_blend).collect()
+    assert {r["user_id"]: list(r["products"]) for r in from_pairs} == expected_lists
+    assert {r["user_id"] for r in from_pairs if r["folded"]} == folded.keys()
+    assert next(r for r in from_pairs if r["user_id"] == -7)["segment"] == "Unknown"
 
 
 def test_batch_models_are_loaded_once_until_their_folder_changes(spark: SparkSession, tmp_path: Path) -> None:

@@ -1,9 +1,9 @@
 """One replayed hour of the incremental models, as plain functions over the hour's events and the ledgers.
 
 The hour's active users' customer rows and pairs are looked up and updated (:func:`look_up_state`);
-from them, the users are re-assigned and the centres moved (:func:`update_segments`) while their
-recent products and ALS factors are computed (:func:`recommendation_candidates`); then their
-top-10s are blended and served (:func:`refresh_recommendations`). The lists served before the hour
+from them, the users are re-assigned and the centres moved (:func:`update_segments`); then their ALS
+factors are folded in and their top-10s blended and served, from their pairs in one pass on the
+Python workers (:func:`refresh_recommendations`). The lists served before the hour
 are scored against what the users did in it (:func:`evaluate_served`). :func:`models_hour` runs
 them all, side by side where they do not depend on each other. Only the hour's active users and
 products are touched.
@@ -31,7 +31,7 @@ from ecom_assets.incremental.customers import (
 )
 from ecom_assets.incremental.ledger import written
 from ecom_assets.incremental.online import coverage, online_metrics
-from ecom_assets.incremental.recommendations import event_strengths, fold_in_active, stamped
+from ecom_assets.incremental.recommendations import stamped
 from ecom_assets.incremental.segments import (
     CENTRE_SCHEMA,
     Centres,
@@ -45,8 +45,8 @@ from ecom_assets.incremental.segments import (
 )
 from ecom_assets.incremental.state import CENTRES, Ledgers
 from ecom_assets.lake import Lake
-from ecom_assets.recommendation.hybrid import CandidateSizes, recent_products
-from ecom_assets.recommendation.user_blend import recommend_per_user
+from ecom_assets.recommendation.hybrid import CandidateSizes
+from ecom_assets.recommendation.pair_blend import serve_from_pairs
 from ecom_assets.replay.partitions import REPLAY_START, part_name
 from ecom_assets.resources import LakeResource
 from ecom_assets.segmentation.assignment import segment_name
@@ -174,49 +174,25 @@ def update_segments(session: SparkSession, lake: Lake, ledgers: Ledgers, state: 
                        evolution_rows(before, after, change, names), unnamed, cold, state.gaps, laps)
 
 
-@dataclass
-class Candidates:
-    """What the hour's blend scores, per active user: pair strengths, recent products (the workers
-    expand them into content candidates), folded-in factors."""
-
-    strengths: DataFrame
-    recent: DataFrame
-    factors: DataFrame
-    laps: Laps
-
-
-def recommendation_candidates(state: HourState, models: RecsModels) -> Candidates:
-    """The active users' recent products and folded-in ALS factors (DataFrame work only: it can run
-    beside :func:`update_segments`, which needs only the same state)."""
+def refresh_recommendations(ledgers: Ledgers, start: dt.datetime, segments: SegmentHour, models: RecsModels
+                            ) -> RecsHour:
+    """Fold in the active users' factors and blend their candidates under each user's current segment, from
+    their pairs (:func:`serve_from_pairs`); serve the fresh top-10s (written to the served ledger, keyed
+    by the hour)."""
     laps = Laps()
-    pairs = state.pairs.drop("changed")
-    strengths = event_strengths(pairs).localCheckpoint()
-    laps.lap("strengths")
-    factors = fold_in_active(pairs, models.params, models.shipped_blend).localCheckpoint()
-    laps.lap("fold_in")
-    return Candidates(strengths, recent_products(strengths, models.sizes.recent), factors, laps)
-
-
-def refresh_recommendations(ledgers: Ledgers, start: dt.datetime, segments: SegmentHour, candidates: Candidates,
-                            models: RecsModels) -> RecsHour:
-    """Blend the candidates under each user's current segment and serve fresh top-10s (written to the
-    served ledger, keyed by the hour)."""
-    laps = Laps()
-    laps.update(candidates.laps)
-    purchased = candidates.strengths.where("purchased").select("user_id", "product_id")
-    ranked = recommend_per_user(segments.assigned.select("user_id", "segment"), candidates.factors, None,
-                                purchased, models.shipped_blend, recent=candidates.recent, lists=True)
-    lists = stamped(ranked, start).localCheckpoint()
+    served = serve_from_pairs(segments.assigned.select("user_id", "segment"), segments.pairs, models.params,
+                              models.shipped_blend).localCheckpoint()
     laps.lap("blend")
+    lists = stamped(served, start)
     done = run_concurrently({
         "write": lambda: ledgers.served.write_hour(lists, start),
-        "stats": lambda: lists.agg(F.count(F.lit(1)).alias("users"),
-                                   F.count_if(F.size("products") < F.lit(10)).alias("short")).first(),
-        "folded": candidates.factors.count,
+        "stats": lambda: served.agg(F.count(F.lit(1)).alias("users"),
+                                    F.count_if(F.size("products") < F.lit(10)).alias("short"),
+                                    F.count_if("folded").alias("folded")).first(),
     })
     stats = done["stats"]
     laps.lap("write")
-    return RecsHour(lists, int(stats["users"]), int(stats["short"]), done["folded"], laps)
+    return RecsHour(lists, int(stats["users"]), int(stats["short"]), int(stats["folded"]), laps)
 
 
 def evaluate_served(session: SparkSession, ledgers: Ledgers, events: DataFrame, active: np.ndarray,
@@ -244,18 +220,15 @@ def models_hour(session: SparkSession, resource: LakeResource, ledgers: Ledgers,
 
     An hour's jobs are small, so each is mostly waiting (planning, scheduling, a round trip); jobs that
     do not need each other's results overlap: the evaluation of the lists served before the hour runs
-    beside everything; the state lookup beside the loading of the models; the fold-in beside the
-    re-assignment.
+    beside everything; the state lookup beside the loading of the models.
     """
     active = active_user_ids(events)  # one small job; both lookups below search these users
     with running_beside(lambda: evaluate_served(session, ledgers, events, active, start)) as evaluation:
         with running_beside(lambda: look_up_state(session, ledgers, events, active, start)) as lookup:
             model = segmentation(session, resource.lake)
             models = recs_models(session, resource, CandidateSizes())
-        state = lookup.result()
-        with running_beside(lambda: recommendation_candidates(state, models)) as candidates:
-            segments = update_segments(session, resource.lake, ledgers, state, start, model)
-        recs = refresh_recommendations(ledgers, start, segments, candidates.result(), models)
+        segments = update_segments(session, resource.lake, ledgers, lookup.result(), start, model)
+        recs = refresh_recommendations(ledgers, start, segments, models)
         return ModelsHour(segments, recs, evaluation.result(), coverage(recs.lists, models.catalogue_size), models)
 
 

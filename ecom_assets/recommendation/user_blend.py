@@ -127,12 +127,11 @@ def _best_content(keys: np.ndarray, scores: np.ndarray, pool: np.ndarray) -> np.
     return content
 
 
-def _content_candidates(block: pd.DataFrame, tables: BlendTables) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _content_candidates(block: UserBlock, tables: BlendTables) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(user, product, score) of the block's content candidates: given as rows, and expanded from the
     users' recent products through ``tables.neighbours``."""
-    user, product = _explode(block["content_products"])
-    _, score = _explode(block["content_scores"])
-    recent_user, recent = _explode(block["recent_products"])
+    user, product, score = block.content
+    recent_user, recent = block.recent
     if len(recent):
         if tables.neighbours is None:
             raise ValueError("recent products were given without the content similarity table (BlendTables.neighbours)")
@@ -142,25 +141,84 @@ def _content_candidates(block: pd.DataFrame, tables: BlendTables) -> tuple[np.nd
     return user.astype(np.int64), product.astype(np.int64), score.astype(np.float64)
 
 
+@dataclass(frozen=True)
+class UserBlock:
+    """A block of users as flat arrays, what :func:`blend_users` reads: ``segments`` (one per user,
+    ``UNKNOWN_SEGMENT`` for none); ``has_factors`` and ``vectors`` (the factors of the users that have
+    them, in block order, in double precision); ``content`` (user, product, score) candidates given as
+    rows; ``recent`` and ``purchased`` (user, product). ``user`` arrays are positions in the block."""
+
+    segments: np.ndarray
+    has_factors: np.ndarray
+    vectors: np.ndarray
+    content: tuple[np.ndarray, np.ndarray, np.ndarray]
+    recent: tuple[np.ndarray, np.ndarray]
+    purchased: tuple[np.ndarray, np.ndarray]
+
+    @staticmethod
+    def of_frame(block: pd.DataFrame, rank: int) -> UserBlock:
+        """From one row per user (segment, features, content_products, content_scores, recent_products,
+        purchased), as :func:`user_inputs` gives them."""
+        has_factors = block["features"].notna().to_numpy()
+        vectors = (np.stack(block["features"].to_numpy()[has_factors]).astype(np.float64) if has_factors.any()
+                   else np.zeros((0, rank)))
+        content_user, content_product = _explode(block["content_products"])
+        _, content_score = _explode(block["content_scores"])
+        return UserBlock(block["segment"].fillna(UNKNOWN_SEGMENT).to_numpy(dtype=str), has_factors, vectors,
+                         (content_user, content_product, content_score), _explode(block["recent_products"]),
+                         _explode(block["purchased"]))
+
+
+@dataclass(frozen=True)
+class RankedPairs:
+    """Each user's top ``k`` from :func:`blend_users`, by user (a position in the block) then rank."""
+
+    user: np.ndarray
+    product: np.ndarray
+    rank: np.ndarray
+    hybrid: np.ndarray
+    als: np.ndarray
+    content: np.ndarray
+    popularity: np.ndarray
+
+
 def blend_block(block: pd.DataFrame, tables: BlendTables, matrix: np.ndarray, order: NormOrder,
                 k: int = K) -> pd.DataFrame:
-    """The top ``k`` of each user of ``block`` (user_id, segment, features, content_products,
-    content_scores, recent_products, purchased): candidates, components and blend, vectorised over the block.
+    """:func:`blend_users` for one row per user (user_id, segment, features, content_products,
+    content_scores, recent_products, purchased), as rows of ``OUTPUT_SCHEMA``."""
+    users = UserBlock.of_frame(block, matrix.shape[1])
+    ranked = blend_users(users, tables, matrix, order, k)
+    if not len(ranked.user):
+        return _empty()
+    return pd.DataFrame({
+        "user_id": block["user_id"].to_numpy(dtype=np.int64)[ranked.user], "segment": users.segments[ranked.user],
+        "product_id": ranked.product, "rank": ranked.rank, "hybrid_score": ranked.hybrid, "als": ranked.als,
+        "content": ranked.content, "popularity": ranked.popularity,
+    })
+
+
+def _no_pairs() -> RankedPairs:
+    """No recommendations."""
+    empty = np.empty(0)
+    return RankedPairs(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32),
+                       empty, empty, empty, empty)
+
+
+def blend_users(block: UserBlock, tables: BlendTables, matrix: np.ndarray, order: NormOrder,
+                k: int = K) -> RankedPairs:
+    """The top ``k`` of each user of ``block``: candidates, components and blend, vectorised over the block.
     ``matrix`` is the item factors in double precision, ``order`` their norm order.
 
     A (user, product) pair is one integer key, ``user x products + code`` with ``code`` the
     product's rank among the block's candidates, so the pool, the purchased filter and the content
     lookup are numpy set operations, and what depends on the product alone (its factor row, its
     popularity in each segment) is looked up once per product of the block."""
-    n_users = len(block)
-    segments = block["segment"].fillna(UNKNOWN_SEGMENT).to_numpy(dtype=str)
-    segment_names, segment_of_user = np.unique(segments, return_inverse=True)
-    has_factors = block["features"].notna().to_numpy() & (len(tables.items.ids) > 0)
+    n_users = len(block.segments)
+    segment_names, segment_of_user = np.unique(block.segments, return_inverse=True)
+    has_factors = block.has_factors & (len(tables.items.ids) > 0)
     users_with = np.flatnonzero(has_factors)
     # Factors of the users that have them (row i: user users_with[i]).
-    vectors = np.zeros((0, matrix.shape[1]))
-    if len(users_with):
-        vectors = np.stack(block["features"].to_numpy()[has_factors]).astype(np.float64)
+    vectors = block.vectors if len(users_with) else np.zeros((0, matrix.shape[1]))
     score_row = np.full(n_users, -1, dtype=np.int64)
     score_row[users_with] = np.arange(len(users_with))
 
@@ -175,17 +233,17 @@ def blend_block(block: pd.DataFrame, tables: BlendTables, matrix: np.ndarray, or
     known = als_product >= 0
     candidate_product = np.concatenate([content_product, popular_product, als_product[known]]).astype(np.int64)
     if not len(candidate_product):
-        return _empty()
+        return _no_pairs()
     products = sorted_unique(candidate_product)
     width = len(products)
     candidate_user = np.concatenate([content_user, popular_user, als_user[known]]).astype(np.int64)
     pool = sorted_unique(candidate_user * width + np.searchsorted(products, candidate_product))  # by user, product
-    bought_user, bought_product = _explode(block["purchased"])
+    bought_user, bought_product = block.purchased
     position, found = positions_in(products, bought_product.astype(np.int64))
     _, bought = positions_in(sorted_unique(bought_user[found].astype(np.int64) * width + position[found]), pool)
     pool = pool[~bought]
     if not len(pool):
-        return _empty()
+        return _no_pairs()
 
     user, code = pool // width, pool % width
     product = products[code]
@@ -220,11 +278,8 @@ def blend_block(block: pd.DataFrame, tables: BlendTables, matrix: np.ndarray, or
     ranked_user = user[ranking]
     ranks = np.arange(len(ranking)) - np.searchsorted(ranked_user, ranked_user) + 1
     keep = ranking[ranks <= k]
-    return pd.DataFrame({
-        "user_id": block["user_id"].to_numpy(dtype=np.int64)[user[keep]], "segment": segments[user[keep]],
-        "product_id": product[keep], "rank": ranks[ranks <= k].astype(np.int32), "hybrid_score": hybrid[keep],
-        "als": als[keep], "content": content[keep], "popularity": popularity[keep],
-    })
+    return RankedPairs(user[keep], product[keep], ranks[ranks <= k].astype(np.int32), hybrid[keep], als[keep],
+                       content[keep], popularity[keep])
 
 
 LISTS_SCHEMA = "user_id long, segment string, products array<long>"

@@ -1,0 +1,153 @@
+"""The replay's recommendations in one pass from each active user's pairs: fold-in, recent products,
+purchases and blend, all on the Python workers.
+
+An hour's active users arrive as one row each: their segment and every (product, views, carts,
+purchases, last seen) pair they have. From those pairs the workers derive what the Spark form
+computes as separate jobs, with the same definitions:
+
+- the ALS factors, folded in from the model's event strengths
+  (:func:`ecom_assets.incremental.recommendations.fold_in_active`);
+- the ``sizes.recent`` products touched last, ties by the hybrid's event strength, then product id
+  (:func:`ecom_assets.recommendation.hybrid.recent_products`);
+- the purchased products;
+
+then blend them (:func:`ecom_assets.recommendation.user_blend.blend_users`) and return each user's
+list. One shuffle of the pairs replaces the fold-in's, the recent products' window and the blend's
+own, and the rows travel as Arrow arrays (``mapInArrow``) instead of one pandas object per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pyarrow as pa
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from ecom_assets.recommendation.als import AlsParams
+from ecom_assets.recommendation.exact_top import USERS_PER_BLOCK, NormOrder
+from ecom_assets.recommendation.fold_in import solve_users
+from ecom_assets.recommendation.hybrid import UNKNOWN_SEGMENT
+from ecom_assets.recommendation.interactions import EVENT_WEIGHTS
+from ecom_assets.recommendation.metrics import K
+from ecom_assets.recommendation.shipped import Shipped
+from ecom_assets.recommendation.user_blend import BlendTables, UserBlock, blend_users
+from ecom_assets.sorted_lookup import run_starts
+
+PAIR_FIELDS = ("product_id", "views", "carts", "purchases", "last_seen")
+SERVED_SCHEMA = "user_id long, segment string, products array<long>, folded boolean"
+
+
+def pair_inputs(users: DataFrame, pairs: DataFrame) -> DataFrame:
+    """(user_id, segment, pairs): one row per user of ``users`` (user_id, segment) with the list of their
+    ``pairs`` (user_id, product_id, views, carts, purchases, last_seen), empty for a user without any."""
+    pair = F.struct(*[F.col(name) for name in PAIR_FIELDS])
+    rows = users.select("user_id", F.col("segment").cast("string"), F.lit(True).alias("wanted"),
+                        F.lit(None).cast(pairs.select(pair.alias("p")).schema["p"].dataType).alias("p"))
+    grouped = rows.unionByName(pairs.select("user_id", F.lit(None).cast("string").alias("segment"),
+                                            F.lit(False).alias("wanted"), pair.alias("p")))
+    return grouped.groupBy("user_id").agg(
+        F.max("wanted").alias("wanted"), F.first("segment", ignorenulls=True).alias("segment"),
+        F.collect_list("p").alias("pairs")).where("wanted").select("user_id", "segment", "pairs")
+
+
+def strengths(views: np.ndarray, carts: np.ndarray, purchases: np.ndarray, weights: dict[str, float]) -> np.ndarray:
+    """Each pair's implicit strength under ``weights`` (as :func:`~ecom_assets.incremental.recommendations.pair_strengths`)."""
+    return views * weights["view"] + carts * weights["cart"] + purchases * weights["purchase"]
+
+
+def latest_products(user: np.ndarray, product: np.ndarray, last_seen: np.ndarray, strength: np.ndarray,
+                    recent: int) -> tuple[np.ndarray, np.ndarray]:
+    """(user, product) of each user's ``recent`` products touched last, ties by ``strength`` (larger first)
+    then product id; ``last_seen`` in microseconds, a missing one last."""
+    latest_first = np.where(last_seen == np.iinfo(np.int64).min, np.iinfo(np.int64).max, -last_seen)
+    order = np.lexsort((product, -strength, latest_first, user))
+    ordered_user = user[order]
+    starts = run_starts(ordered_user)
+    place = np.arange(len(order)) - np.repeat(starts, np.diff(np.append(starts, len(order))))
+    keep = order[place < recent]
+    return user[keep], product[keep]
+
+
+class _PairBlock:
+    """One block of :func:`pair_inputs` rows as flat numpy arrays, pairs ordered by (user, product)."""
+
+    def __init__(self, batch: pa.RecordBatch) -> None:
+        column = batch.column("pairs")
+        lengths = column.value_lengths().fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+        flat = column.flatten()
+        owner = np.repeat(np.arange(batch.num_rows), lengths)
+        product = _longs(flat.field("product_id"))
+        order = np.lexsort((product, owner))
+        self.users = batch.num_rows
+        self.user_ids = _longs(batch.column("user_id"))
+        self.segments = np.asarray(batch.column("segment").fill_null(UNKNOWN_SEGMENT).to_numpy(zero_copy_only=False),
+                                   dtype=str)
+        self.owner, self.product = owner[order], product[order]
+        self.views, self.carts, self.purchases = (_longs(flat.field(name))[order].astype(np.float64)
+                                                  for name in ("views", "carts", "purchases"))
+        self.last_seen = _longs(flat.field("last_seen").cast(pa.int64()), np.iinfo(np.int64).min)[order]
+
+
+def _longs(array: pa.Array, missing: int = 0) -> np.ndarray:
+    """An Arrow integer (or timestamp as int64) array as int64, nulls as ``missing``."""
+    return np.asarray(array.fill_null(missing).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _fold_in(block: _PairBlock, tables: BlendTables, matrix: np.ndarray, params: AlsParams
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """(has_factors, vectors): each user's ALS factors solved from their pairs with factor rows and a
+    positive strength (stored as float32, as the Spark form does), for the users that have any."""
+    strength = strengths(block.views, block.carts, block.purchases, params.event_weights())
+    rows = tables.row_of_product.get(block.product, -1)
+    usable = (rows >= 0) & (strength > 0)
+    users, local = np.unique(block.owner[usable], return_inverse=True)
+    has_factors = np.zeros(block.users, dtype=bool)
+    if not len(users):
+        return has_factors, np.zeros((0, matrix.shape[1]))
+    solved = solve_users(local, matrix[rows[usable]], strength[usable], len(users), tables.items.gramian,
+                         params.alpha, params.reg_param)
+    has_factors[users] = True
+    return has_factors, solved.astype(np.float32).astype(np.float64)
+
+
+def serve_block(batch: pa.RecordBatch, tables: BlendTables, matrix: np.ndarray, order: NormOrder, params: AlsParams,
+                k: int = K) -> pa.RecordBatch:
+    """``SERVED_SCHEMA`` rows for one block of :func:`pair_inputs` rows: each user's top ``k``, best first,
+    and whether their factors were folded in."""
+    block = _PairBlock(batch)
+    has_factors, vectors = _fold_in(block, tables, matrix, params)
+    event = strengths(block.views, block.carts, block.purchases, EVENT_WEIGHTS)
+    recent = latest_products(block.owner, block.product, block.last_seen, event, tables.sizes.recent)
+    bought = block.purchases > 0
+    empty = np.empty(0, dtype=np.int64)
+    users = UserBlock(block.segments, has_factors, vectors, (empty, empty, np.empty(0)), recent,
+                      (block.owner[bought], block.product[bought]))
+    ranked = blend_users(users, tables, matrix, order, k)
+    counts = np.bincount(ranked.user, minlength=block.users)
+    served = np.flatnonzero(counts)
+    offsets = np.append(0, np.cumsum(counts[served])).astype(np.int32)
+    return pa.RecordBatch.from_arrays(
+        [pa.array(block.user_ids[served], type=pa.int64()), pa.array(block.segments[served], type=pa.string()),
+         pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), pa.array(ranked.product, type=pa.int64())),
+         pa.array(has_factors[served], type=pa.bool_())],
+        names=["user_id", "segment", "products", "folded"])
+
+
+def serve_from_pairs(users: DataFrame, pairs: DataFrame, params: AlsParams, tables: Shipped[BlendTables],
+                     k: int = K) -> DataFrame:
+    """(user_id, segment, products, folded): the top ``k`` of every user of ``users`` (user_id, segment)
+    who gets any, best first, from all of their ``pairs`` (user_id, product_id, views, carts,
+    purchases, last_seen); ``folded``: their ALS factors were folded in (they have a known product)."""
+    rows = pair_inputs(users, pairs)
+
+    def serve(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        constants = tables.get()
+        matrix = constants.items.matrix.astype(np.float64)
+        order = NormOrder.of(matrix, constants.items.ids)
+        for batch in batches:
+            for first in range(0, batch.num_rows, USERS_PER_BLOCK):
+                yield serve_block(batch.slice(first, USERS_PER_BLOCK), constants, matrix, order, params, k)
+
+    return rows.mapInArrow(serve, SERVED_SCHEMA)
