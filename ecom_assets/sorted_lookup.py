@@ -35,11 +35,44 @@ def run_starts(ordered: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
 
 
+def run_numbers(ordered: np.ndarray) -> np.ndarray:
+    """The number of the run of equal values (0, 1, ...) each element of the sorted array ``ordered`` is in."""
+    if not len(ordered):
+        return np.empty(0, dtype=np.int64)
+    return np.cumsum(np.concatenate(([False], ordered[1:] != ordered[:-1])))
+
+
 def sorted_unique(values: np.ndarray) -> np.ndarray:
     """The distinct ``values``, ascending: ``np.unique`` by a sort, which for the blend's integer keys is
     an order of magnitude faster than numpy 2's hash-based ``np.unique``."""
     ordered = np.sort(values)
     return ordered[run_starts(ordered)]
+
+
+def unique_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)``: the distinct values, ascending, and each value's place
+    among them, from one (unstable, vectorised) argsort: several times faster than a sort followed by a
+    binary search of every value."""
+    order = np.argsort(values)
+    ordered = values[order]
+    new = np.concatenate(([True], ordered[1:] != ordered[:-1])) if len(ordered) else np.empty(0, dtype=bool)
+    codes = np.empty(len(values), dtype=np.int64)
+    codes[order] = np.cumsum(new) - 1
+    return ordered[new], codes
+
+
+def order_within_runs(runs: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The positions of ``values`` ordered by ``runs`` (non-negative integers, ascending), then by
+    ``values`` descending, then by position: ``np.lexsort((-values, runs))`` (a stable sort), from two
+    unstable argsorts, several times faster. ``values`` must not be NaN."""
+    if not len(values):
+        return np.empty(0, dtype=np.int64)
+    by_value = np.argsort(-values)
+    ordered = -values[by_value]
+    dense = np.empty(len(values), dtype=np.int64)  # each value's rank, from the largest; equal values share it
+    dense[by_value] = np.cumsum(np.concatenate(([False], ordered[1:] != ordered[:-1])))
+    n = len(values)
+    return np.argsort((runs.astype(np.int64) * n + dense) * n + np.arange(n))  # unique keys: any sort is stable
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ecom_assets.sorted_lookup import SortedMap, index_in, positions_in, read_at, run_indices, run_starts, sorted_unique
+from ecom_assets.sorted_lookup import (
+    SortedMap,
+    index_in,
+    order_within_runs,
+    positions_in,
+    read_at,
+    run_indices,
+    run_numbers,
+    run_starts,
+    sorted_unique,
+    unique_codes,
+)
 
 
 def test_sorted_unique_equals_numpy_unique_on_keys_with_repeats() -> None:
@@ -30,6 +41,8 @@ def test_sorted_map_finds_every_present_key_and_gives_the_default_otherwise() ->
 def test_positions_and_runs() -> None:
     assert run_starts(np.array([3, 3, 5, 7, 7, 7])).tolist() == [0, 2, 3]
     assert run_starts(np.array([], dtype=np.int64)).tolist() == []
+    assert run_numbers(np.array([3, 3, 5, 7, 7, 7])).tolist() == [0, 0, 1, 2, 2, 2]
+    assert run_numbers(np.array([], dtype=np.int64)).tolist() == []
     position, found = positions_in(np.array([2, 5, 9]), np.array([5, 1, 9, 10]))
     assert found.tolist() == [True, False, True, False]
     assert position[found].tolist() == [1, 2]
@@ -43,3 +56,20 @@ def test_entries_read_any_array_aligned_with_the_keys() -> None:
     assert entries.tolist() == [1, -1, 0]
     aligned = np.array([1.5, 2.5, 3.5])  # one value per key, in key order (10, 20, 30)
     assert read_at(aligned, entries, 0.0).tolist() == [2.5, 0.0, 1.5]
+
+
+def test_unique_codes_equal_numpy_unique_with_inverse() -> None:
+    values = np.random.default_rng(3).integers(-50, 50, 5_000)
+    unique, codes = unique_codes(values)
+    expected, inverse = np.unique(values, return_inverse=True)
+    assert unique.tolist() == expected.tolist() and codes.tolist() == inverse.tolist()
+    assert [len(a) for a in unique_codes(np.array([], dtype=np.int64))] == [0, 0]
+
+
+def test_order_within_runs_equals_a_stable_lexsort_with_many_ties() -> None:
+    rng = np.random.default_rng(4)
+    runs = np.sort(rng.integers(0, 40, 4_000))
+    values = rng.integers(0, 6, 4_000) / 4.0  # many equal values inside and across runs
+    values[::7], values[3::11] = 0.0, -0.0  # equal to each other
+    assert order_within_runs(runs, values).tolist() == np.lexsort((-values, runs)).tolist()
+    assert order_within_runs(np.empty(0, dtype=np.int64), np.empty(0)).tolist() == []

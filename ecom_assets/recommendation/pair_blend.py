@@ -33,7 +33,7 @@ from ecom_assets.recommendation.interactions import EVENT_WEIGHTS
 from ecom_assets.recommendation.metrics import K
 from ecom_assets.recommendation.shipped import Shipped
 from ecom_assets.recommendation.user_blend import BlendTables, UserBlock, blend_users
-from ecom_assets.sorted_lookup import run_starts
+from ecom_assets.sorted_lookup import run_numbers, run_starts
 
 PAIR_FIELDS = ("product_id", "views", "carts", "purchases", "last_seen")
 SERVED_SCHEMA = "user_id long, segment string, products array<long>, folded boolean"
@@ -64,8 +64,7 @@ def latest_products(user: np.ndarray, product: np.ndarray, last_seen: np.ndarray
     latest_first = np.where(last_seen == np.iinfo(np.int64).min, np.iinfo(np.int64).max, -last_seen)
     order = np.lexsort((product, -strength, latest_first, user))
     ordered_user = user[order]
-    starts = run_starts(ordered_user)
-    place = np.arange(len(order)) - np.repeat(starts, np.diff(np.append(starts, len(order))))
+    place = np.arange(len(order)) - run_starts(ordered_user)[run_numbers(ordered_user)]
     keep = order[place < recent]
     return user[keep], product[keep]
 
@@ -102,7 +101,8 @@ def _fold_in(block: _PairBlock, tables: BlendTables, matrix: np.ndarray, params:
     strength = strengths(block.views, block.carts, block.purchases, params.event_weights())
     rows = tables.row_of_product.get(block.product, -1)
     usable = (rows >= 0) & (strength > 0)
-    users, local = np.unique(block.owner[usable], return_inverse=True)
+    owners = block.owner[usable]  # sorted
+    users, local = owners[run_starts(owners)], run_numbers(owners)
     has_factors = np.zeros(block.users, dtype=bool)
     if not len(users):
         return has_factors, np.zeros((0, matrix.shape[1]))

@@ -36,7 +36,16 @@ from ecom_assets.recommendation.content_neighbours import ContentNeighbours
 from ecom_assets.recommendation.hybrid import UNKNOWN_SEGMENT, CandidateSizes, Weights
 from ecom_assets.recommendation.metrics import K
 from ecom_assets.recommendation.shipped import Shipped
-from ecom_assets.sorted_lookup import SortedMap, positions_in, read_at, run_starts, sorted_unique
+from ecom_assets.sorted_lookup import (
+    SortedMap,
+    order_within_runs,
+    positions_in,
+    read_at,
+    run_numbers,
+    run_starts,
+    sorted_unique,
+    unique_codes,
+)
 
 OUTPUT_SCHEMA = ("user_id long, segment string, product_id long, rank int, hybrid_score double, als double, "
                  "content double, popularity double")
@@ -112,18 +121,13 @@ def _popular_candidates(segment_of_user: np.ndarray, lists: list[np.ndarray]) ->
     return np.repeat(np.arange(len(segment_of_user)), lengths), products
 
 
-def _best_content(keys: np.ndarray, scores: np.ndarray, pool: np.ndarray) -> np.ndarray:
-    """For each key of ``pool``, the best of ``scores`` given under that key in ``keys`` (0 for none)."""
-    if not len(keys):
-        return np.zeros(len(pool))
-    order = np.argsort(keys, kind="stable")
-    ordered = keys[order]
-    starts = run_starts(ordered)
-    unique = ordered[starts]
-    best = np.nan_to_num(np.fmax.reduceat(scores[order], starts), nan=0.0)
-    position, found = positions_in(unique, pool)
-    content = np.zeros(len(pool))
-    content[found] = best[position[found]]
+def _best_content(places: np.ndarray, scores: np.ndarray, size: int) -> np.ndarray:
+    """For each of ``size`` pool entries, the best of ``scores`` given at its place in ``places`` (-1: none);
+    0 where none is given, or only NaN."""
+    content = np.full(size, -np.inf)
+    given = places >= 0
+    np.fmax.at(content, places[given], scores[given])
+    content[~np.isfinite(content)] = 0.0
     return content
 
 
@@ -234,16 +238,18 @@ def blend_users(block: UserBlock, tables: BlendTables, matrix: np.ndarray, order
     candidate_product = np.concatenate([content_product, popular_product, als_product[known]]).astype(np.int64)
     if not len(candidate_product):
         return _no_pairs()
-    products = sorted_unique(candidate_product)
+    products, candidate_code = unique_codes(candidate_product)
     width = len(products)
     candidate_user = np.concatenate([content_user, popular_user, als_user[known]]).astype(np.int64)
-    pool = sorted_unique(candidate_user * width + np.searchsorted(products, candidate_product))  # by user, product
+    pool, pool_of_candidate = unique_codes(candidate_user * width + candidate_code)  # by user, product
     bought_user, bought_product = block.purchased
     position, found = positions_in(products, bought_product.astype(np.int64))
     _, bought = positions_in(sorted_unique(bought_user[found].astype(np.int64) * width + position[found]), pool)
     pool = pool[~bought]
     if not len(pool):
         return _no_pairs()
+    # Each content candidate's place in the pool (-1 for a purchased product, removed above).
+    content_place = np.where(bought, -1, np.cumsum(~bought) - 1)[pool_of_candidate[:len(content_product)]]
 
     user, code = pool // width, pool % width
     product = products[code]
@@ -254,8 +260,7 @@ def blend_users(block: UserBlock, tables: BlendTables, matrix: np.ndarray, order
     scored = np.einsum("ij,ij->i", np.take(vectors, score_row[user[with_model]], axis=0),
                        np.take(matrix, rows[with_model], axis=0))
     als[with_model] = np.minimum(scored, 1.0)
-    content_key = content_user * width + np.searchsorted(products, content_product)
-    content = _best_content(content_key, content_score, pool)
+    content = _best_content(content_place, content_score, len(pool))
     # Per segment of the block: every product's popularity in it, and its weights.
     segment_popularity = np.zeros((len(segment_names), width))
     segment_weights = np.zeros((len(segment_names), 3))
@@ -270,13 +275,10 @@ def blend_users(block: UserBlock, tables: BlendTables, matrix: np.ndarray, order
     weights = segment_weights[segment_of_pair]
     hybrid = weights[:, 0] * als + weights[:, 1] * content + weights[:, 2] * popularity
 
-    # The pool is in (user, product) order: a stable sort by score, then a stable one by user, ranks
-    # each user's pairs by score, ties by product.
-    by_score = np.argsort(-hybrid, kind="stable")
-    small = user.astype(np.int16) if n_users < 2**15 else user  # a radix sort for small integers
-    ranking = by_score[np.argsort(small[by_score], kind="stable")]
+    # The pool is in (user, product) order: each user's pairs by score, ties by product.
+    ranking = order_within_runs(user, hybrid)
     ranked_user = user[ranking]
-    ranks = np.arange(len(ranking)) - np.searchsorted(ranked_user, ranked_user) + 1
+    ranks = np.arange(len(ranking)) - run_starts(ranked_user)[run_numbers(ranked_user)] + 1
     keep = ranking[ranks <= k]
     return RankedPairs(user[keep], product[keep], ranks[ranks <= k].astype(np.int32), hybrid[keep], als[keep],
                        content[keep], popularity[keep])
