@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ecom_assets.recommendation.exact_top import NormOrder, best_items, best_per_row
+from ecom_assets.recommendation.exact_top import NormOrder, best_items, best_per_row, searchable
 
 
 def _factors(n_items: int, rank: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -44,3 +44,16 @@ def test_ties_and_small_catalogues_follow_the_plain_order() -> None:
     assert np.array_equal(got, best_per_row(users @ small.T, ids[:5], 30))
     none, computed = best_items(np.zeros((0, 4)), order, 10)
     assert none.shape == (0, 10) and computed == 0
+
+
+def test_searchable_is_computed_once_per_matrix_object() -> None:
+    rng = np.random.default_rng(11)
+    matrix = rng.normal(size=(50, 4)).astype(np.float32)
+    ids = np.arange(50, dtype=np.int64) * 3
+    wide, order = searchable(matrix, ids)
+    assert wide.dtype == np.float64 and np.array_equal(wide, matrix)
+    assert np.array_equal(order.rows, NormOrder.of(wide, ids).rows)
+    again = searchable(matrix, ids)
+    assert again[0] is wide and again[1] is order
+    other = matrix.copy()
+    assert searchable(other, ids)[0] is not wide

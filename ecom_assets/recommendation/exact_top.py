@@ -50,6 +50,20 @@ class NormOrder:
         return NormOrder(rows, np.append(norms[rows], 0.0), np.ascontiguousarray(matrix[rows]), ids[rows])
 
 
+# Per Python worker process: the last item factors searched, as (the float32 matrix, it in double
+# precision, its NormOrder). Workers are reused across tasks and hours, the factors rarely change.
+_SEARCHED: list[tuple[np.ndarray, np.ndarray, NormOrder]] = []
+
+
+def searchable(matrix: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, NormOrder]:
+    """``matrix`` (items x rank) in double precision and its :class:`NormOrder`, computed once per
+    process for the same ``matrix`` object (every task of an hour reads the same loaded pack)."""
+    if not _SEARCHED or _SEARCHED[0][0] is not matrix:
+        wide = matrix.astype(np.float64)
+        _SEARCHED[:] = [(matrix, wide, NormOrder.of(wide, ids))]
+    return _SEARCHED[0][1], _SEARCHED[0][2]
+
+
 def _ranked(scores: np.ndarray, part: np.ndarray, ids: np.ndarray, n: int) -> np.ndarray:
     """Column positions of each row's ``n`` best scores, best first, ties by smaller id, given ``part``:
     the columns of ``n`` scores no lower than any other of the row's (an ``argpartition``'s tail)."""

@@ -26,7 +26,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from ecom_assets.recommendation.als import AlsParams
-from ecom_assets.recommendation.exact_top import USERS_PER_BLOCK, NormOrder
+from ecom_assets.recommendation.exact_top import USERS_PER_BLOCK, NormOrder, searchable
 from ecom_assets.recommendation.fold_in import solve_users
 from ecom_assets.recommendation.hybrid import UNKNOWN_SEGMENT
 from ecom_assets.recommendation.interactions import EVENT_WEIGHTS
@@ -144,8 +144,7 @@ def serve_from_pairs(users: DataFrame, pairs: DataFrame, params: AlsParams, tabl
 
     def serve(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         constants = tables.get()
-        matrix = constants.items.matrix.astype(np.float64)
-        order = NormOrder.of(matrix, constants.items.ids)
+        matrix, order = searchable(constants.items.matrix, constants.items.ids)
         for batch in batches:
             for first in range(0, batch.num_rows, USERS_PER_BLOCK):
                 yield serve_block(batch.slice(first, USERS_PER_BLOCK), constants, matrix, order, params, k)

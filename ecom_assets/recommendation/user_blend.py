@@ -30,7 +30,7 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from ecom_assets.recommendation.exact_top import USERS_PER_BLOCK, NormOrder, best_items
+from ecom_assets.recommendation.exact_top import USERS_PER_BLOCK, NormOrder, best_items, searchable
 from ecom_assets.recommendation.als import ItemFactors
 from ecom_assets.recommendation.content_neighbours import ContentNeighbours
 from ecom_assets.recommendation.hybrid import UNKNOWN_SEGMENT, CandidateSizes, Weights
@@ -353,8 +353,7 @@ def recommend_per_user(users: DataFrame, factors: DataFrame, content: DataFrame 
 
     def blend(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         constants = shipped.get()
-        matrix = constants.items.matrix.astype(np.float64)
-        order = NormOrder.of(matrix, constants.items.ids)
+        matrix, order = searchable(constants.items.matrix, constants.items.ids)
         for batch in batches:
             for first in range(0, len(batch), USERS_PER_BLOCK):
                 block = batch.iloc[first:first + USERS_PER_BLOCK].reset_index(drop=True)
