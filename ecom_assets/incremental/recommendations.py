@@ -6,6 +6,10 @@ event strengths), so a user first seen in November gets personal ALS scores afte
 Products first seen in November have no ALS factors, but the content table covers the whole
 catalogue (``content_similarity``), so they reach users through the products they browse. The blend
 and its per-segment weights are the batch hybrid's, with the user's current segment.
+
+The hour computes all of this on the Python workers in one pass over each user's pairs
+(:mod:`ecom_assets.recommendation.pair_blend`); :func:`fold_in_active` and :func:`event_strengths`
+are the same definitions as Spark jobs, which the tests and benchmarks compare it with.
 """
 
 from __future__ import annotations
