@@ -1,5 +1,6 @@
 """The hybrid blend in one Spark pass over one row per user: how ``hybrid_recs`` serves every training
-user and how the replay serves the hour's active users.
+user; the replay's hours run the same array core (:func:`blend_users`) from each user's pairs
+(:mod:`ecom_assets.recommendation.pair_blend`).
 
 The blend is defined in :mod:`ecom_assets.recommendation.hybrid` as Spark joins (candidates, then
 each component joined onto them, then a window per user), which the weight tuning and the offline
@@ -284,7 +285,6 @@ def blend_users(block: UserBlock, tables: BlendTables, matrix: np.ndarray, order
                        content[keep], popularity[keep])
 
 
-LISTS_SCHEMA = "user_id long, segment string, products array<long>"
 CANDIDATE_TYPE = "struct<product_id:long,content_score:double>"
 
 
@@ -299,16 +299,6 @@ def _user_rows(frame: DataFrame, segment: Column | None = None, wanted: bool = F
     return frame.select("user_id", value(segment, "string").alias("segment"), F.lit(wanted).alias("wanted"),
                         value(features, "array<float>").alias("f"), value(candidate, CANDIDATE_TYPE).alias("c"),
                         value(recent, "long").alias("r"), value(bought, "long").alias("p"))
-
-
-def as_lists(ranked: pd.DataFrame) -> pd.DataFrame:
-    """(user_id, segment, products): :func:`blend_block`'s rows (by user, then rank) as one ranked list
-    per user."""
-    users = ranked["user_id"].to_numpy(dtype=np.int64)
-    starts = run_starts(users)
-    return pd.DataFrame({"user_id": users[starts], "segment": ranked["segment"].to_numpy()[starts],
-                         "products": np.split(ranked["product_id"].to_numpy(dtype=np.int64), starts[1:])
-                         if len(users) else []})
 
 
 def user_inputs(users: DataFrame, factors: DataFrame, content: DataFrame | None, purchased: DataFrame,
@@ -338,16 +328,14 @@ def user_inputs(users: DataFrame, factors: DataFrame, content: DataFrame | None,
 
 def recommend_per_user(users: DataFrame, factors: DataFrame, content: DataFrame | None, purchased: DataFrame,
                        tables: BlendTables | Shipped[BlendTables], k: int = K,
-                       recent: DataFrame | None = None, lists: bool = False) -> DataFrame:
+                       recent: DataFrame | None = None) -> DataFrame:
     """(user_id, segment, product_id, rank, hybrid_score, als, content, popularity): the top ``k`` of
     every user of ``users`` (user_id, segment), from their ALS ``factors`` (user_id, features),
     ``content`` candidates (user_id, product_id, content_score) and ``purchased`` (user_id, product_id).
     With ``recent`` (user_id, product_id: the users' recent products), the workers add the content
     candidates of :func:`~ecom_assets.recommendation.hybrid.content_scores` themselves from
     ``tables.neighbours``, which spares shuffling about a hundred candidate rows per user.
-    ``tables`` reach the Python workers in the UDF's closure, or from a file as :class:`Shipped`.
-    With ``lists``, each user's top ``k`` comes as one row (user_id, segment, products: best first),
-    which spares the shuffle that would group the ranked rows again."""
+    ``tables`` reach the Python workers in the UDF's closure, or from a file as :class:`Shipped`."""
     rows = user_inputs(users, factors, content, purchased, recent)
     shipped = tables if isinstance(tables, Shipped) else Shipped.inline(tables)
 
@@ -357,7 +345,6 @@ def recommend_per_user(users: DataFrame, factors: DataFrame, content: DataFrame 
         for batch in batches:
             for first in range(0, len(batch), USERS_PER_BLOCK):
                 block = batch.iloc[first:first + USERS_PER_BLOCK].reset_index(drop=True)
-                ranked = blend_block(block, constants, matrix, order, k)
-                yield as_lists(ranked) if lists else ranked
+                yield blend_block(block, constants, matrix, order, k)
 
-    return rows.mapInPandas(blend, LISTS_SCHEMA if lists else OUTPUT_SCHEMA)
+    return rows.mapInPandas(blend, OUTPUT_SCHEMA)
