@@ -42,6 +42,11 @@ def run_numbers(ordered: np.ndarray) -> np.ndarray:
     return np.cumsum(np.concatenate(([False], ordered[1:] != ordered[:-1])))
 
 
+def places_in_runs(ordered: np.ndarray) -> np.ndarray:
+    """Each element's place (0, 1, ...) within its run of equal values of the sorted array ``ordered``."""
+    return np.arange(len(ordered)) - run_starts(ordered)[run_numbers(ordered)]
+
+
 def sorted_unique(values: np.ndarray) -> np.ndarray:
     """The distinct ``values``, ascending: ``np.unique`` by a sort, which for the blend's integer keys is
     an order of magnitude faster than numpy 2's hash-based ``np.unique``."""

@@ -8,6 +8,7 @@ from ecom_assets.sorted_lookup import (
     SortedMap,
     index_in,
     order_within_runs,
+    places_in_runs,
     positions_in,
     read_at,
     run_indices,
@@ -43,6 +44,8 @@ def test_positions_and_runs() -> None:
     assert run_starts(np.array([], dtype=np.int64)).tolist() == []
     assert run_numbers(np.array([3, 3, 5, 7, 7, 7])).tolist() == [0, 0, 1, 2, 2, 2]
     assert run_numbers(np.array([], dtype=np.int64)).tolist() == []
+    assert places_in_runs(np.array([3, 3, 5, 7, 7, 7])).tolist() == [0, 1, 0, 0, 1, 2]
+    assert places_in_runs(np.array([], dtype=np.int64)).tolist() == []
     position, found = positions_in(np.array([2, 5, 9]), np.array([5, 1, 9, 10]))
     assert found.tolist() == [True, False, True, False]
     assert position[found].tolist() == [1, 2]

@@ -33,7 +33,7 @@ from ecom_assets.recommendation.interactions import EVENT_WEIGHTS
 from ecom_assets.recommendation.metrics import K
 from ecom_assets.recommendation.shipped import Shipped
 from ecom_assets.recommendation.user_blend import BlendTables, UserBlock, blend_users
-from ecom_assets.sorted_lookup import run_numbers, run_starts
+from ecom_assets.sorted_lookup import places_in_runs, run_numbers, run_starts
 
 PAIR_FIELDS = ("product_id", "views", "carts", "purchases", "last_seen")
 SERVED_SCHEMA = "user_id long, segment string, products array<long>, folded boolean"
@@ -63,9 +63,7 @@ def latest_products(user: np.ndarray, product: np.ndarray, last_seen: np.ndarray
     then product id; ``last_seen`` in microseconds, a missing one last."""
     latest_first = np.where(last_seen == np.iinfo(np.int64).min, np.iinfo(np.int64).max, -last_seen)
     order = np.lexsort((product, -strength, latest_first, user))
-    ordered_user = user[order]
-    place = np.arange(len(order)) - run_starts(ordered_user)[run_numbers(ordered_user)]
-    keep = order[place < recent]
+    keep = order[places_in_runs(user[order]) < recent]
     return user[keep], product[keep]
 
 

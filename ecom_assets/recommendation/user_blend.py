@@ -40,10 +40,9 @@ from ecom_assets.recommendation.shipped import Shipped
 from ecom_assets.sorted_lookup import (
     SortedMap,
     order_within_runs,
+    places_in_runs,
     positions_in,
     read_at,
-    run_numbers,
-    run_starts,
     sorted_unique,
     unique_codes,
 )
@@ -279,7 +278,7 @@ def blend_users(block: UserBlock, tables: BlendTables, matrix: np.ndarray, order
     # The pool is in (user, product) order: each user's pairs by score, ties by product.
     ranking = order_within_runs(user, hybrid)
     ranked_user = user[ranking]
-    ranks = np.arange(len(ranking)) - run_starts(ranked_user)[run_numbers(ranked_user)] + 1
+    ranks = places_in_runs(ranked_user) + 1
     keep = ranking[ranks <= k]
     return RankedPairs(user[keep], product[keep], ranks[ranks <= k].astype(np.int32), hybrid[keep], als[keep],
                        content[keep], popularity[keep])
