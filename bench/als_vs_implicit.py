@@ -29,6 +29,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 import numpy as np  # noqa: E402
+from ingest_vs_duckdb import write_results  # noqa: E402
 from scipy.sparse import csr_matrix  # noqa: E402
 
 from ecom_assets.ingest.generator import generate_dataset  # noqa: E402
@@ -39,7 +40,6 @@ from ecom_assets.recommendation.als import AlsParams, fit_als, fit_indexers, ind
 from ecom_assets.recommendation.interactions import Window, rolling_folds  # noqa: E402
 from ecom_assets.recommendation.tuning import als_top_k, prepare_fold  # noqa: E402
 from ecom_assets.resources import SparkResource  # noqa: E402
-from ingest_vs_duckdb import write_results  # noqa: E402
 
 START, END = "<!-- als:start -->", "<!-- als:end -->"
 K = 10

@@ -21,11 +21,10 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 import dagster as dg  # noqa: E402
+from ingest_vs_duckdb import write_results  # noqa: E402
 
 from ecom_assets.ingest.generator import generate_dataset, rows_for_scale  # noqa: E402
 from ecom_assets.settings import load_settings  # noqa: E402
-from ingest_vs_duckdb import write_results  # noqa: E402
-
 
 
 def main() -> None:

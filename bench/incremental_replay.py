@@ -72,9 +72,9 @@ def main() -> None:
     os.environ["DAGSTER_HOME"] = str(lake / "dagster_home")
     os.environ.pop("INFLUX_URL", None)
     os.environ.setdefault("ECOM_SPARK_CONF", "spark.ui.enabled=false")
+    from ecom_assets.commands.materialize import ensure_dagster_home
+    from ecom_assets.commands.replay import run_replay
     from ecom_assets.definitions import BATCH_ASSETS, build_resources
-    from ecom_assets.orchestration import ensure_dagster_home
-    from ecom_assets.replay.runner import run_replay
 
     batch_s = 0.0
     if not (lake / "processed" / "replay_base_customers" / "_SUCCESS").is_file():

@@ -84,17 +84,17 @@ def main() -> None:
     from pyspark.sql import functions as F
 
     from ecom_assets.definitions import build_resources
-    from ecom_assets.incremental.batch_models import recs_models, segmentation
-    from ecom_assets.incremental.hour import active_user_ids, look_up_state
-    from ecom_assets.incremental.recommendations import event_strengths, fold_in_active
-    from ecom_assets.incremental.state import Ledgers
     from ecom_assets.recommendation.exact_top import FIRST_HEAD, HEAD_GROWTH, USERS_PER_BLOCK, NormOrder, best_items
     from ecom_assets.recommendation.fold_in import USERS_PER_BLOCK as FOLD_BLOCK
     from ecom_assets.recommendation.fold_in import solve_users
     from ecom_assets.recommendation.hybrid import CandidateSizes, recent_products
     from ecom_assets.recommendation.user_blend import blend_block, user_inputs
-    from ecom_assets.replay.hour_step import hour_events
-    from ecom_assets.replay.partitions import hour_start
+    from ecom_assets.replay.behaviour.spark_jobs import hour_events
+    from ecom_assets.replay.models.batch_models import recs_models, segmentation
+    from ecom_assets.replay.models.recommendations import event_strengths, fold_in_active
+    from ecom_assets.replay.models.state import Ledgers
+    from ecom_assets.replay.models.update import active_user_ids, look_up_state
+    from ecom_assets.replay.orchestration.partitions import hour_start
     from ecom_assets.segmentation.assignment import segment_name
     from ecom_assets.settings import load_settings
 

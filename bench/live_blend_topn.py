@@ -28,11 +28,10 @@ sys.path.insert(0, str(REPO / "bench"))
 from ingest_vs_duckdb import write_results
 from pyspark.sql import functions as F
 
-from ecom_assets.recommendation.exact_top import NormOrder, best_items, best_per_row
-from ecom_assets.recommendation.exact_top import USERS_PER_BLOCK
 from ecom_assets.ingest.tables import read_raw_events
 from ecom_assets.lake import Lake
 from ecom_assets.recommendation.als import AlsParams, ItemFactors, fit_als, fit_indexers, index_ids
+from ecom_assets.recommendation.exact_top import USERS_PER_BLOCK, NormOrder, best_items, best_per_row
 from ecom_assets.recommendation.interactions import interaction_strengths
 from ecom_assets.resources import SparkResource
 

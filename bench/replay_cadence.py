@@ -42,9 +42,9 @@ from ecom_assets.ingest.generator import generate_dataset, rows_for_scale
 from ecom_assets.ingest.pipeline import ingest_events
 from ecom_assets.lake import Lake
 from ecom_assets.publishing.sinks import V1Sink
-from ecom_assets.replay.partitions import all_hours, parse_hour
-from ecom_assets.replay.sensor import DAILY_JOB_NAME
-from ecom_assets.replay.tags import AFTER_TAG, REPLAY_TAG, REQUESTED_AT_TAG
+from ecom_assets.replay.orchestration.ordering import AFTER_TAG, REPLAY_TAG, REQUESTED_AT_TAG
+from ecom_assets.replay.orchestration.partitions import all_hours, parse_hour
+from ecom_assets.replay.orchestration.sensor import DAILY_JOB_NAME
 
 START, END = "<!-- replay:start -->", "<!-- replay:end -->"
 MODELS_START, MODELS_END = "<!-- replay-models:start -->", "<!-- replay-models:end -->"

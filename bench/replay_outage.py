@@ -29,10 +29,10 @@ from ingest_vs_duckdb import write_results
 from replay_cadence import prepare, stopped_by_guard
 from replay_stack import replay_stack
 
-from ecom_assets.orchestration import root_error_message
-from ecom_assets.replay.partitions import all_hours, parse_hour
-from ecom_assets.replay.sensor import REPLAY_JOB_NAME
-from ecom_assets.replay.tags import AFTER_TAG, ATTEMPT_TAG
+from ecom_assets.commands.materialize import root_error_message
+from ecom_assets.replay.orchestration.ordering import AFTER_TAG, ATTEMPT_TAG
+from ecom_assets.replay.orchestration.partitions import all_hours, parse_hour
+from ecom_assets.replay.orchestration.sensor import REPLAY_JOB_NAME
 
 START, END = "<!-- replay-outage:start -->", "<!-- replay-outage:end -->"
 

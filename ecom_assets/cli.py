@@ -58,7 +58,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_materialize(args: argparse.Namespace) -> int:
     """Materialize the batch graph (or ``--select``) on the persistent Dagster instance."""
-    from ecom_assets.orchestration import materialize_batch
+    from ecom_assets.commands.materialize import materialize_batch
 
     summary = materialize_batch(args.select)
     print(summary.render())
@@ -67,7 +67,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Check Java, Spark, the input and lake folders and InfluxDB, and say what to fix."""
-    from ecom_assets.doctor import run_checks
+    from ecom_assets.commands.doctor import run_checks
 
     results = run_checks(start_spark=not args.no_spark)
     for result in results:
@@ -79,7 +79,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def _hour(text: str) -> str:
     """An hourly partition key from the command line."""
-    from ecom_assets.replay.partitions import parse_hour
+    from ecom_assets.replay.orchestration.partitions import parse_hour
 
     try:
         return parse_hour(text)
@@ -107,11 +107,13 @@ def _seconds(text: str) -> float:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Replay hours of November in order on a cadence (the sensor's job, without the daemon)."""
-    from ecom_assets.replay.assets import replay_state_path
-    from ecom_assets.replay.runner import run_replay
+    from ecom_assets.commands.replay import run_replay
+    from ecom_assets.lake import Lake
+    from ecom_assets.replay.orchestration.clock import replay_state_path
+    from ecom_assets.settings import load_settings
 
     if args.reset:
-        state = replay_state_path()
+        state = replay_state_path(Lake(load_settings().lake_dir))
         if state.is_file():
             state.unlink()
             print(f"replay state reset ({state}); the next hour fixes a new time shift")
@@ -133,7 +135,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_spark(args: argparse.Namespace) -> int:
     """Start, stop or show the local Spark Connect server used by the replay."""
     from ecom_assets.lake import Lake
-    from ecom_assets.replay.warm_up import WARM_UP_HOURS, warm_up_server
+    from ecom_assets.replay.behaviour.warm_up import WARM_UP_HOURS, warm_up_server
     from ecom_assets.resources import spark_server
     from ecom_assets.settings import load_settings
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import dagster as dg
 
 from ecom_assets.behaviour.assets import BEHAVIOUR_ASSETS
-from ecom_assets.incremental.assets import INCREMENTAL_BATCH_ASSETS
 from ecom_assets.ingest.assets import raw_events
 from ecom_assets.recommendation.assets import RECOMMENDATION_ASSETS
-from ecom_assets.replay.assets import DAILY_REPLAY_ASSETS
-from ecom_assets.replay.hour_asset import BEHAVIOUR_KEYS, HOURLY_ASSETS
-from ecom_assets.replay.sensor import DAILY_JOB_NAME, REPLAY_JOB_NAME, build_replay_sensor
+from ecom_assets.replay.behaviour.assets import DAILY_REPLAY_ASSETS
+from ecom_assets.replay.hour import BEHAVIOUR_KEYS, HOURLY_ASSETS
+from ecom_assets.replay.models.assets import INCREMENTAL_BATCH_ASSETS
+from ecom_assets.replay.orchestration.sensor import DAILY_JOB_NAME, REPLAY_JOB_NAME, build_replay_sensor
 from ecom_assets.resources import InfluxResource, LakeResource, SparkResource
 from ecom_assets.segmentation.assets import SEGMENTATION_ASSETS
 from ecom_assets.settings import Settings, load_settings

@@ -27,6 +27,29 @@ TEST_SPARK_CONF = (
 )
 
 
+# Markers for quick feedback: ``pytest -m "not spark and not stack"`` runs in seconds. A test is ``spark``
+# when it starts the local SparkSession (through a fixture that needs it, or a materialization in its
+# module) and ``stack`` when it starts servers (InfluxDB, Spark Connect, the Dagster webserver or
+# daemon, forked run workers). The README's test command runs everything.
+SPARK_FIXTURES = {"spark", "trained_lake", "replayed"}
+STACK_FIXTURES = {"influx_url"}
+SPARK_MODULES = {"test_behaviour", "test_behaviour_assets", "test_incremental", "test_ingest", "test_parsing",
+                 "test_raw_events_asset", "test_recommendation", "test_recommendation_assets", "test_replay",
+                 "test_replay_hourly", "test_segmentation", "test_segmentation_assets"}
+STACK_MODULES = {"test_spark_connect", "test_ui", "test_run_launcher"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test ``spark`` and/or ``stack`` from its module and the fixtures it needs."""
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if module in SPARK_MODULES or fixtures & SPARK_FIXTURES:
+            item.add_marker(pytest.mark.spark)
+        if module in STACK_MODULES or fixtures & STACK_FIXTURES:
+            item.add_marker(pytest.mark.stack)
+
+
 @pytest.fixture(scope="session")
 def spark():
     """A real local SparkSession shared by every test (about 8 s to start once)."""
@@ -169,7 +192,7 @@ def replay_env(env: pytest.MonkeyPatch, trained: TrainedLake) -> None:
 def replayed(trained_lake: TrainedLake) -> TrainedLake:
     """Five hours of the replay (through midnight) with the incremental models, on the trained lake; the
     points are line-protocol files under ``lake/temp/influx/ecommerce_analytics/``."""
-    from ecom_assets.replay.runner import run_replay
+    from ecom_assets.commands.replay import run_replay
 
     with pytest.MonkeyPatch.context() as env:
         replay_env(env, trained_lake)

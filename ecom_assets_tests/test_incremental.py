@@ -13,11 +13,14 @@ import pytest
 from pyspark.sql import Row, SparkSession
 from pyspark.sql import types as T
 
-from ecom_assets.incremental.customers import CUSTOMER_SCHEMA, hour_activity, update_customers
-from ecom_assets.incremental.ledger import HANDOFF_KEEP_SECONDS, Ledger
-from ecom_assets.incremental.online import coverage, online_metrics
-from ecom_assets.incremental.recommendations import event_strengths
-from ecom_assets.incremental.segments import (
+from ecom_assets.commands.replay import run_replay
+from ecom_assets.lake import Lake
+from ecom_assets.recommendation.hybrid import content_scores, recent_products
+from ecom_assets.replay.models.customers import CUSTOMER_SCHEMA, hour_activity, update_customers
+from ecom_assets.replay.models.ledger import HANDOFF_KEEP_SECONDS, Ledger
+from ecom_assets.replay.models.online import coverage, online_metrics
+from ecom_assets.replay.models.recommendations import event_strengths
+from ecom_assets.replay.models.segments import (
     Centres,
     SegmentChange,
     advance,
@@ -25,9 +28,6 @@ from ecom_assets.incremental.segments import (
     nearest_centre,
     sums_by_cluster,
 )
-from ecom_assets.lake import Lake
-from ecom_assets.recommendation.hybrid import content_scores, recent_products
-from ecom_assets.replay.runner import run_replay
 from ecom_assets_tests.conftest import TrainedLake, replay_env
 
 UTC = dt.UTC
@@ -119,7 +119,7 @@ def test_keyed_lookups_match_the_spark_ledger_without_scanning_the_base(spark: S
     # A lake Spark reads but this process cannot (object storage) takes the Spark join instead.
     local_state, _ = ledger.latest_for_keys(spark, day1.replace(hour=3), wanted)
     with pytest.MonkeyPatch.context() as env:
-        env.setattr("ecom_assets.incremental.ledger.is_local", lambda _uri: False)
+        env.setattr("ecom_assets.replay.models.ledger.is_local", lambda _uri: False)
         remote_state, _ = ledger.latest_for_keys(spark, day1.replace(hour=3), wanted)
     assert sorted(remote_state.collect()) == sorted(local_state.collect())
 
@@ -265,7 +265,7 @@ def test_rerunning_an_hour_gives_the_same_state(replayed: TrainedLake, spark: Sp
 def test_a_lake_without_the_batch_graph_gets_a_clear_error(tmp_path: Path) -> None:
     import dagster as dg
 
-    from ecom_assets.incremental.assets import _require_batch_outputs
+    from ecom_assets.replay.models.assets import _require_batch_outputs
     from ecom_assets.resources import LakeResource
 
     with pytest.raises(dg.Failure, match="materialize als_model, content_similarity, hybrid_recs, kmeans_model, "
@@ -280,14 +280,14 @@ def test_live_blend_matches_the_batch_hybrid(replayed: TrainedLake, spark: Spark
     from pyspark.ml.recommendation import ALSModel
     from pyspark.sql import functions as F
 
-    from ecom_assets.incremental.batch_models import recs_models
-    from ecom_assets.incremental.recommendations import fold_in_active, pair_strengths
     from ecom_assets.recommendation.als import Indexers
     from ecom_assets.recommendation.assets import ALS_INDEXERS, ALS_MODEL, read_hybrid_weights
     from ecom_assets.recommendation.fold_in import fold_in_users
     from ecom_assets.recommendation.hybrid import CandidateSizes, HybridInputs, candidates, weights_frame
     from ecom_assets.recommendation.pair_blend import serve_from_pairs
     from ecom_assets.recommendation.user_blend import recommend_per_user
+    from ecom_assets.replay.models.batch_models import recs_models
+    from ecom_assets.replay.models.recommendations import fold_in_active, pair_strengths
     from ecom_assets.resources import LakeResource
     from ecom_assets_tests.blend_reference import joined_blend
 
@@ -346,7 +346,7 @@ def test_live_blend_matches_the_batch_hybrid(replayed: TrainedLake, spark: Spark
 
 
 def test_batch_models_are_loaded_once_until_their_folder_changes(spark: SparkSession, tmp_path: Path) -> None:
-    from ecom_assets.incremental.batch_models import cached
+    from ecom_assets.replay.models.batch_models import cached
 
     folder = tmp_path / "model"
     folder.mkdir()
@@ -366,8 +366,8 @@ def test_segment_constants_scale_and_assign_as_the_saved_pipeline(replayed: Trai
     from pyspark.ml.functions import vector_to_array
     from pyspark.sql import functions as F
 
-    from ecom_assets.incremental.batch_models import segmentation
-    from ecom_assets.incremental.segments import SegmentModel
+    from ecom_assets.replay.models.batch_models import segmentation
+    from ecom_assets.replay.models.segments import SegmentModel
     from ecom_assets.segmentation.assets import MODEL_NAME
     from ecom_assets.segmentation.assignment import load_segmentation
 

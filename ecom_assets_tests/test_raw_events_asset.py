@@ -9,8 +9,8 @@ import dagster as dg
 import pytest
 from pyspark.sql import SparkSession
 
+from ecom_assets.commands.materialize import root_error_message
 from ecom_assets.definitions import BATCH_ASSETS, build_resources
-from ecom_assets.orchestration import root_error_message
 from ecom_assets.settings import load_settings
 
 

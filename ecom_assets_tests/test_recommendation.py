@@ -21,9 +21,9 @@ from ecom_assets.recommendation.als import (
     score_pairs,
     user_index_table,
 )
-from ecom_assets.recommendation.exact_top import FIRST_HEAD, NormOrder, best_items
 from ecom_assets.recommendation.content import isolated_products, price_bands, product_tokens, similar_products
 from ecom_assets.recommendation.content_neighbours import ContentNeighbours
+from ecom_assets.recommendation.exact_top import FIRST_HEAD, NormOrder, best_items
 from ecom_assets.recommendation.hybrid import (
     CandidateSizes,
     Weights,

@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 from pyspark.sql import SparkSession
 
+from ecom_assets.commands.replay import run_replay
 from ecom_assets.definitions import BATCH_ASSETS, build_resources
 from ecom_assets.ingest.generator import generate_dataset
 from ecom_assets.publishing.sinks import V1Sink
-from ecom_assets.replay.clock import RETENTION, offset_weeks_for
-from ecom_assets.replay.runner import run_replay
+from ecom_assets.replay.orchestration.clock import RETENTION, offset_weeks_for
 from ecom_assets.settings import load_settings
 
 
@@ -115,7 +115,7 @@ def test_replayed_hours_reach_influxdb_with_the_right_numbers(replay_lake: Path,
 
 def test_the_hour_keeps_its_behaviour_when_the_models_part_fails(replay_lake: Path, monkeypatch: pytest.MonkeyPatch,
                                                                  tmp_path: Path) -> None:
-    from ecom_assets.replay.hour_asset import replay_hour
+    from ecom_assets.replay.hour import replay_hour
 
     monkeypatch.setenv("ECOM_DATA_DIR", str(replay_lake / "input"))
     monkeypatch.setenv("ECOM_LAKE_DIR", str(replay_lake / "lake"))
@@ -146,7 +146,7 @@ def test_the_day_roll_up_merges_the_hours_session_tables_into_the_raw_scans_tota
     import shutil
 
     from ecom_assets.lake import Lake
-    from ecom_assets.replay.hour_step import day_rollup, hour_events, process_hour
+    from ecom_assets.replay.behaviour.spark_jobs import day_rollup, hour_events, process_hour
 
     lake = Lake(str(tmp_path / "lake"))
     shutil.copytree(replay_lake / "lake" / "raw", tmp_path / "lake" / "raw")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ecom_assets.replay.clock import MARGIN, RETENTION, load_or_start, offset_weeks_for
-from ecom_assets.replay.partitions import REPLAY_END, REPLAY_START, all_hours, parse_hour
+from ecom_assets.replay.orchestration.clock import MARGIN, RETENTION, load_or_start, offset_weeks_for
+from ecom_assets.replay.orchestration.partitions import REPLAY_END, REPLAY_START, all_hours, parse_hour
 
 
 @pytest.mark.parametrize("now", [dt.datetime(2026, 11, 25, 14, tzinfo=dt.UTC), dt.datetime(2030, 2, 3, 1, tzinfo=dt.UTC),

@@ -6,7 +6,7 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
-from ecom_assets.replay.hourly import TREND_DECAY, TREND_STATE_FLOOR, next_trend_state, top_categories
+from ecom_assets.replay.behaviour.metrics import TREND_DECAY, TREND_STATE_FLOOR, next_trend_state, top_categories
 
 STATE = T.StructType([T.StructField("product_id", T.LongType()), T.StructField("baseline", T.DoubleType())])
 SCORES = T.StructType([T.StructField("product_id", T.LongType()), T.StructField("score", T.DoubleType())])

@@ -13,10 +13,18 @@ import yaml
 from dagster._core.test_utils import create_run_for_test
 
 from ecom_assets.definitions import build_resources, defs
-from ecom_assets.replay.hour_asset import BEHAVIOUR_KEYS, replay_hour
-from ecom_assets.replay.ordering import previous_hour_problem
-from ecom_assets.replay.partitions import all_hours
-from ecom_assets.replay.sensor import (
+from ecom_assets.replay.hour import BEHAVIOUR_KEYS, replay_hour
+from ecom_assets.replay.orchestration.ordering import (
+    AFTER_TAG,
+    ATTEMPT_TAG,
+    DUE_AT_TAG,
+    HOURS_LANE,
+    LANE_TAG,
+    REPLAY_TAG,
+    previous_hour_problem,
+)
+from ecom_assets.replay.orchestration.partitions import all_hours
+from ecom_assets.replay.orchestration.sensor import (
     DAILY_JOB_NAME,
     INTERVAL_S,
     MAX_AHEAD,
@@ -29,7 +37,6 @@ from ecom_assets.replay.sensor import (
     replay_tick,
     retry_time,
 )
-from ecom_assets.replay.tags import AFTER_TAG, ATTEMPT_TAG, DUE_AT_TAG, HOURS_LANE, LANE_TAG, REPLAY_TAG
 from ecom_assets.settings import load_settings
 
 # A run still waiting its turn (a test run cannot be QUEUED without a code location behind it).

@@ -90,8 +90,8 @@ import datetime as dt, json, sys
 from pyspark.sql import SparkSession
 from ecom_assets.ingest.tables import read_raw_events
 from ecom_assets.lake import Lake
-from ecom_assets.replay.hour_step import HOUR_COLUMNS
-from ecom_assets.replay.hourly import events_between
+from ecom_assets.replay.behaviour.spark_jobs import HOUR_COLUMNS
+from ecom_assets.replay.behaviour.metrics import events_between
 url, lake = sys.argv[1:]
 session = SparkSession.builder.remote(url).create()  # another session: the cache is the server's
 result = {}
@@ -106,7 +106,7 @@ print(json.dumps(result))
 WARM_UP = """
 import datetime as dt, json, sys
 from ecom_assets.lake import Lake
-from ecom_assets.replay.warm_up import warm_up_server
+from ecom_assets.replay.behaviour.warm_up import warm_up_server
 url, lake, empty = sys.argv[1:]
 first = dt.datetime(2019, 11, 1, tzinfo=dt.UTC)
 done = warm_up_server(url, Lake(lake), hours=2, first=first)

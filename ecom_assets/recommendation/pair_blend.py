@@ -6,7 +6,7 @@ purchases, last seen) pair they have. From those pairs the workers derive what t
 computes as separate jobs, with the same definitions:
 
 - the ALS factors, folded in from the model's event strengths
-  (:func:`ecom_assets.incremental.recommendations.fold_in_active`);
+  (:func:`ecom_assets.replay.models.recommendations.fold_in_active`);
 - the ``sizes.recent`` products touched last, ties by the hybrid's event strength, then product id
   (:func:`ecom_assets.recommendation.hybrid.recent_products`);
 - the purchased products;
@@ -53,7 +53,7 @@ def pair_inputs(users: DataFrame, pairs: DataFrame) -> DataFrame:
 
 
 def strengths(views: np.ndarray, carts: np.ndarray, purchases: np.ndarray, weights: dict[str, float]) -> np.ndarray:
-    """Each pair's implicit strength under ``weights`` (as :func:`~ecom_assets.incremental.recommendations.pair_strengths`)."""
+    """Each pair's implicit strength under ``weights`` (as :func:`~ecom_assets.replay.models.recommendations.pair_strengths`)."""
     return views * weights["view"] + carts * weights["cart"] + purchases * weights["purchase"]
 
 

@@ -5,7 +5,7 @@ segment's popularity): tens of megabytes at full scale. Carried in a UDF's closu
 pickled into every query plan that uses it, sent to the server, hashed again and again while Spark
 plans the query (about 15% of the Spark Connect server's CPU per replayed hour at 10 M rows), and
 unpickled by every task. When the same constants already sit in a local pickle (the replay's
-pack, see :mod:`ecom_assets.incremental.batch_models`), the closure carries only the file's path
+pack, see :mod:`ecom_assets.replay.models.batch_models`), the closure carries only the file's path
 and stamp instead, and each Python worker process loads the file once and keeps it for later tasks
 (workers are reused across tasks, and across hours on a shared Spark Connect session).
 """

@@ -31,9 +31,9 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from ecom_assets.recommendation.exact_top import USERS_PER_BLOCK, NormOrder, best_items, searchable
 from ecom_assets.recommendation.als import ItemFactors
 from ecom_assets.recommendation.content_neighbours import ContentNeighbours
+from ecom_assets.recommendation.exact_top import USERS_PER_BLOCK, NormOrder, best_items, searchable
 from ecom_assets.recommendation.hybrid import UNKNOWN_SEGMENT, CandidateSizes, Weights
 from ecom_assets.recommendation.metrics import K
 from ecom_assets.recommendation.shipped import Shipped

@@ -9,10 +9,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from ecom_assets.ingest.generator.calibration import SHARE_OF_SESSIONS_WITHOUT_ID
 from ecom_assets.ingest.generator.catalog import Catalog
 from ecom_assets.ingest.generator.population import Population
 from ecom_assets.ingest.generator.sessions import EVENT_TYPE_NAMES, EventBatch
-from ecom_assets.ingest.generator.calibration import SHARE_OF_SESSIONS_WITHOUT_ID
 from ecom_assets.schema import CSV_HEADER
 
 HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)

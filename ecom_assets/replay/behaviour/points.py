@@ -1,4 +1,4 @@
-"""Line-protocol points of a replayed hour, built from the small collected results of :mod:`hourly`."""
+"""Line-protocol points of a replayed hour, built from the small collected results of :mod:`~ecom_assets.replay.behaviour.metrics`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable
 
 from ecom_assets.publishing.measurements import PRODUCT_POPULARITY, REPLAY, USER_BEHAVIOR, point
-from ecom_assets.replay.clock import ReplayClock
+from ecom_assets.replay.orchestration.clock import ReplayClock
 
 BEHAVIOUR_FIELDS = ("events", "views", "carts", "purchases", "active_users", "sessions", "buyers", "revenue",
                     "conversion_rate", "cart_rate", "session_duration_mean_s")

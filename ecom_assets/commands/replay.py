@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from ecom_assets.orchestration import ensure_dagster_home, root_error_message
-from ecom_assets.replay.partitions import all_hours, day_completed_by
-from ecom_assets.replay.sensor import DAILY_JOB_NAME, MAX_ATTEMPTS, REPLAY_JOB_NAME, RETRY_BACKOFF_S
-from ecom_assets.replay.tags import ATTEMPT_TAG, DUE_AT_TAG, REPLAY_TAG, REQUESTED_AT_TAG
+from ecom_assets.commands.materialize import ensure_dagster_home, root_error_message
+from ecom_assets.replay.orchestration.ordering import ATTEMPT_TAG, DUE_AT_TAG, REPLAY_TAG, REQUESTED_AT_TAG
+from ecom_assets.replay.orchestration.partitions import all_hours, day_completed_by
+from ecom_assets.replay.orchestration.sensor import DAILY_JOB_NAME, MAX_ATTEMPTS, REPLAY_JOB_NAME, RETRY_BACKOFF_S
 from ecom_assets.settings import Settings, load_settings
 
 

@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
-from ecom_assets.concurrent_jobs import run_concurrently
 from ecom_assets.ingest.tables import read_raw_events
 from ecom_assets.lake import Lake, is_local, local_path
-from ecom_assets.replay.hourly import (
+from ecom_assets.replay.behaviour.metrics import (
     events_between,
     hour_and_minutes,
     merged_sessions,
@@ -34,7 +33,8 @@ from ecom_assets.replay.hourly import (
     top_categories,
     trending,
 )
-from ecom_assets.replay.partitions import REPLAY_END, REPLAY_START, part_name
+from ecom_assets.replay.orchestration.partitions import REPLAY_END, REPLAY_START, part_name
+from ecom_assets.replay.orchestration.parts import run_concurrently
 
 TREND_STATE_SCHEMA = T.StructType([T.StructField("product_id", T.LongType()), T.StructField("baseline", T.DoubleType())])
 SESSION_SCHEMA = T.StructType([

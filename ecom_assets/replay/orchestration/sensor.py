@@ -11,7 +11,7 @@ replay's hours in a one-run lane (``dagster.yaml``: tag ``ecom/lane``, limit 1),
 the hours after the one in flight that are already due (at most ``MAX_AHEAD``): they wait in the queue
 and each starts the moment the previous run ends. Two hours still never run at once, and a queued
 hour carries ``ecom/after_hour``, so it stops at once if the hour before it failed
-(:mod:`ecom_assets.replay.ordering`); the sensor retries the failed hour and queues the following
+(:mod:`ecom_assets.replay.orchestration.ordering`); the sensor retries the failed hour and queues the following
 ones again behind it. Without that lane (another instance configuration), the sensor only requests an
 hour after the previous one succeeded.
 
@@ -30,9 +30,7 @@ from dataclasses import asdict, dataclass, replace
 
 import dagster as dg
 
-from ecom_assets.replay.ordering import latest_hour_run
-from ecom_assets.replay.partitions import all_hours, day_completed_by
-from ecom_assets.replay.tags import (
+from ecom_assets.replay.orchestration.ordering import (
     AFTER_TAG,
     ATTEMPT_TAG,
     DUE_AT_TAG,
@@ -40,7 +38,9 @@ from ecom_assets.replay.tags import (
     LANE_TAG,
     REPLAY_TAG,
     REQUESTED_AT_TAG,
+    latest_hour_run,
 )
+from ecom_assets.replay.orchestration.partitions import all_hours, day_completed_by
 
 REPLAY_JOB_NAME = "november_replay"
 DAILY_JOB_NAME = "november_daily_rollup"

@@ -26,9 +26,9 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.pandas.types import to_arrow_schema
 
-from ecom_assets.incremental import keyed
 from ecom_assets.lake import Lake, is_local, local_path
-from ecom_assets.replay.partitions import REPLAY_START, part_name
+from ecom_assets.replay.models import keyed
+from ecom_assets.replay.orchestration.partitions import REPLAY_START, part_name
 
 PRIORITY = "_priority"
 KEYED_FOLDER = "replay/keyed"  # under temp/: the sorted copies of the bases and snapshots
@@ -146,7 +146,7 @@ class Ledger:
         and whether a part was missing.
 
         On a local lake nothing is scanned whole: the base and the snapshot are binary-searched in their
-        sorted copies (:mod:`ecom_assets.incremental.keyed`), the day's small hourly parts are filtered,
+        sorted copies (:mod:`ecom_assets.replay.models.keyed`), the day's small hourly parts are filtered,
         and the few rows found are handed to Spark. Other lakes join the keys in Spark (:meth:`latest`).
         """
         first = self.keys[0]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ecom_assets.incremental.customers import CUSTOMER_SCHEMA, PAIR_SCHEMA
-from ecom_assets.incremental.ledger import Ledger
-from ecom_assets.incremental.recommendations import SERVED_SCHEMA
 from ecom_assets.lake import Lake
+from ecom_assets.replay.models.customers import CUSTOMER_SCHEMA, PAIR_SCHEMA
+from ecom_assets.replay.models.ledger import Ledger
+from ecom_assets.replay.models.recommendations import SERVED_SCHEMA
 
 BASE_CUSTOMERS = "replay_base_customers"
 BASE_PAIRS = "replay_base_pairs"

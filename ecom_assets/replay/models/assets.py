@@ -1,9 +1,9 @@
 """Incremental models during the replay: evolving segments, learning recommendations, online evaluation.
 
 ``replay_baseline`` (batch) writes October's state once; the hourly assets (:data:`MODEL_SPECS`,
-computed by :func:`publish_models` in the hour's one step, :mod:`ecom_assets.replay.hour_asset`)
+computed by :func:`publish_models` in the hour's one step, :mod:`ecom_assets.replay.hour`)
 carry it through November hour by hour: each depends on its own previous hour, and the state lives in
-ledgers (:mod:`ecom_assets.incremental.ledger`) under processed/replay/.
+ledgers (:mod:`ecom_assets.replay.models.ledger`) under processed/replay/.
 """
 
 
@@ -13,18 +13,18 @@ import dagster as dg
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from ecom_assets.incremental.customers import base_customers, pair_counts
-from ecom_assets.incremental.hour import compact, models_hour
-from ecom_assets.incremental.points import offline_points, online_points, segment_points
-from ecom_assets.incremental.recommendations import served_lists
-from ecom_assets.incremental.state import BASE_CUSTOMERS, BASE_PAIRS, BASE_SERVED, Ledgers
 from ecom_assets.ingest.tables import read_raw_events
 from ecom_assets.lake import is_local, local_path
 from ecom_assets.recommendation.assets import ALS_MODEL, ALS_PARAMS
 from ecom_assets.recommendation.interactions import Window, events_in
-from ecom_assets.replay.assets import replay_clock
-from ecom_assets.replay.partitions import PREVIOUS_HOUR, part_name, partition_key
-from ecom_assets.replay.step_results import Published
+from ecom_assets.replay.models.customers import base_customers, pair_counts
+from ecom_assets.replay.models.points import offline_points, online_points, segment_points
+from ecom_assets.replay.models.recommendations import served_lists
+from ecom_assets.replay.models.state import BASE_CUSTOMERS, BASE_PAIRS, BASE_SERVED, Ledgers
+from ecom_assets.replay.models.update import compact, models_hour
+from ecom_assets.replay.orchestration.clock import replay_clock
+from ecom_assets.replay.orchestration.partitions import PREVIOUS_HOUR, part_name, partition_key
+from ecom_assets.replay.orchestration.parts import Published
 from ecom_assets.resources import InfluxResource, LakeResource, SparkResource
 from ecom_assets.segmentation.assets import MODEL_NAME
 from ecom_assets.settings import load_settings
@@ -134,7 +134,7 @@ def publish_models(session: SparkSession, lake: LakeResource, influx: InfluxReso
                    events: DataFrame) -> Published:
     """One hour of the incremental models (segments, recommendations, their online evaluation), written
     to the ledgers and published to the sink. Spark ML runs here when the saved models are first loaded
-(see :mod:`ecom_assets.incremental.batch_models`), so call it on the session's thread."""
+(see :mod:`ecom_assets.replay.models.batch_models`), so call it on the session's thread."""
     _require_batch_outputs(lake)
     clock = replay_clock(lake.lake, influx.time_mode)
     sink = influx.sink()

@@ -1,4 +1,4 @@
-"""The guard that keeps a queued-ahead hour from running after a failed previous hour.
+"""The replay's run tags, and the guard that keeps a queued-ahead hour from running after a failed previous hour.
 
 The sensor may request hour h+1 while hour h still runs (it then waits in the run queue's one-run
 lane, see ``dagster.yaml``). If h fails, h+1 leaves the queue next; it must not process its hour on
@@ -11,7 +11,18 @@ from collections.abc import Mapping
 
 import dagster as dg
 
-from ecom_assets.replay.tags import AFTER_TAG, REPLAY_TAG
+# Run tags the replay puts on its runs (read by the sensor, by ``replay_progress`` and by the run queue).
+REPLAY_TAG = "ecom/replay"
+ATTEMPT_TAG = "ecom/attempt"
+REQUESTED_AT_TAG = "ecom/requested_at"
+DUE_AT_TAG = "ecom/due_at"  # when the hour was due on the replay's cadence (epoch seconds)
+# Every replayed hour runs in this lane; dagster.yaml limits the lane to one run at a time, so an hour
+# requested while the previous one still runs waits in the queue behind it.
+LANE_TAG = "ecom/lane"
+HOURS_LANE = "november-replay-hours"
+# Set on an hour requested while the previous hour (the tag's value) was still in flight: the hour only
+# proceeds if that previous hour's latest run in the replay succeeded.
+AFTER_TAG = "ecom/after_hour"
 
 
 def latest_hour_run(instance: dg.DagsterInstance, replay: str, hour: str) -> dg.DagsterRun | None:

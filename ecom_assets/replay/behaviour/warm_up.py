@@ -3,7 +3,7 @@
 A new JVM interprets, then compiles, the code an hour runs: measured on the real files' sizes, the
 first sale hour after a start took 9.9 s, the next ones 3.6, 3.2, 2.5 and 2.2 s, then about 2 s.
 ``ecom spark start`` therefore runs a few hours of November through the hour's computations
-(:func:`ecom_assets.replay.hour_step.process_hour`) once the server listens, writing into a scratch
+(:func:`ecom_assets.replay.behaviour.spark_jobs.process_hour`) once the server listens, writing into a scratch
 folder that is removed afterwards: the lake and the replay's state are left untouched.
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pyspark.sql import SparkSession
 
 from ecom_assets.lake import Lake, is_local, local_path
-from ecom_assets.replay.hour_step import hour_events, process_hour
+from ecom_assets.replay.behaviour.spark_jobs import hour_events, process_hour
 
 # The Nov 17 sale's morning: the month's largest hours, so the warm-up runs the hour's code on as many
 # rows as the heaviest replayed hours do.

@@ -23,7 +23,8 @@ import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ecom_assets.replay.partitions import REPLAY_START
+from ecom_assets.lake import Lake, is_local, local_path
+from ecom_assets.replay.orchestration.partitions import REPLAY_START
 
 RETENTION = dt.timedelta(days=30)
 MARGIN = dt.timedelta(days=2)
@@ -81,3 +82,16 @@ def load_or_start(path: Path, mode: str, now: dt.datetime | None = None) -> Repl
     finally:
         tmp.unlink(missing_ok=True)
     return clock
+
+
+def replay_state_path(lake: Lake) -> Path:
+    """The replay state file (``temp/replay/state.json`` of the lake; a local lake is required)."""
+    state = lake.temp("replay/state.json")
+    if not is_local(state):
+        raise ValueError(f"the replay state needs a local lake folder, not {lake.root}")
+    return Path(local_path(state))
+
+
+def replay_clock(lake: Lake, mode: str) -> ReplayClock:
+    """The replay's time mapping, fixed at its first hour (see this module's docstring)."""
+    return load_or_start(replay_state_path(lake), mode)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ecom_assets.incremental.online import ALL_SEGMENTS
 from ecom_assets.publishing.measurements import RECOMMENDATION_METRICS, SEGMENT_EVOLUTION, point
-from ecom_assets.replay.clock import ReplayClock
+from ecom_assets.replay.models.online import ALL_SEGMENTS
+from ecom_assets.replay.orchestration.clock import ReplayClock
 
 EVOLUTION_FIELDS = tuple(SEGMENT_EVOLUTION.fields)
 OFFLINE_FIELDS = ("users", "hit_rate_at_10", "precision_at_10", "recall_at_10", "ndcg_at_10", "map_at_10",

@@ -1,4 +1,4 @@
-"""Independent Spark jobs of one step, submitted together so Spark runs them side by side.
+"""The parts of a replayed hour's step: independent Spark jobs submitted together, and what each part hands back.
 
 A replayed hour is small: each of its queries keeps about one core busy, so two independent queries
 submitted from two threads finish in about the time of the longer one. Spark (embedded through py4j,
@@ -13,7 +13,10 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
+
+import dagster as dg
 
 T = TypeVar("T")
 
@@ -54,3 +57,12 @@ def running_beside(job: Callable[[], T]) -> Iterator[Future[T]]:
         yield pool.submit(job)
     finally:
         pool.shutdown(wait=True)
+
+
+@dataclass
+class Published:
+    """The results (materializations with their checks) of one part of an hour, computed and already
+    written to the sink, and the warnings for the run's log."""
+
+    results: list[dg.MaterializeResult] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)

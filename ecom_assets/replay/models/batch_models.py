@@ -18,9 +18,8 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from pyspark.ml.recommendation import ALSModel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 
-from ecom_assets.incremental.segments import SegmentModel
 from ecom_assets.lake import Lake, is_local, local_path
 from ecom_assets.recommendation.als import AlsParams, ItemFactors
 from ecom_assets.recommendation.assets import ALS_MODEL, ALS_PARAMS, read_hybrid_weights
@@ -28,6 +27,7 @@ from ecom_assets.recommendation.content_neighbours import ContentNeighbours
 from ecom_assets.recommendation.hybrid import CandidateSizes, popular_candidates
 from ecom_assets.recommendation.shipped import Shipped
 from ecom_assets.recommendation.user_blend import BlendTables
+from ecom_assets.replay.models.segments import SegmentModel
 from ecom_assets.resources import LakeResource
 from ecom_assets.segmentation.assets import MODEL_NAME
 from ecom_assets.segmentation.assignment import load_segmentation

@@ -19,9 +19,11 @@ import numpy as np
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from ecom_assets.concurrent_jobs import run_concurrently, running_beside
-from ecom_assets.incremental.batch_models import RecsModels, recs_models, segmentation
-from ecom_assets.incremental.customers import (
+from ecom_assets.lake import Lake
+from ecom_assets.recommendation.hybrid import CandidateSizes
+from ecom_assets.recommendation.pair_blend import serve_from_pairs
+from ecom_assets.replay.models.batch_models import RecsModels, recs_models, segmentation
+from ecom_assets.replay.models.customers import (
     hour_activity,
     merge_pairs,
     pair_counts,
@@ -29,10 +31,10 @@ from ecom_assets.incremental.customers import (
     rfm_features,
     update_customers,
 )
-from ecom_assets.incremental.ledger import written
-from ecom_assets.incremental.online import coverage, online_metrics
-from ecom_assets.incremental.recommendations import stamped
-from ecom_assets.incremental.segments import (
+from ecom_assets.replay.models.ledger import written
+from ecom_assets.replay.models.online import coverage, online_metrics
+from ecom_assets.replay.models.recommendations import stamped
+from ecom_assets.replay.models.segments import (
     CENTRE_SCHEMA,
     Centres,
     SegmentChange,
@@ -43,11 +45,9 @@ from ecom_assets.incremental.segments import (
     nearest_centre,
     sums_by_cluster,
 )
-from ecom_assets.incremental.state import CENTRES, Ledgers
-from ecom_assets.lake import Lake
-from ecom_assets.recommendation.hybrid import CandidateSizes
-from ecom_assets.recommendation.pair_blend import serve_from_pairs
-from ecom_assets.replay.partitions import REPLAY_START, part_name
+from ecom_assets.replay.models.state import CENTRES, Ledgers
+from ecom_assets.replay.orchestration.partitions import REPLAY_START, part_name
+from ecom_assets.replay.orchestration.parts import run_concurrently, running_beside
 from ecom_assets.resources import LakeResource
 from ecom_assets.segmentation.assignment import segment_name
 

@@ -2,42 +2,32 @@
 
 The hourly assets are specified here (:data:`BEHAVIOUR_SPECS`) and computed by
 :func:`publish_behaviour`; they are materialized by the hour's one step,
-:mod:`ecom_assets.replay.hour_asset`, beside the incremental models.
+:mod:`ecom_assets.replay.hour`, beside the incremental models.
 """
 
 import datetime as dt
 import time
 from collections.abc import Mapping
-from pathlib import Path
 
 import dagster as dg
 from pyspark.sql import DataFrame, SparkSession
 
-from ecom_assets.lake import Lake, is_local, local_path
-from ecom_assets.replay.clock import ReplayClock, load_or_start
-from ecom_assets.replay.hour_step import day_rollup, process_hour
-from ecom_assets.replay.partitions import PREVIOUS_HOUR, day_start, november_days, part_name, partition_key
-from ecom_assets.replay.points import behaviour_points, minute_points, popularity_points, replay_point
-from ecom_assets.replay.step_results import Published
-from ecom_assets.replay.tags import ATTEMPT_TAG, DUE_AT_TAG, REQUESTED_AT_TAG
+from ecom_assets.lake import Lake
+from ecom_assets.replay.behaviour.points import behaviour_points, minute_points, popularity_points, replay_point
+from ecom_assets.replay.behaviour.spark_jobs import day_rollup, process_hour
+from ecom_assets.replay.orchestration.clock import replay_clock
+from ecom_assets.replay.orchestration.ordering import ATTEMPT_TAG, DUE_AT_TAG, REQUESTED_AT_TAG
+from ecom_assets.replay.orchestration.partitions import (
+    PREVIOUS_HOUR,
+    day_start,
+    november_days,
+    part_name,
+    partition_key,
+)
+from ecom_assets.replay.orchestration.parts import Published
 from ecom_assets.resources import InfluxResource, LakeResource, SparkResource
-from ecom_assets.settings import load_settings
 
 GROUP = "replay"
-
-
-def replay_state_path(lake: Lake | None = None) -> Path:
-    """The replay state file (``temp/replay/state.json`` of the lake; a local lake is required)."""
-    lake = lake or Lake(load_settings().lake_dir)
-    state = lake.temp("replay/state.json")
-    if not is_local(state):
-        raise ValueError(f"the replay state needs a local lake folder, not {lake.root}")
-    return Path(local_path(state))
-
-
-def replay_clock(lake: Lake, mode: str) -> ReplayClock:
-    """The replay's time mapping, fixed at its first hour (see :mod:`ecom_assets.replay.clock`)."""
-    return load_or_start(replay_state_path(lake), mode)
 
 
 BEHAVIOUR_SPECS = [

@@ -1,11 +1,11 @@
 """One replayed hour in one step: the behaviour assets and the incremental models side by side.
 
 An hour's Spark jobs are small, so each is mostly waiting (planning, scheduling, round trips to the
-server): the behaviour part (:func:`ecom_assets.replay.assets.publish_behaviour`, DataFrame work only)
-runs in a thread beside the models (:func:`ecom_assets.incremental.assets.publish_models`, which
+server): the behaviour part (:func:`ecom_assets.replay.behaviour.assets.publish_behaviour`, DataFrame work only)
+runs in a thread beside the models (:func:`ecom_assets.replay.models.assets.publish_models`, which
 calls Spark ML and so stays on the session's thread). Both read the hour's events, read and cached
 once, and on a Spark Connect server, whose cache outlives the run, the step ends by reading and
-caching the next hour's events (:func:`ecom_assets.replay.hour_step.prefetch_next_hour`), after its own
+caching the next hour's events (:func:`ecom_assets.replay.behaviour.spark_jobs.prefetch_next_hour`), after its own
 points are published, so the next hour's step does not wait for them. The step can be subset
 (``can_subset``) part by part: the replay job without the models (``ECOM_REPLAY_MODELS=off``) selects
 the behaviour assets only. Each part computes its three assets together (they share the hour's jobs
@@ -20,13 +20,12 @@ import time
 
 import dagster as dg
 
-from ecom_assets.concurrent_jobs import running_beside
-from ecom_assets.incremental.assets import MODEL_CHECKS, MODEL_SPECS, publish_models
-from ecom_assets.replay.assets import BEHAVIOUR_CHECKS, BEHAVIOUR_SPECS, publish_behaviour
-from ecom_assets.replay.hour_step import hour_events, prefetch_next_hour
-from ecom_assets.replay.ordering import require_previous_hour
-from ecom_assets.replay.partitions import hour_start, november_hours
-from ecom_assets.replay.step_results import Published
+from ecom_assets.replay.behaviour.assets import BEHAVIOUR_CHECKS, BEHAVIOUR_SPECS, publish_behaviour
+from ecom_assets.replay.behaviour.spark_jobs import hour_events, prefetch_next_hour
+from ecom_assets.replay.models.assets import MODEL_CHECKS, MODEL_SPECS, publish_models
+from ecom_assets.replay.orchestration.ordering import require_previous_hour
+from ecom_assets.replay.orchestration.partitions import hour_start, november_hours
+from ecom_assets.replay.orchestration.parts import Published, running_beside
 from ecom_assets.resources import InfluxResource, LakeResource, SparkResource
 
 BEHAVIOUR_KEYS = frozenset(spec.key for spec in BEHAVIOUR_SPECS)
