@@ -3,7 +3,8 @@
 A reorganisation or a speed-up must leave every output unchanged. Spark writes the same rows under
 new file names (and in another order when tasks finish in another order), so files are not compared
 byte for byte; instead each Parquet table is read whole, its rows sorted on every column and hashed,
-and each point file (``temp/influx/...``) is hashed after sorting its lines. Model folders are hashed
+and each point file (``temp/influx/...``) is hashed after sorting its lines (the ``replay``
+measurement's timings left out: they time the run itself). Model folders are hashed
 through their Parquet data and JSON metadata, with the fields that name a time or a uid removed.
 Run the same commands on the same input with two versions of the code, then compare:
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -27,6 +29,20 @@ import pyarrow.parquet as pq
 # Folders that hold no output: the Dagster instance, caches of the replay, Spark's scratch space.
 SKIPPED = ("dagster_home", "temp/replay", "temp/spark", "temp/checkpoints", "temp/keyed", "temp/handoff")
 VOLATILE_METADATA = ("timestamp", "uid", "sparkVersion")
+# The replay measurement's timings are measurements of the run itself, different on every run.
+VOLATILE_FIELDS = ("step_s", "end_to_end_s", "lag_s")
+
+
+def _stable_point(line: str) -> str:
+    """A line-protocol point without the fields that time the run (string fields may hold spaces and commas)."""
+    head, _, rest = line.partition(" ")
+    while head.endswith("\\"):  # an escaped space in the measurement or a tag
+        more, _, rest = rest.partition(" ")
+        head = f"{head} {more}"
+    fields, _, timestamp = rest.rpartition(" ")
+    pairs = re.findall(r'([^=,]+)=("(?:[^"\\]|\\.)*"|[^,]*)', fields)
+    kept = ",".join(f"{k}={v}" for k, v in pairs if k not in VOLATILE_FIELDS)
+    return f"{head} {kept} {timestamp}"
 
 
 def _table_digest(folder: Path) -> tuple[str, int]:
@@ -58,8 +74,18 @@ def _metadata_digest(file: Path) -> str:
         record = json.loads(line)
         for key in VOLATILE_METADATA:
             record.pop(key, None)
-        lines.append(json.dumps(record, sort_keys=True))
+        # PySpark's default seed is Python's hash() of the class name, salted per process; the seed
+        # actually used is the explicit one in paramMap, which is kept.
+        record.get("defaultParamMap", {}).pop("seed", None)
+        # Stage uids (``StringIndexer_b067dcfa8ca4``) are random and appear inside the params too.
+        lines.append(re.sub(r"([A-Za-z]+)_[0-9a-f]{12}", r"\1", json.dumps(record, sort_keys=True)))
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def _stable_name(name: str) -> str:
+    """A path without what Spark and Spark ML make up on every write: file uuids and stage uids."""
+    name = re.sub(r"part-(\d+)-[0-9a-f-]{36}(-c\d+)?", r"part-\1", name)
+    return re.sub(r"/(\d+_[A-Za-z]+)_[0-9a-f]{12}/", r"/\1/", name)
 
 
 def fingerprint(lake: Path) -> dict[str, str]:
@@ -72,13 +98,13 @@ def fingerprint(lake: Path) -> dict[str, str]:
         if name.startswith(SKIPPED) or "/temp/" in f"/{name}/" and "influx" not in name and "quarantine" not in name:
             continue
         digest, rows = _table_digest(folder)
-        result[name] = f"{rows} rows {digest}"
+        result[_stable_name(name)] = f"{rows} rows {digest}"
     for meta in sorted(lake.rglob("metadata/part-*")):
         name = meta.relative_to(lake).as_posix()
         if not name.startswith(SKIPPED):
-            result[name] = _metadata_digest(meta)
+            result[_stable_name(name)] = _metadata_digest(meta)
     for points in sorted(lake.glob("temp/influx/**/*.lp")):
-        lines = sorted(points.read_text().splitlines())
+        lines = sorted(_stable_point(line) for line in points.read_text().splitlines())
         result[points.relative_to(lake).as_posix()] = hashlib.sha256("\n".join(lines).encode()).hexdigest()
     return result
 

@@ -84,11 +84,11 @@ def main() -> None:
     from pyspark.sql import functions as F
 
     from ecom_assets.definitions import build_resources
-    from ecom_assets.recommendation.exact_top import FIRST_HEAD, HEAD_GROWTH, USERS_PER_BLOCK, NormOrder, best_items
     from ecom_assets.recommendation.fold_in import USERS_PER_BLOCK as FOLD_BLOCK
     from ecom_assets.recommendation.fold_in import solve_users
-    from ecom_assets.recommendation.hybrid import CandidateSizes, recent_products
-    from ecom_assets.recommendation.user_blend import blend_block, user_inputs
+    from ecom_assets.recommendation.hybrid import recent_products
+    from ecom_assets.recommendation.hybrid_definition import CandidateSizes
+    from ecom_assets.recommendation.serving.user_blend import blend_block, user_inputs
     from ecom_assets.replay.behaviour.spark_jobs import hour_events
     from ecom_assets.replay.models.batch_models import recs_models, segmentation
     from ecom_assets.replay.models.recommendations import event_strengths, fold_in_active
@@ -97,6 +97,13 @@ def main() -> None:
     from ecom_assets.replay.orchestration.partitions import hour_start
     from ecom_assets.segmentation.assignment import segment_name
     from ecom_assets.settings import load_settings
+    from ecom_assets.speedups.exact_top import (
+        FIRST_HEAD,
+        HEAD_GROWTH,
+        USERS_PER_BLOCK,
+        NormOrder,
+        best_items,
+    )
 
     resources = build_resources(load_settings())
     lake = resources["lake"]

@@ -31,9 +31,9 @@ from pyspark.sql import functions as F
 from ecom_assets.ingest.tables import read_raw_events
 from ecom_assets.lake import Lake
 from ecom_assets.recommendation.als import AlsParams, ItemFactors, fit_als, fit_indexers, index_ids
-from ecom_assets.recommendation.exact_top import USERS_PER_BLOCK, NormOrder, best_items, best_per_row
 from ecom_assets.recommendation.interactions import interaction_strengths
 from ecom_assets.resources import SparkResource
+from ecom_assets.speedups.exact_top import USERS_PER_BLOCK, NormOrder, best_items, best_per_row
 
 START, END = "<!-- live-blend-topn:start -->", "<!-- live-blend-topn:end -->"
 # Rank and regularisation as AlsConfig's grid fixes them; alpha and the event weights its first choices.

@@ -3,7 +3,7 @@
 1. Generates data at ``--scale`` (1.0 = the real sizes: an average November hour holds ~94 k events,
    the Nov 16-17 sale hours several times more) and ingests it once.
 2. Starts a local InfluxDB 1.x, a Spark Connect server (``ecom spark start``'s code) and
-   ``dagster-daemon`` on a fresh DAGSTER_HOME with the project's dagster.yaml; points the replay
+   ``dagster-daemon`` on a fresh DAGSTER_HOME with the project's dagster.yaml and the warm run launcher; points the replay
    sensor's cursor at ``--from`` and turns the sensor on.
 3. Polls InfluxDB every 0.1 s until ``--hours`` hours have landed, recording when each hour's
    ``replay`` point became queryable against when the sensor requested it.
@@ -175,7 +175,7 @@ def main() -> None:
         "",
         (f"`python bench/replay_cadence.py {command} --hours {args.hours} --from {args.start}`, measured "
          f"{time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores: dagster-daemon with the "
-         "project's dagster.yaml, the replay sensor (10 s), Spark Connect on 127.0.0.1 (driver 8g), InfluxDB "
+         "project's dagster.yaml with the warm run launcher, the replay sensor (10 s), Spark Connect on 127.0.0.1 (driver 8g), InfluxDB "
          f"1.6 local; {len(done)} of {len(wanted)} hours landed."),
         "",
         "| quantity | median | p95 | max | n |",

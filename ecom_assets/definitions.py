@@ -11,7 +11,7 @@ from ecom_assets.replay.behaviour.assets import DAILY_REPLAY_ASSETS
 from ecom_assets.replay.hour import BEHAVIOUR_KEYS, HOURLY_ASSETS
 from ecom_assets.replay.models.assets import INCREMENTAL_BATCH_ASSETS
 from ecom_assets.replay.orchestration.sensor import DAILY_JOB_NAME, REPLAY_JOB_NAME, build_replay_sensor
-from ecom_assets.resources import InfluxResource, LakeResource, SparkResource
+from ecom_assets.resources import InfluxResource, LakeResource, SparkResource, TrainingResource
 from ecom_assets.segmentation.assets import SEGMENTATION_ASSETS
 from ecom_assets.settings import Settings, load_settings
 
@@ -30,7 +30,10 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             local_ip=settings.spark_local_ip,
             session_id_file=settings.spark_session_id_file,
         ),
-        "lake": LakeResource(data_dir=settings.data_dir, root=settings.lake_dir),
+        "lake": LakeResource(data_dir=settings.data_dir, root=settings.lake_dir,
+                             max_quarantine_rate=settings.max_quarantine_rate),
+        "training": TrainingResource(start=settings.training_window.start.isoformat(),
+                                     end=settings.training_window.end.isoformat()),
         "influx": InfluxResource(
             url=settings.influx_url,
             database=settings.influx_database,

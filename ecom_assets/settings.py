@@ -12,6 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# October trains the models; November is replayed.
+DEFAULT_TRAIN_START = "2019-10-01"
+DEFAULT_TRAIN_END = "2019-11-01"
+# Above 1% of quarantined lines the input is more likely the wrong file than a few bad rows.
+DEFAULT_MAX_QUARANTINE_RATE = 0.01
 
 
 def _path_or_uri(name: str, default: Path) -> str:
@@ -115,7 +120,7 @@ def load_settings() -> Settings:
         spark_driver_memory=os.environ.get("ECOM_SPARK_DRIVER_MEMORY", "").strip(),
         spark_local_ip=os.environ.get("SPARK_LOCAL_IP", "").strip() or "127.0.0.1",
         dagster_home=_path_or_uri("DAGSTER_HOME", PROJECT_ROOT / ".dagster_home"),
-        max_quarantine_rate=_float("ECOM_MAX_QUARANTINE_RATE", 0.01),
+        max_quarantine_rate=_float("ECOM_MAX_QUARANTINE_RATE", DEFAULT_MAX_QUARANTINE_RATE),
         influx_url=os.environ.get("INFLUX_URL", "").strip().rstrip("/"),
         influx_database=os.environ.get("INFLUX_DATABASE", "").strip() or "ecommerce_analytics",
         influx_org=os.environ.get("INFLUX_ORG", "").strip() or "ecommerce",
@@ -123,5 +128,6 @@ def load_settings() -> Settings:
         run_dir=_path_or_uri("ECOM_RUN_DIR", PROJECT_ROOT / ".run"),
         replay_time_mode=_choice("ECOM_REPLAY_TIME", ("shifted", "original"), "shifted"),
         replay_models=_choice("ECOM_REPLAY_MODELS", ("on", "off"), "on") == "on",
-        training_window=TrainingWindow(_date("ECOM_TRAIN_START", "2019-10-01"), _date("ECOM_TRAIN_END", "2019-11-01")),
+        training_window=TrainingWindow(_date("ECOM_TRAIN_START", DEFAULT_TRAIN_START),
+                                       _date("ECOM_TRAIN_END", DEFAULT_TRAIN_END)),
     )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame
 
-from ecom_assets.recommendation.hybrid import COMPONENTS, HybridInputs, Weights, blend, score_components
+from ecom_assets.recommendation.hybrid import HybridInputs, blend, score_components
+from ecom_assets.recommendation.hybrid_definition import COMPONENTS, Weights
 from ecom_assets.recommendation.metrics import K, top_k
 
 

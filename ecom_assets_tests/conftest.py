@@ -163,6 +163,7 @@ def trained_lake(tmp_path_factory: pytest.TempPathFactory, spark) -> TrainedLake
     """Generated data (250 k rows, planted tastes and November changes) through the whole batch graph, once."""
     import dagster as dg
 
+    from ecom_assets.commands.materialize import whole_steps
     from ecom_assets.definitions import BATCH_ASSETS, build_resources
     from ecom_assets.ingest.generator import generate_dataset
     from ecom_assets.settings import load_settings
@@ -173,7 +174,7 @@ def trained_lake(tmp_path_factory: pytest.TempPathFactory, spark) -> TrainedLake
     with pytest.MonkeyPatch.context() as env:
         env.setenv("ECOM_DATA_DIR", str(root / "input"))
         env.setenv("ECOM_LAKE_DIR", str(root / "lake"))
-        result = dg.materialize(BATCH_ASSETS, selection=TRAINED_SELECTION, resources=build_resources(load_settings()),
+        result = dg.materialize(BATCH_ASSETS, selection=whole_steps(BATCH_ASSETS, TRAINED_SELECTION), resources=build_resources(load_settings()),
                                 instance=dg.DagsterInstance.ephemeral(), run_config=TRAINED_RUN_CONFIG,
                                 raise_on_error=False)
     assert result.success

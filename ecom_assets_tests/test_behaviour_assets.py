@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 from pyspark.sql import SparkSession
 
+from ecom_assets.commands.materialize import whole_steps
 from ecom_assets.definitions import BATCH_ASSETS, build_resources
 from ecom_assets.ingest.generator import generate_dataset
 from ecom_assets.settings import load_settings
@@ -23,7 +24,7 @@ def test_behaviour_group_materializes_with_passing_checks(spark: SparkSession, r
     shutil.copy(real_heads[0], isolated_env / "input" / "2019-Oct.csv")
     result = dg.materialize(
         BATCH_ASSETS,
-        selection=["raw_events", *BEHAVIOUR_TABLES],
+        selection=whole_steps(BATCH_ASSETS, ["raw_events", *BEHAVIOUR_TABLES]),
         resources=build_resources(load_settings()),
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,

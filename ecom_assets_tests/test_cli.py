@@ -89,17 +89,18 @@ def test_doctor_reports_each_component(spark: SparkSession, isolated_env: Path, 
     assert "ok   dagster:" in out
 
 
-def test_doctor_warns_about_an_instance_without_the_warm_launcher(isolated_env: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    """A DAGSTER_HOME set up before the warm launcher existed is pointed at the section to copy."""
+def test_doctor_says_which_run_launcher_the_instance_uses(isolated_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Dagster's default launcher is fine (the warm one is opt-in): the doctor says how to opt in."""
     home = isolated_env / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     monkeypatch.setenv("INFLUX_URL", "")
     assert main(["doctor", "--no-spark"]) == 0
     out = capsys.readouterr().out
-    assert "WARN dagster:" in out and "copy the run_launcher section" in out
-    (home / "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
+    assert "ok   dagster:" in out and "default run launcher" in out and "dagster-warm-launcher.yaml" in out
+    (home / "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text()
+                                       + (REPO_ROOT / "dagster-warm-launcher.yaml").read_text())
     assert main(["doctor", "--no-spark"]) == 0
     out = capsys.readouterr().out
     assert "ok   dagster:" in out and "forked from the warm run worker" in out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ecom_assets.recommendation.exact_top import NormOrder, best_items, best_per_row, searchable
+from ecom_assets.speedups.exact_top import NormOrder, best_items, best_per_row, searchable
 
 
 def _factors(n_items: int, rank: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -281,18 +281,18 @@ def test_live_blend_matches_the_batch_hybrid(replayed: TrainedLake, spark: Spark
     from pyspark.sql import functions as F
 
     from ecom_assets.recommendation.als import Indexers
-    from ecom_assets.recommendation.assets import ALS_INDEXERS, ALS_MODEL, read_hybrid_weights
     from ecom_assets.recommendation.fold_in import fold_in_users
-    from ecom_assets.recommendation.hybrid import CandidateSizes, HybridInputs, candidates, weights_frame
-    from ecom_assets.recommendation.pair_blend import serve_from_pairs
-    from ecom_assets.recommendation.user_blend import recommend_per_user
+    from ecom_assets.recommendation.hybrid import HybridInputs, candidates, weights_frame
+    from ecom_assets.recommendation.serving.pair_blend import serve_from_pairs
+    from ecom_assets.recommendation.serving.user_blend import recommend_per_user
+    from ecom_assets.recommendation.stored import ALS_INDEXERS, ALS_MODEL, read_hybrid_weights
     from ecom_assets.replay.models.batch_models import recs_models
     from ecom_assets.replay.models.recommendations import fold_in_active, pair_strengths
     from ecom_assets.resources import LakeResource
     from ecom_assets_tests.blend_reference import joined_blend
 
     lake = LakeResource(data_dir=str(replayed.root / "input"), root=str(replayed.root / "lake"))
-    models = recs_models(spark, lake, CandidateSizes())
+    models = recs_models(spark, lake)
     assert (replayed.root / "lake" / "temp" / "replay" / "batch_models.pkl").is_file()
     # The Python workers read the blend's constants from the pack, not from the UDFs' closures.
     assert models.shipped_blend.path is not None and models.shipped_blend.value is None

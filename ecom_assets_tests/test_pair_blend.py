@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 import pyarrow as pa
 
-from ecom_assets.recommendation.pair_blend import _PairBlock, latest_products, strengths
+from ecom_assets.recommendation.serving.pair_blend import _PairBlock, latest_products, strengths
 
 NO_TIME = np.iinfo(np.int64).min
 

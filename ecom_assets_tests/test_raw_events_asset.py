@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 from pyspark.sql import SparkSession
 
-from ecom_assets.commands.materialize import root_error_message
+from ecom_assets.commands.materialize import root_error_message, whole_steps
 from ecom_assets.definitions import BATCH_ASSETS, build_resources
 from ecom_assets.settings import load_settings
 
@@ -18,7 +18,7 @@ def materialize(selection: str = "raw_events") -> dg.ExecuteInProcessResult:
     """Materialize with resources built from the current environment on a throwaway instance."""
     return dg.materialize(
         BATCH_ASSETS,
-        selection=selection,
+        selection=whole_steps(BATCH_ASSETS, selection),
         resources=build_resources(load_settings()),
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,

@@ -22,17 +22,11 @@ from ecom_assets.recommendation.als import (
     user_index_table,
 )
 from ecom_assets.recommendation.content import isolated_products, price_bands, product_tokens, similar_products
-from ecom_assets.recommendation.content_neighbours import ContentNeighbours
-from ecom_assets.recommendation.exact_top import FIRST_HEAD, NormOrder, best_items
-from ecom_assets.recommendation.hybrid import (
-    CandidateSizes,
-    Weights,
-    build_inputs,
-    candidates,
-    content_scores,
-    weights_frame,
-)
+from ecom_assets.recommendation.hybrid import build_inputs, candidates, content_scores, weights_frame
+from ecom_assets.recommendation.hybrid_definition import CandidateSizes, Weights
 from ecom_assets.recommendation.interactions import interaction_strengths
+from ecom_assets.recommendation.serving.content_neighbours import ContentNeighbours
+from ecom_assets.speedups.exact_top import FIRST_HEAD, NormOrder, best_items
 from ecom_assets_tests.blend_reference import joined_blend
 
 ATTRIBUTES = "product_id long, category_id long, category_code string, brand string, price double"
@@ -233,7 +227,7 @@ def test_shipped_constants_load_from_the_pack_once_and_refuse_a_rebuilt_one(tmp_
     import pickle
 
     from ecom_assets.recommendation.als import ItemFactors
-    from ecom_assets.recommendation.shipped import Shipped, StalePackError, load_pack
+    from ecom_assets.speedups.shipped import Shipped, StalePackError, load_pack
 
     matrix = np.arange(600, dtype=np.float32).reshape(3, 200)
     items = ItemFactors(np.arange(3), matrix, matrix.T.astype(np.float64) @ matrix)

@@ -54,15 +54,21 @@ def test_served_lists_equal_the_blend_written_as_spark_joins(spark: SparkSession
                                                             monkeypatch) -> None:
     """``hybrid_recs`` (one row per user through the numpy pass) serves every training user the same
     top-10, with the same scores, as the blend's definition in Spark joins on the model's own factors."""
-    from ecom_assets.recommendation.assets import _final_inputs, _final_interactions, read_hybrid_weights
-    from ecom_assets.recommendation.hybrid import CandidateSizes, candidates, weights_frame
-    from ecom_assets.resources import LakeResource
+    from ecom_assets.recommendation.hybrid import candidates, weights_frame
+    from ecom_assets.recommendation.interactions import Window
+    from ecom_assets.recommendation.stored import (
+        read_hybrid_settings,
+        read_hybrid_weights,
+        trained_inputs,
+        training_interactions,
+    )
+    from ecom_assets.resources import LakeResource, TrainingResource
     from ecom_assets_tests.blend_reference import joined_blend
 
-    monkeypatch.setenv("ECOM_LAKE_DIR", str(trained_lake.root / "lake"))
     lake = LakeResource(data_dir=str(trained_lake.root / "input"), root=str(trained_lake.root / "lake"))
-    interactions = _final_interactions(spark, lake)
-    inputs = _final_inputs(spark, lake, CandidateSizes(), interactions)
+    window = Window(TrainingResource().window.start, TrainingResource().window.end)
+    interactions = training_interactions(spark, lake, window)
+    inputs = trained_inputs(spark, lake, window.end, read_hybrid_settings(spark, lake), interactions)
     weights, fallback = read_hybrid_weights(spark, lake)
     reference = joined_blend(inputs, candidates(inputs, interactions.select("user_id")), weights_frame(spark, weights),
                              fallback)

@@ -8,7 +8,7 @@ import math
 import pytest
 from pyspark.sql import SparkSession
 
-from ecom_assets.recommendation.hybrid import Weights, weight_grid
+from ecom_assets.recommendation.hybrid_definition import Weights, weight_grid
 from ecom_assets.recommendation.interactions import Window, holdout_window, rolling_folds
 from ecom_assets.recommendation.metrics import catalogue_coverage, per_user_metrics, ranking_metrics, sampled_hit_rate
 from ecom_assets.recommendation.tuning import FoldData, choose_weights, training_sample

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from pyspark.sql import SparkSession
 
+from ecom_assets.commands.materialize import whole_steps
 from ecom_assets.commands.replay import run_replay
 from ecom_assets.definitions import BATCH_ASSETS, build_resources
 from ecom_assets.ingest.generator import generate_dataset
@@ -55,7 +56,7 @@ def replay_lake(tmp_path_factory: pytest.TempPathFactory, spark: SparkSession) -
     with pytest.MonkeyPatch.context() as env:
         env.setenv("ECOM_DATA_DIR", str(root / "input"))
         env.setenv("ECOM_LAKE_DIR", str(root / "lake"))
-        assert dg.materialize(BATCH_ASSETS, selection=["raw_events"], resources=build_resources(load_settings()),
+        assert dg.materialize(BATCH_ASSETS, selection=whole_steps(BATCH_ASSETS, ["raw_events"]), resources=build_resources(load_settings()),
                               instance=dg.DagsterInstance.ephemeral()).success
     return root
 

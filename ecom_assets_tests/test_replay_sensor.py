@@ -24,13 +24,12 @@ from ecom_assets.replay.orchestration.ordering import (
     previous_hour_problem,
 )
 from ecom_assets.replay.orchestration.partitions import all_hours
+from ecom_assets.replay.orchestration.retry import MAX_ATTEMPTS, RETRY_BACKOFF_S
 from ecom_assets.replay.orchestration.sensor import (
     DAILY_JOB_NAME,
     INTERVAL_S,
     MAX_AHEAD,
-    MAX_ATTEMPTS,
     REPLAY_JOB_NAME,
-    RETRY_BACKOFF_S,
     SENSOR_NAME,
     ReplayCursor,
     hours_wait_in_one_lane,

@@ -172,8 +172,10 @@ def test_a_worker_that_cannot_load_the_code_says_why(instance, code, tmp_path):
 
 
 def test_the_project_instance_forks_the_projects_runs(tmp_path):
-    """The project's dagster.yaml builds a warm launcher that preloads the definitions the workspace loads."""
-    (tmp_path / "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
+    """The project's dagster.yaml with the opt-in section builds a warm launcher that preloads the definitions
+    the workspace loads."""
+    (tmp_path / "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text()
+                                           + (REPO_ROOT / "dagster-warm-launcher.yaml").read_text())
     workspace = yaml.safe_load((REPO_ROOT / "workspace.yaml").read_text())
     loaded = [location["python_module"]["module_name"] for location in workspace["load_from"]]
     with dg.DagsterInstance.from_config(str(tmp_path)) as project_instance:

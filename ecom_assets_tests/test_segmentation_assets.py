@@ -8,6 +8,7 @@ import dagster as dg
 from pyspark.ml import PipelineModel
 from pyspark.sql import SparkSession
 
+from ecom_assets.commands.materialize import whole_steps
 from ecom_assets.definitions import BATCH_ASSETS, build_resources
 from ecom_assets.ingest.generator import generate_dataset
 from ecom_assets.settings import load_settings
@@ -17,7 +18,8 @@ def test_segmentation_group_materializes(spark: SparkSession, isolated_env: Path
     generate_dataset(isolated_env / "input", 60_000, seed=9, progress=False)
     result = dg.materialize(
         BATCH_ASSETS,
-        selection=["raw_events", "rfm_table", "kmeans_model", "segment_profiles", "user_segments"],
+        selection=whole_steps(BATCH_ASSETS, ["raw_events", "rfm_table", "kmeans_model", "segment_profiles",
+                                             "user_segments"]),
         resources=build_resources(load_settings()),
         instance=dg.DagsterInstance.ephemeral(),
         run_config={"ops": {"kmeans_model": {"config": {"k_min": 3, "k_max": 4, "sweep_sample_rows": 5000}}}},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ecom_assets.sorted_lookup import (
+from ecom_assets.speedups.sorted_lookup import (
     SortedMap,
     index_in,
     order_within_runs,
@@ -15,7 +15,6 @@ from ecom_assets.sorted_lookup import (
     run_numbers,
     run_starts,
     sorted_unique,
-    unique_codes,
 )
 
 
@@ -59,14 +58,6 @@ def test_entries_read_any_array_aligned_with_the_keys() -> None:
     assert entries.tolist() == [1, -1, 0]
     aligned = np.array([1.5, 2.5, 3.5])  # one value per key, in key order (10, 20, 30)
     assert read_at(aligned, entries, 0.0).tolist() == [2.5, 0.0, 1.5]
-
-
-def test_unique_codes_equal_numpy_unique_with_inverse() -> None:
-    values = np.random.default_rng(3).integers(-50, 50, 5_000)
-    unique, codes = unique_codes(values)
-    expected, inverse = np.unique(values, return_inverse=True)
-    assert unique.tolist() == expected.tolist() and codes.tolist() == inverse.tolist()
-    assert [len(a) for a in unique_codes(np.array([], dtype=np.int64))] == [0, 0]
 
 
 def test_order_within_runs_equals_a_stable_lexsort_with_many_ties() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +69,20 @@ def ensure_dagster_home(settings: Settings) -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
+def whole_steps(assets: Sequence[dg.AssetsDefinition], selection: str | Sequence[str] | None
+                ) -> list[dg.AssetKey] | None:
+    """The keys of ``selection`` (a Dagster selection string or names) plus every key computed in the same
+    step as one of them: an asset that writes tables beside its main one (``raw_events`` and its
+    quarantine, ``hybrid_recs`` and its weights, ...) always runs whole, as the UI runs it."""
+    if selection is None:
+        return None
+    selected = set(dg.AssetSelection.from_coercible(selection).resolve(list(assets)))
+    for definition in assets:
+        if not definition.can_subset and selected & set(definition.keys):
+            selected |= set(definition.keys)
+    return sorted(selected, key=lambda key: key.to_user_string())
+
+
 def materialize_batch(selection: str | None = None, settings: Settings | None = None) -> MaterializeSummary:
     """Materialize the batch assets (or ``selection``) and summarise materializations and checks."""
     from ecom_assets.definitions import BATCH_ASSETS, build_resources
@@ -76,7 +91,7 @@ def materialize_batch(selection: str | None = None, settings: Settings | None = 
     instance = ensure_dagster_home(settings)
     result = dg.materialize(
         BATCH_ASSETS,
-        selection=selection,
+        selection=whole_steps(BATCH_ASSETS, selection),
         instance=instance,
         resources=build_resources(settings),
         raise_on_error=False,

@@ -17,7 +17,8 @@ import dagster as dg
 from ecom_assets.commands.materialize import ensure_dagster_home, root_error_message
 from ecom_assets.replay.orchestration.ordering import ATTEMPT_TAG, DUE_AT_TAG, REPLAY_TAG, REQUESTED_AT_TAG
 from ecom_assets.replay.orchestration.partitions import all_hours, day_completed_by
-from ecom_assets.replay.orchestration.sensor import DAILY_JOB_NAME, MAX_ATTEMPTS, REPLAY_JOB_NAME, RETRY_BACKOFF_S
+from ecom_assets.replay.orchestration.retry import MAX_ATTEMPTS, RETRY_BACKOFF_S, RetryRule
+from ecom_assets.replay.orchestration.sensor import DAILY_JOB_NAME, REPLAY_JOB_NAME
 from ecom_assets.settings import Settings, load_settings
 
 
@@ -53,10 +54,12 @@ def run_replay(count: int, start: str | None = None, interval_s: float = 10.0, s
                log: Callable[[str], None] = print, max_attempts: int = MAX_ATTEMPTS,
                retry_backoff_s: float = RETRY_BACKOFF_S) -> ReplaySummary:
     """Run ``count`` hours from ``start`` (default: where the last replay stopped), one every ``interval_s``;
-    a failed hour is retried after ``retry_backoff_s``, doubled for each further attempt (as the sensor does)."""
+    a failed hour is retried by the replay's retry rule (:mod:`ecom_assets.replay.orchestration.retry`), as
+    the sensor does; ``max_attempts`` and ``retry_backoff_s`` change it (the tests shorten the waits)."""
     from ecom_assets.definitions import build_definitions
 
     settings = settings or load_settings()
+    rule = RetryRule(max_attempts, retry_backoff_s)
     instance = ensure_dagster_home(settings)
     definitions = build_definitions(settings)
     job = definitions.resolve_job_def(REPLAY_JOB_NAME)
@@ -70,9 +73,9 @@ def run_replay(count: int, start: str | None = None, interval_s: float = 10.0, s
     began = time.time()
     for position, key in enumerate(todo):
         requested = time.time()
-        for attempt in range(1, max_attempts + 1):
+        for attempt in range(1, rule.max_attempts + 1):
             if attempt > 1:
-                time.sleep(retry_backoff_s * 2 ** (attempt - 2))
+                time.sleep(rule.delay_after(attempt - 1))
             result = job.execute_in_process(
                 partition_key=key, instance=instance, raise_on_error=False,
                 tags={REPLAY_TAG: replay_id, ATTEMPT_TAG: str(attempt), REQUESTED_AT_TAG: f"{requested:.3f}",

@@ -1,18 +1,10 @@
 """The ``raw_events`` asset and its checks: validated ingest of the month CSVs into ``raw/``."""
 
 import dagster as dg
-from pyspark.sql import functions as F
 
-from ecom_assets.ingest.parsing import RAW_EVENTS_SCHEMA
-from ecom_assets.ingest.pipeline import QUARANTINE_COLUMNS, IngestReport, ingest_events
+from ecom_assets.ingest import checks
+from ecom_assets.ingest.pipeline import IngestReport, ingest_events
 from ecom_assets.resources import LakeResource, SparkResource
-from ecom_assets.settings import load_settings
-
-REQUIRED_COLUMNS = ("event_time", "event_type", "product_id", "price", "user_id")
-CHECK_SCHEMA = "schema_and_types"
-CHECK_REQUIRED = "required_columns_not_null"
-CHECK_CONSERVATION = "rows_conserved"
-CHECK_QUARANTINE_RATE = "quarantine_rate_below_threshold"
 
 
 def _reason_table(report: IngestReport) -> str:
@@ -24,81 +16,27 @@ def _reason_table(report: IngestReport) -> str:
     return "\n".join(lines)
 
 
-@dg.asset(
-    group_name="ingest",
-    kinds={"spark", "parquet"},
-    check_specs=[
-        dg.AssetCheckSpec(CHECK_SCHEMA, asset="raw_events", description="raw/ has the expected columns and types."),
-        dg.AssetCheckSpec(
-            CHECK_REQUIRED, asset="raw_events", description="No null in event_time, event_type, product_id, price, user_id."
-        ),
-        dg.AssetCheckSpec(
-            CHECK_CONSERVATION,
-            asset="raw_events",
-            description="Lines read = rows accepted (counted again in raw/) + rows quarantined (counted again in temp/quarantine/).",
-        ),
-        dg.AssetCheckSpec(
-            CHECK_QUARANTINE_RATE,
-            asset="raw_events",
-            blocking=True,
-            description="The share of rejected lines stays below ECOM_MAX_QUARANTINE_RATE (default 1%).",
-        ),
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec("raw_events", group_name="ingest", kinds={"spark", "parquet"}, description=(
+            "Every event of the month CSVs, validated and typed, as Parquet partitioned by event_date (UTC) "
+            "under raw/events.")),
+        dg.AssetSpec("quarantined_lines", group_name="ingest", kinds={"parquet"}, description=(
+            "The input lines that could not be parsed or broke the schema, with their file, line number and "
+            "reason (temp/quarantine/events); re-materializing raw_events replaces both.")),
     ],
+    check_specs=checks.RAW_EVENT_CHECKS,
 )
-def raw_events(context: dg.AssetExecutionContext, spark: SparkResource, lake: LakeResource) -> dg.MaterializeResult:
-    """Every event of the month CSVs, validated and typed, as Parquet partitioned by ``event_date`` (UTC).
-
-    Lines that cannot be parsed or break the schema are kept in ``temp/quarantine/events`` with
-    their file, line number and reason; re-materializing replaces both outputs.
-    """
+def raw_events(context: dg.AssetExecutionContext, spark: SparkResource, lake: LakeResource):
+    """Validated ingest of the month CSVs into raw/, rejected lines into quarantine."""
     session = spark.get_session()
     files = lake.input_files()
     context.log.info(f"ingesting {len(files)} file(s): {', '.join(files)}")
     report = ingest_events(session, files, lake.lake)
-
-    raw = session.read.parquet(lake.lake.raw_events)
     quarantine = session.read.parquet(lake.lake.quarantine)
-    null_counts = raw.select(
-        [F.count_if(F.col(c).isNull()).alias(c) for c in (*REQUIRED_COLUMNS, "category_code", "brand")]
-    ).collect()[0]
-    rows_in_raw = sum(report.rows_per_month.values())
-    rows_in_quarantine = quarantine.count()
-    expected_types = {f.name: f.dataType.simpleString() for f in RAW_EVENTS_SCHEMA.fields}
-    actual_types = {f.name: f.dataType.simpleString() for f in raw.schema.fields}
-    max_rate = load_settings().max_quarantine_rate
-    null_rate = {c: null_counts[c] / rows_in_raw if rows_in_raw else 0.0 for c in ("category_code", "brand")}
-
-    checks = [
-        dg.AssetCheckResult(
-            check_name=CHECK_SCHEMA,
-            passed=actual_types == expected_types and set(quarantine.columns) == set(QUARANTINE_COLUMNS),
-            metadata={"columns": dg.MetadataValue.json(actual_types)},
-        ),
-        dg.AssetCheckResult(
-            check_name=CHECK_REQUIRED,
-            passed=all(null_counts[c] == 0 for c in REQUIRED_COLUMNS),
-            metadata={
-                **{f"nulls_{c}": int(null_counts[c]) for c in REQUIRED_COLUMNS},
-                **{f"null_rate_{c}": round(rate, 4) for c, rate in null_rate.items()},
-            },
-        ),
-        dg.AssetCheckResult(
-            check_name=CHECK_CONSERVATION,
-            passed=report.conserved and rows_in_raw == report.rows_accepted and rows_in_quarantine == report.rows_quarantined,
-            metadata={
-                "rows_read": report.rows_read,
-                "rows_in_raw": rows_in_raw,
-                "rows_in_quarantine": rows_in_quarantine,
-            },
-        ),
-        dg.AssetCheckResult(
-            check_name=CHECK_QUARANTINE_RATE,
-            passed=report.quarantine_rate <= max_rate,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata={"quarantine_rate": round(report.quarantine_rate, 6), "max_rate": max_rate},
-        ),
-    ]
-    return dg.MaterializeResult(
+    figures = checks.RawFigures.of(session.read.parquet(lake.lake.raw_events), quarantine, report)
+    yield dg.MaterializeResult(
+        asset_key="raw_events",
         metadata={
             "path": dg.MetadataValue.path(lake.lake.raw_events),
             "quarantine_path": dg.MetadataValue.path(lake.lake.quarantine),
@@ -113,8 +51,9 @@ def raw_events(context: dg.AssetExecutionContext, spark: SparkResource, lake: La
             "duplicate_rows": report.duplicate_rows if report.duplicate_rows is not None else -1,
             "first_event_utc": report.first_event or "",
             "last_event_utc": report.last_event or "",
-            "null_rate_category_code": round(null_rate["category_code"], 4),
-            "null_rate_brand": round(null_rate["brand"], 4),
+            **{f"null_rate_{c}": round(rate, 4) for c, rate in figures.null_rate.items()},
         },
-        check_results=checks,
+        check_results=checks.raw_event_results(figures, report, lake.max_quarantine_rate),
     )
+    yield dg.MaterializeResult(asset_key="quarantined_lines", metadata={
+        "path": dg.MetadataValue.path(lake.lake.quarantine), "dagster/row_count": figures.rows_in_quarantine})

@@ -15,8 +15,8 @@ from pyspark.ml.recommendation import ALS, ALSModel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from ecom_assets.recommendation.exact_top import USERS_PER_BLOCK, NormOrder, best_items
-from ecom_assets.sorted_lookup import index_in
+from ecom_assets.speedups.exact_top import USERS_PER_BLOCK, NormOrder, best_items
+from ecom_assets.speedups.sorted_lookup import index_in
 
 SEED = 46
 USER_INDEX = "user_idx"
@@ -215,7 +215,7 @@ def recommend_from_factors(user_factors: DataFrame, model: ALSModel, products: D
 
     The item factors (a model-sized matrix, products x rank) go to the Python workers once; each block
     of users is scored against the head of the catalogue by factor norm, and only the users the head
-    does not settle against more (:func:`~ecom_assets.recommendation.exact_top.best_items`): exactly
+    does not settle against more (:func:`~ecom_assets.speedups.exact_top.best_items`): exactly
     what scoring every item gives, at a few percent of its cost on ALS factors.
     """
     import pandas as pd

@@ -1,25 +1,17 @@
-"""Recommendation assets: ALS, content similarity, the hybrid's top-10 per user and its offline evaluation."""
+"""Recommendation assets: ALS, content similarity, the hybrid's top-10 per user and its offline evaluation.
+
+Each asset reads its inputs, calls the plain functions of this stage (``training``, ``content``,
+``hybrid``, ``serving``, ``evaluation``), writes the tables and reports; the tables written beside the
+main one are assets of their own, so the lineage shows them. Checks: :mod:`.checks`.
+"""
 
 import statistics
 
 import dagster as dg
-from pyspark.ml.recommendation import ALSModel
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import Window as SparkWindow
-from pyspark.sql import functions as F
 
 from ecom_assets.ingest.tables import read_raw_events
-from ecom_assets.lake import Lake
-from ecom_assets.recommendation.als import (
-    USER_INDEX,
-    Indexers,
-    ItemFactors,
-    fit_als,
-    fit_indexers,
-    index_ids,
-    product_index_table,
-    user_index_table,
-)
+from ecom_assets.recommendation import checks, stored
+from ecom_assets.recommendation.als import product_index_table, user_index_table
 from ecom_assets.recommendation.content import (
     isolated_products,
     price_bands,
@@ -27,71 +19,28 @@ from ecom_assets.recommendation.content import (
     product_tokens,
     similar_products,
 )
-from ecom_assets.recommendation.evaluation import (
-    BASELINES,
-    Evaluation,
-    evaluate,
-    evaluated_users,
-    negative_samples,
-    rank_with,
-    restrict,
-    scored_candidates,
-    without_segments,
-)
-from ecom_assets.recommendation.hybrid import (
-    UNKNOWN_SEGMENT,
-    CandidateSizes,
-    HybridInputs,
-    Weights,
-    build_inputs,
-    popular_candidates,
-    score_components,
-    weight_grid,
-    with_segment,
-)
-from ecom_assets.recommendation.interactions import (
-    Window,
-    events_in,
-    ground_truth,
-    holdout_window,
-    interaction_strengths,
-    product_popularity,
-    rolling_folds,
-)
-from ecom_assets.recommendation.metrics import K
-from ecom_assets.recommendation.tuning import (
-    TUNING_TRAIN_USERS_CAP,
-    TUNING_USERS_CAP,
-    als_grid,
-    choose_weights,
-    fold_inputs,
-    grid_metrics,
-    prepare_fold,
-    tune_als,
-)
-from ecom_assets.recommendation.user_blend import BlendTables, recommend_per_user
-from ecom_assets.resources import LakeResource, SparkResource
-from ecom_assets.settings import load_settings
+from ecom_assets.recommendation.evaluation import evaluate_offline
+from ecom_assets.recommendation.hybrid import segment_top_products
+from ecom_assets.recommendation.hybrid_definition import WEIGHT_STEP, CandidateSizes, HybridSettings
+from ecom_assets.recommendation.interactions import Window, events_in, interaction_strengths, product_popularity
+from ecom_assets.recommendation.serving.user_blend import serve_training_users
+from ecom_assets.recommendation.training import AlsSearch, train_als, tune_blend_weights
+from ecom_assets.recommendation.tuning import TUNING_TRAIN_USERS_CAP, TUNING_USERS_CAP
+from ecom_assets.resources import LakeResource, SparkResource, TrainingResource
 from ecom_assets.table_metadata import markdown_preview, table_metadata
 
 GROUP = "recommendation"
-ALS_MODEL = "als"
-ALS_INDEXERS = "als_indexers"
-ALS_PARAMS = "als_params"
-MAX_INT32 = 2**31 - 1
-SAMPLED_HIT_RATE_FLOOR = 0.70
-COVERAGE_FLOOR = 0.01
+DEFAULT_SIZES = CandidateSizes()
 
 
-def _training_window() -> Window:
-    """The models' training days from the settings."""
-    window = load_settings().training_window
-    return Window(window.start, window.end)
+def _window(training: TrainingResource) -> Window:
+    """The training resource's days as the recommenders' window."""
+    return Window(training.window.start, training.window.end)
 
 
-def _fold_model_path(lake: Lake, fold: int) -> str:
-    """Where the chosen ALS parameters' model of one validation fold is kept (for tuning the blend)."""
-    return lake.model(f"als_folds/fold_{fold}")
+def _side_table(key: str, path: str) -> dg.MaterializeResult:
+    """The materialization of a table written beside an asset's main output."""
+    return dg.MaterializeResult(asset_key=key, metadata={"path": dg.MetadataValue.path(path)})
 
 
 class AlsConfig(dg.Config):
@@ -110,81 +59,58 @@ class AlsConfig(dg.Config):
     # Users whose interactions fit each tuning model (evaluated users first); the final fit uses all.
     tuning_train_users: int = TUNING_TRAIN_USERS_CAP
 
+    def search(self) -> AlsSearch:
+        """The grid as the training function takes it."""
+        return AlsSearch(self.ranks, self.reg_params, self.alphas, self.event_weights, self.max_iter, self.folds,
+                         self.tuning_users, self.tuning_train_users)
 
-@dg.asset(
-    group_name=GROUP,
-    deps=["raw_events"],
-    kinds={"spark", "sparkml"},
-    check_specs=[
-        dg.AssetCheckSpec("ids_fit_in_32_bits", asset="als_model", blocking=True,
-                          description="Re-indexed user and product ids are dense ints below 2^31."),
-        dg.AssetCheckSpec("factors_finite", asset="als_model", blocking=True,
-                          description="No NaN or infinite latent factor."),
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec("als_model", group_name=GROUP, deps=["raw_events"], kinds={"spark", "sparkml"}, description=(
+            "Collaborative filtering (Spark ML ALS, implicit feedback) on the training window. Confidence per "
+            "user-product pair = 1 + alpha x (views + carts x c + purchases x p). The cart and purchase strengths "
+            "c and p, rank, regularisation and alpha are chosen by NDCG@10 on rolling validation weeks (train on "
+            "the days before each week, predict its carts and purchases; each week's fits use at most "
+            "tuning_train_users users, the evaluated ones first); the final model is then fitted on the whole "
+            "window, every user. Saved in Spark ML format under models/als with the id indexers "
+            "(models/als_indexers), its parameters (models/als_params) and each validation week's model "
+            "(models/als_folds).")),
+        dg.AssetSpec("als_user_index", group_name=GROUP, deps=["als_model"], kinds={"parquet"},
+                     description="(user_id, user_idx): the ALS model's dense user index (processed/als_user_index)."),
+        dg.AssetSpec("als_product_index", group_name=GROUP, deps=["als_model"], kinds={"parquet"},
+                     description="(product_id, product_idx): the ALS model's dense product index "
+                                 "(processed/als_product_index)."),
     ],
+    check_specs=checks.ALS_CHECKS,
 )
-def als_model(context: dg.AssetExecutionContext, config: AlsConfig, spark: SparkResource,
-              lake: LakeResource) -> dg.MaterializeResult:
-    """Collaborative filtering (Spark ML ALS, implicit feedback) on the training window.
-
-    Confidence per user-product pair = 1 + alpha x (views + carts x c + purchases x p). The cart and
-    purchase strengths c and p, rank, regularisation and alpha are chosen by NDCG@10 on rolling
-    validation weeks (train on the days before each week, predict its carts and purchases; each week's
-    fits use at most ``tuning_train_users`` users, the evaluated ones first); the final model is then
-    fitted on the whole window, every user. Saved in Spark ML format under models/als with the id
-    indexers (models/als_indexers).
-    """
+def als_model(context: dg.AssetExecutionContext, config: AlsConfig, spark: SparkResource, lake: LakeResource,
+              training: TrainingResource):
+    """ALS tuned on validation weeks, then fitted on the whole training window."""
     session = spark.get_session()
-    events = read_raw_events(session, lake.lake)
-    training = _training_window()
-    folds = [prepare_fold(events, fold, config.tuning_users) for fold in rolling_folds(training, config.folds)]
-    if not folds:
-        raise dg.Failure(description=f"the training window {training} is too short for a validation week")
-    schemes = [(float(w[0]), float(w[1])) for w in config.event_weights]
-    if any(len(w) != 2 or min(w) <= 0 for w in config.event_weights):
-        raise dg.Failure(description=f"event_weights must be [cart, purchase] pairs of positive numbers, "
-                         f"got {config.event_weights}")
-    grid = als_grid(config.ranks, config.reg_params, config.alphas, config.max_iter, schemes)
-    best, trials, fold_models = tune_als(folds, grid, config.tuning_train_users, log=context.log.info)
-    for f, (model, indexers) in fold_models.items():
-        model.write().overwrite().save(f"{_fold_model_path(lake.lake, f)}/als")
-        indexers.save(f"{_fold_model_path(lake.lake, f)}/indexers")
-
-    interactions = interaction_strengths(events_in(events, training), best.params.event_weights()).cache()
-    indexers = fit_indexers(interactions)
-    ratings = index_ids(indexers, interactions).select("user_idx", "product_idx", "strength")
-    model = fit_als(ratings, best.params)
-    model.write().overwrite().save(lake.lake.model(ALS_MODEL))
-    indexers.save(lake.lake.model(ALS_INDEXERS))
-    best.params.save(session, lake.lake.model(ALS_PARAMS))
-    lake.write_processed(user_index_table(indexers, interactions), "als_user_index")
-    lake.write_processed(product_index_table(indexers, interactions), "als_product_index")
-    users, products = len(indexers.users.labelsArray[0]), len(indexers.products.labelsArray[0])
-    finite = lambda frame: frame.where(F.exists("features", lambda x: F.isnan(x) | (F.abs(x) == float("inf")))).count()
-    bad_factors = finite(model.userFactors) + finite(model.itemFactors)
-    trial_table = {t.params.label(): {"mean_ndcg_at_10": round(t.mean_ndcg, 5),
-                                      "fold_ndcg_at_10": [round(m.ndcg_at_10, 5) for m in t.fold_metrics]}
-                   for t in trials}
-    return dg.MaterializeResult(
-        metadata={
-            "path": dg.MetadataValue.path(lake.lake.model(ALS_MODEL)),
-            "params": dg.MetadataValue.json(best.params.as_dict()),
-            "event_weights": dg.MetadataValue.json(best.params.event_weights()),
-            "validation_ndcg_at_10": round(best.mean_ndcg, 5),
-            "validation_ndcg_at_10_fold_spread": round(best.ndcg_spread, 5),
-            "validation_weeks": dg.MetadataValue.json([str(f.fold.evaluate) for f in folds]),
-            "grid": dg.MetadataValue.json(trial_table),
-            "users": users,
-            "products": products,
-            "training_pairs": interactions.count(),
-            "training_window": str(training),
-        },
-        check_results=[
-            dg.AssetCheckResult(check_name="ids_fit_in_32_bits", passed=max(users, products) <= MAX_INT32,
-                                metadata={"users": users, "products": products}),
-            dg.AssetCheckResult(check_name="factors_finite", passed=bad_factors == 0,
-                                metadata={"rows_with_bad_factors": bad_factors}),
-        ],
-    )
+    window = _window(training)
+    trained = train_als(read_raw_events(session, lake.lake), window, config.search(), log=context.log.info)
+    for f, (model, indexers) in trained.fold_models.items():
+        model.write().overwrite().save(f"{stored.fold_model_path(lake.lake, f)}/als")
+        indexers.save(f"{stored.fold_model_path(lake.lake, f)}/indexers")
+    trained.model.write().overwrite().save(lake.lake.model(stored.ALS_MODEL))
+    trained.indexers.save(lake.lake.model(stored.ALS_INDEXERS))
+    trained.best.params.save(session, lake.lake.model(stored.ALS_PARAMS))
+    users = lake.write_processed(user_index_table(trained.indexers, trained.interactions), "als_user_index")
+    products = lake.write_processed(product_index_table(trained.indexers, trained.interactions), "als_product_index")
+    yield dg.MaterializeResult(asset_key="als_model", metadata={
+        "path": dg.MetadataValue.path(lake.lake.model(stored.ALS_MODEL)),
+        "params": dg.MetadataValue.json(trained.best.params.as_dict()),
+        "event_weights": dg.MetadataValue.json(trained.best.params.event_weights()),
+        "validation_ndcg_at_10": round(trained.best.mean_ndcg, 5),
+        "validation_ndcg_at_10_fold_spread": round(trained.best.ndcg_spread, 5),
+        "validation_weeks": dg.MetadataValue.json([str(f.fold.evaluate) for f in trained.folds]),
+        "grid": dg.MetadataValue.json(trained.grid_table()),
+        "users": trained.users, "products": trained.products,
+        "training_pairs": trained.interactions.count(), "training_window": str(window),
+    }, check_results=checks.als_results(trained, trained.rows_with_bad_factors()))
+    yield _side_table("als_user_index", users)
+    yield _side_table("als_product_index", products)
 
 
 class ContentConfig(dg.Config):
@@ -193,191 +119,111 @@ class ContentConfig(dg.Config):
     neighbours: int = 20
 
 
-@dg.asset(
-    group_name=GROUP,
-    deps=["raw_events"],
-    kinds={"spark", "parquet"},
-    check_specs=[
-        dg.AssetCheckSpec("neighbours_valid", asset="content_similarity",
-                          description="Similarities in (0, 1], no product is its own neighbour, ranks 1..N."),
-        dg.AssetCheckSpec("every_product_has_neighbours", asset="content_similarity",
-                          description="Every product that shares a category, brand or price band token with "
-                                      "another product has at least one neighbour."),
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec("content_similarity", group_name=GROUP, deps=["raw_events"], kinds={"spark", "parquet"},
+                     description=(
+            "The most similar products of every product by content: TF-IDF over the category levels "
+            "(electronics > electronics.audio > electronics.audio.headphone), category id, brand and a price band "
+            "within the category, compared by cosine. The catalogue is every product in the lake (a shop knows "
+            "its products before anyone views them), so products new in November have neighbours; ties go to "
+            "products popular in the training window.")),
+        dg.AssetSpec("product_attributes", group_name=GROUP, deps=["raw_events"], kinds={"parquet"},
+                     description="Every product's latest category, brand and price, with its price band within its "
+                                 "category (processed/product_attributes): what content similarity compares."),
     ],
+    check_specs=checks.CONTENT_CHECKS,
 )
-def content_similarity(config: ContentConfig, spark: SparkResource, lake: LakeResource) -> dg.MaterializeResult:
-    """The most similar products of every product by content: TF-IDF over the category levels
-    (electronics > electronics.audio > electronics.audio.headphone), category id, brand and a price band
-    within the category, compared by cosine. The catalogue is every product in the lake (a shop knows
-    its products before anyone views them), so products new in November have neighbours; ties go to
-    products popular in the training window."""
+def content_similarity(config: ContentConfig, spark: SparkResource, lake: LakeResource, training: TrainingResource):
+    """Content neighbours of every product, and the product attributes they come from."""
     session = spark.get_session()
     events = read_raw_events(session, lake.lake)
     attributes = price_bands(product_attributes(events)).cache()
-    popularity = product_popularity(interaction_strengths(events_in(events, _training_window())))
+    popularity = product_popularity(interaction_strengths(events_in(events, _window(training))))
     tokens = product_tokens(attributes).cache()
-    neighbours = similar_products(tokens, popularity, config.neighbours)
-    path = lake.write_processed(neighbours, "content_similarity")
-    lake.write_processed(attributes, "product_attributes")
+    path = lake.write_processed(similar_products(tokens, popularity, config.neighbours), "content_similarity")
+    attributes_path = lake.write_processed(attributes, "product_attributes")
     table = lake.read_processed(session, "content_similarity")
-    stats = table.agg(
-        F.count(F.lit(1)).alias("rows"),
-        F.count_distinct("product_id").alias("products"),
-        F.count_if((F.col("similarity") <= 0) | (F.col("similarity") > 1.000001)).alias("bad_similarity"),
-        F.count_if(F.col("product_id") == F.col("similar_product_id")).alias("self"),
-        F.count_if(~F.col("rank").between(1, config.neighbours)).alias("bad_rank"),
-    ).collect()[0]
-    catalogue = attributes.count()
-    isolated = isolated_products(tokens).count()
-    products = int(stats["products"])
-    bad = int(stats["bad_similarity"]) + int(stats["self"]) + int(stats["bad_rank"])
-    return dg.MaterializeResult(
-        metadata=table_metadata(table.orderBy("product_id", "rank"), path, int(stats["rows"]),
-                                catalogue_products=catalogue, products_with_neighbours=products,
-                                isolated_products=isolated,
-                                mean_neighbours=round(int(stats["rows"]) / max(products, 1), 2)),
-        check_results=[
-            dg.AssetCheckResult(check_name="neighbours_valid", passed=bad == 0,
-                                metadata={k: int(stats[k]) for k in ("bad_similarity", "self", "bad_rank")}),
-            dg.AssetCheckResult(check_name="every_product_has_neighbours",
-                                passed=products + isolated == catalogue,
-                                metadata={"catalogue": catalogue, "with_neighbours": products,
-                                          "isolated": isolated}),
-        ],
-    )
+    figures = checks.SimilarityFigures.of(table, config.neighbours)
+    catalogue, isolated = attributes.count(), isolated_products(tokens).count()
+    yield dg.MaterializeResult(
+        asset_key="content_similarity",
+        metadata=table_metadata(table.orderBy("product_id", "rank"), path, figures.rows, catalogue_products=catalogue,
+                                products_with_neighbours=figures.products, isolated_products=isolated,
+                                mean_neighbours=round(figures.rows / max(figures.products, 1), 2)),
+        check_results=checks.content_results(figures, catalogue, isolated))
+    yield _side_table("product_attributes", attributes_path)
 
 
 class HybridConfig(dg.Config):
     """The blend's weight grid, the validation folds (as for ``als_model``) and the candidate pool sizes."""
 
-    weight_step: float = 0.25
+    weight_step: float = WEIGHT_STEP
     folds: int = 2
     tuning_users: int = TUNING_USERS_CAP
-    als_candidates: int = 30
-    recent_products: int = 10
-    popular_candidates: int = 30
+    als_candidates: int = DEFAULT_SIZES.als
+    recent_products: int = DEFAULT_SIZES.recent
+    popular_candidates: int = DEFAULT_SIZES.popular
 
-    def sizes(self) -> CandidateSizes:
-        """The candidate pool sizes."""
-        return CandidateSizes(self.als_candidates, self.recent_products, self.popular_candidates)
-
-
-def _final_interactions(session: SparkSession, lake: LakeResource) -> DataFrame:
-    """The interactions of the whole training window (cached)."""
-    return interaction_strengths(events_in(read_raw_events(session, lake.lake), _training_window())).cache()
+    def settings(self) -> HybridSettings:
+        """The sizes and grid step this run blends with (recorded in ``hybrid_settings``)."""
+        return HybridSettings(CandidateSizes(self.als_candidates, self.recent_products, self.popular_candidates),
+                              self.weight_step)
 
 
-def _final_inputs(session: SparkSession, lake: LakeResource, sizes: CandidateSizes, interactions: DataFrame,
-                  users: DataFrame | None = None) -> HybridInputs:
-    """The blend's inputs learned on the whole training window (content scores of ``users`` only, when given)."""
-    model = ALSModel.load(lake.lake.model(ALS_MODEL))
-    indexers = Indexers.load(lake.lake.model(ALS_INDEXERS))
-    similarity = lake.read_processed(session, "content_similarity")
-    segments = lake.read_processed(session, "user_segments").select("user_id", "segment")
-    as_of = _training_window().end
-    return build_inputs(interactions, similarity, segments, model, indexers, as_of, sizes, users=users)
-
-
-def read_hybrid_weights(session: SparkSession, lake: LakeResource) -> tuple[dict[str, Weights], Weights]:
-    """The per-segment weights written by ``hybrid_recs`` and the fallback (the ``Unknown`` row)."""
-    rows = lake.read_processed(session, "hybrid_weights").collect()
-    weights = {r["segment"]: Weights(r["w_als"], r["w_content"], r["w_popularity"]) for r in rows}
-    return weights, weights[UNKNOWN_SEGMENT]
-
-
-def _served_lists(inputs: HybridInputs, interactions: DataFrame, weights: dict[str, Weights],
-                  fallback: Weights) -> DataFrame:
-    """Every training user's top-10 under the chosen weights, one row per user through
-    :func:`recommend_per_user` (the blend's constants collected once on the driver)."""
-    if inputs.model is None or inputs.indexers is None or inputs.catalogue is None:
-        raise dg.Failure(description="hybrid_recs needs the ALS model: materialize als_model first")
-    popular = popular_candidates(inputs.popularity, inputs.sizes.popular)
-    tables = BlendTables.collect(ItemFactors.of(inputs.model), inputs.catalogue, inputs.popularity, popular,
-                                 weights, fallback, inputs.sizes)
-    users = with_segment(inputs, interactions)
-    factors = user_index_table(inputs.indexers, users).join(
-        inputs.model.userFactors.select(F.col("id").alias(USER_INDEX), "features"), USER_INDEX)
-    return recommend_per_user(users, factors.select("user_id", "features"), inputs.content, inputs.purchased, tables)
-
-
-@dg.asset(
-    group_name=GROUP,
-    deps=[als_model, content_similarity, "user_segments"],
-    kinds={"spark", "parquet"},
-    check_specs=[
-        dg.AssetCheckSpec("ten_per_user", asset="hybrid_recs",
-                          description="Every training user gets 10 distinct products."),
-        dg.AssetCheckSpec("no_purchased_products", asset="hybrid_recs",
-                          description="No user is recommended a product they already bought."),
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec("hybrid_recs", group_name=GROUP, kinds={"spark", "parquet"},
+                     deps=["als_model", "content_similarity", "user_segments", "hybrid_weights"], description=(
+            "Top-10 products per user: a weighted blend of the ALS score, content similarity to the user's recent "
+            "products and popularity in the user's segment. Already purchased products are left out (durable "
+            "goods); viewed and carted ones stay. Users with no history get their segment's most popular "
+            "products (segment_top_products; segment Unknown = global).")),
+        dg.AssetSpec("hybrid_weights", group_name=GROUP, kinds={"parquet"},
+                     deps=["als_model", "content_similarity", "user_segments"], description=(
+            "The blend's weights per segment, chosen by NDCG@10 on the same rolling validation weeks as ALS "
+            "(small segments and Unknown take the overall choice), with each fold's NDCG@10.")),
+        dg.AssetSpec("hybrid_settings", group_name=GROUP, kinds={"parquet"}, description=(
+            "The candidate sizes, weight step and minimum segment size hybrid_recs ran with: the evaluation and "
+            "the replay blend with them.")),
+        dg.AssetSpec("segment_popularity", group_name=GROUP, kinds={"parquet"}, deps=["user_segments"],
+                     description="Each product's recent popularity score within each segment (0..1, half-life "
+                                 "7 days): the blend's popularity component."),
+        dg.AssetSpec("segment_top_products", group_name=GROUP, kinds={"parquet"}, deps=["segment_popularity"],
+                     description="Each segment's 10 most popular products: the list of a user with no history."),
     ],
+    check_specs=checks.HYBRID_CHECKS,
 )
-def hybrid_recs(context: dg.AssetExecutionContext, config: HybridConfig, spark: SparkResource,
-                lake: LakeResource) -> dg.MaterializeResult:
-    """Top-10 products per user: a weighted blend of the ALS score, content similarity to the user's recent
-    products and popularity in the user's segment. The weights are chosen per segment by NDCG@10 on the
-    same rolling validation weeks as ALS (small segments take the overall choice). Already purchased
-    products are left out (durable goods); viewed and carted ones stay. Users with no history get
-    their segment's most popular products (``segment_top_products``; segment ``Unknown`` = global)."""
-    session = spark.get_session()
-    events = read_raw_events(session, lake.lake)
-    similarity = lake.read_processed(session, "content_similarity")
-    segments = lake.read_processed(session, "user_segments").select("user_id", "segment")
-    grid = weight_grid(config.weight_step)
-    rows_per_fold = []
-    for f, fold in enumerate(rolling_folds(_training_window(), config.folds)):
-        path = _fold_model_path(lake.lake, f)
-        try:
-            model, indexers = ALSModel.load(f"{path}/als"), Indexers.load(f"{path}/indexers")
-        except Exception as exc:
-            raise dg.Failure(description=f"no ALS model for validation fold {f} under {path}: materialize "
-                             f"als_model with folds >= {config.folds} first ({exc.__class__.__name__})") from exc
-        data = prepare_fold(events, fold, config.tuning_users)
-        inputs = fold_inputs(data, similarity, segments, model, indexers, config.sizes())
-        rows_per_fold.append(grid_metrics(session, inputs, data, grid))
-        context.log.info(f"fold {f} ({fold.evaluate}): {len(grid)} weight triples evaluated")
-    overall, chosen = choose_weights(rows_per_fold, grid)
-    choices = {**chosen, UNKNOWN_SEGMENT: overall}
-    weight_rows = [(segment, c.weights.als, c.weights.content, c.weights.popularity, c.fold_ndcg, c.users)
-                   for segment, c in sorted(choices.items())]
-    weights_table = session.createDataFrame(
-        weight_rows, "segment string, w_als double, w_content double, w_popularity double, "
-                     "fold_ndcg_at_10 array<double>, validation_users long")
-    lake.write_processed(weights_table, "hybrid_weights")
-
-    interactions = _final_interactions(session, lake)
-    inputs = _final_inputs(session, lake, config.sizes(), interactions)
-    weights = {segment: c.weights for segment, c in choices.items()}
-    path = lake.write_processed(_served_lists(inputs, interactions, weights, overall.weights), "hybrid_recs")
-    popular = inputs.popularity.withColumn(
-        "rank", F.row_number().over(
-            SparkWindow.partitionBy("segment").orderBy(F.desc("popularity_score"),
-                                                                                 F.asc("product_id"))))
-    lake.write_processed(popular.where(F.col("rank") <= K), "segment_top_products")
-    lake.write_processed(inputs.popularity, "segment_popularity")
+def hybrid_recs(context: dg.AssetExecutionContext, config: HybridConfig, spark: SparkResource, lake: LakeResource,
+                training: TrainingResource):
+    """The blend's weights tuned per segment, then every training user's top-10."""
+    session, settings, window = spark.get_session(), config.settings(), _window(training)
+    choice = tune_blend_weights(
+        session, read_raw_events(session, lake.lake), lake.read_processed(session, "content_similarity"),
+        lake.read_processed(session, "user_segments").select("user_id", "segment"), window, config.folds,
+        config.tuning_users, settings, lambda f: stored.load_fold_model(lake.lake, f, config.folds),
+        log=context.log.info)
+    weights_path = lake.write_processed(stored.weights_table(session, choice.by_segment), stored.HYBRID_WEIGHTS)
+    settings_path = lake.write_processed(stored.settings_table(session, settings), stored.HYBRID_SETTINGS)
+    interactions = stored.training_interactions(session, lake, window)
+    inputs = stored.trained_inputs(session, lake, window.end, settings, interactions)
+    weights = {segment: c.weights for segment, c in choice.by_segment.items()}
+    path = lake.write_processed(serve_training_users(inputs, interactions, weights, choice.overall.weights),
+                                "hybrid_recs")
+    top_path = lake.write_processed(segment_top_products(inputs.popularity), "segment_top_products")
+    popularity_path = lake.write_processed(inputs.popularity, "segment_popularity")
     table = lake.read_processed(session, "hybrid_recs")
-    per_user = table.groupBy("user_id").agg(F.count(F.lit(1)).alias("n"),
-                                            F.size(F.collect_set("product_id")).alias("distinct"))
-    short = per_user.where((F.col("n") < K) | (F.col("distinct") != F.col("n"))).count()
-    users = interactions.select("user_id").distinct().count()
-    served_users = per_user.count()
-    purchased_served = table.join(inputs.purchased, ["user_id", "product_id"]).count()
-    rows = table.count()
-    return dg.MaterializeResult(
-        metadata=table_metadata(
-            table.orderBy("user_id", "rank"), path, rows,
-            users=served_users,
-            weights_by_segment=dg.MetadataValue.json({s: w.as_dict() for s, w in sorted(weights.items())}),
-            validation_ndcg_at_10=round(statistics.fmean(overall.fold_ndcg), 5),
-            validation_ndcg_at_10_fold_spread=round(overall.spread, 5),
-            weight_grid_size=len(grid),
-        ),
-        check_results=[
-            dg.AssetCheckResult(check_name="ten_per_user", passed=short == 0 and served_users == users,
-                                metadata={"users_short_of_10": short, "users": users, "served": served_users}),
-            dg.AssetCheckResult(check_name="no_purchased_products", passed=purchased_served == 0,
-                                metadata={"purchased_recommended": purchased_served}),
-        ],
-    )
+    figures = checks.ListFigures.of(table, interactions, inputs.purchased)
+    # A multi-asset yields in the order of its assets' dependencies: the side tables hybrid_recs reads first.
+    for key, written in (("hybrid_weights", weights_path), ("hybrid_settings", settings_path),
+                         ("segment_popularity", popularity_path), ("segment_top_products", top_path)):
+        yield _side_table(key, written)
+    yield dg.MaterializeResult(asset_key="hybrid_recs", metadata=table_metadata(
+        table.orderBy("user_id", "rank"), path, figures.rows, users=figures.served_users,
+        weights_by_segment=dg.MetadataValue.json({s: w.as_dict() for s, w in sorted(weights.items())}),
+        validation_ndcg_at_10=round(statistics.fmean(choice.overall.fold_ndcg), 5),
+        validation_ndcg_at_10_fold_spread=round(choice.overall.spread, 5), weight_grid_size=choice.grid_size,
+    ), check_results=checks.hybrid_results(figures))
 
 
 class EvaluationConfig(dg.Config):
@@ -387,115 +233,44 @@ class EvaluationConfig(dg.Config):
     sampled_positives: int = 20_000
 
 
-def _evaluation_table(session: SparkSession, results: dict[tuple[str, str], Evaluation]) -> DataFrame:
-    """One row per (recommender, ground truth) with every metric."""
-    rows = []
-    for (name, truth), ev in results.items():
-        d = ev.as_dict()
-        rows.append((name, truth, int(d["users"]), d["hit_rate_at_10"], d["precision_at_10"], d["recall_at_10"],
-                     d["ndcg_at_10"], d["map_at_10"], d["catalogue_coverage"], d.get("sampled_hit_rate_at_10")))
-    return session.createDataFrame(rows, "recommender string, ground_truth string, users long, hit_rate_at_10 double, "
-                                         "precision_at_10 double, recall_at_10 double, ndcg_at_10 double, "
-                                         "map_at_10 double, catalogue_coverage double, sampled_hit_rate_at_10 double")
-
-
 @dg.asset(
     group_name=GROUP,
-    deps=[hybrid_recs],
+    deps=["hybrid_recs", "hybrid_weights", "hybrid_settings"],
     kinds={"spark", "parquet"},
-    check_specs=[
-        dg.AssetCheckSpec("hybrid_beats_popularity", asset="recs_evaluation",
-                          description="The hybrid beats global and segment popularity on NDCG@10 and Recall@10."),
-        dg.AssetCheckSpec("sampled_hit_rate_above_70_percent", asset="recs_evaluation",
-                          description=f"Hybrid sampled HitRate@10 (100 negatives) >= {SAMPLED_HIT_RATE_FLOOR}."),
-        dg.AssetCheckSpec("coverage_above_floor", asset="recs_evaluation",
-                          description=f"The hybrid recommends at least {COVERAGE_FLOOR:.0%} of the catalogue."),
-    ],
+    check_specs=checks.EVALUATION_CHECKS,
 )
-def recs_evaluation(config: EvaluationConfig, spark: SparkResource, lake: LakeResource) -> dg.MaterializeResult:
+def recs_evaluation(config: EvaluationConfig, spark: SparkResource, lake: LakeResource,
+                    training: TrainingResource) -> dg.MaterializeResult:
     """Offline relevance on the week after training (November's first week), for users seen in training:
     HitRate, Precision, Recall, NDCG, MAP at 10 and catalogue coverage against what they carted or bought
     (and, separately, viewed), plus sampled HitRate@10 (each positive ranked among 100 random products
     the user never touched: the protocol behind the specification's "relevance > 70%"). Compared:
-    global popularity, segment popularity, ALS alone, content alone and the served hybrid."""
-    session = spark.get_session()
-    interactions = _final_interactions(session, lake)
-    weights, fallback = read_hybrid_weights(session, lake)
-    events = read_raw_events(session, lake.lake)
-    test = holdout_window(_training_window())
-    test_events = events_in(events, test)
-    truth_all = ground_truth(test_events)
-    users = evaluated_users(interactions, truth_all)
-    users = users.orderBy(F.xxhash64("user_id")).limit(config.max_users).cache()
-    if users.count() == 0:
-        raise dg.Failure(description=f"no user seen in training carted or bought anything in {test}: "
-                         "the lake needs the month after the training window")
-    inputs = _final_inputs(session, lake, HybridConfig().sizes(), interactions, users)
-    truths = {"cart_or_purchase": restrict(truth_all, users).cache(),
-              "view": restrict(ground_truth(test_events, ("view",)), users).cache()}
-    catalogue = interactions.select("product_id").unionByName(test_events.select("product_id")).distinct()
-    catalogue_size = catalogue.count()
-    interacted = interactions.select("user_id", "product_id").unionByName(
-        test_events.select("user_id", "product_id")).distinct()
-    samples = negative_samples(truths["cart_or_purchase"], catalogue, interacted,
-                               cap=config.sampled_positives).cache()
-    global_inputs = without_segments(inputs)
-    scored = {"segment": scored_candidates(inputs, users).cache(),
-              "global": scored_candidates(global_inputs, users).cache()}
-    scored_samples = {"segment": score_components(inputs, samples).cache(),
-                      "global": score_components(global_inputs, samples).cache()}
-    served = lake.read_processed(session, "hybrid_recs").join(users, "user_id").select("user_id", "product_id", "rank")
-
-    recommenders = {name: ("global" if name == "global_popularity" else "segment", {}, w)
-                    for name, w in BASELINES.items()}
-    recommenders["hybrid"] = ("segment", weights, fallback)
-    results: dict[tuple[str, str], Evaluation] = {}
-    for name, (kind, segment_weights, default) in recommenders.items():
-        if name == "hybrid":
-            recs = served
-        else:
-            recs = rank_with(session, scored[kind], segment_weights, default)
-        recs = recs.cache()
-        for truth_name, truth in truths.items():
-            with_samples = truth_name == "cart_or_purchase"
-            results[(name, truth_name)] = evaluate(
-                session, recs, truth, catalogue_size,
-                scored_samples[kind] if with_samples else None, segment_weights, default if with_samples else None)
-        recs.unpersist()
-    table = _evaluation_table(session, results)
-    path = lake.write_processed(table, "recs_evaluation")
-    main = {name: results[(name, "cart_or_purchase")] for name in recommenders}
-    hybrid = main["hybrid"]
-    beats = all(hybrid.metrics.ndcg_at_10 > main[b].metrics.ndcg_at_10
-                and hybrid.metrics.recall_at_10 > main[b].metrics.recall_at_10
-                for b in ("global_popularity", "segment_popularity"))
-    hybrid_weights = lake.read_processed(session, "hybrid_weights").where(F.col("segment") == UNKNOWN_SEGMENT).first()
-    fold_ndcg = list(hybrid_weights["fold_ndcg_at_10"]) if hybrid_weights else []
-    summary = {name: ev.as_dict() for name, ev in main.items()}
+    global popularity, segment popularity, ALS alone, content alone and the served hybrid, blended with
+    the sizes and weights hybrid_recs ran with."""
+    session, window = spark.get_session(), _window(training)
+    interactions = stored.training_interactions(session, lake, window)
+    weights, fallback = stored.read_hybrid_weights(session, lake)
+    settings = stored.read_hybrid_settings(session, lake)
+    offline = evaluate_offline(
+        session, read_raw_events(session, lake.lake), interactions, window,
+        lambda users: stored.trained_inputs(session, lake, window.end, settings, interactions, users),
+        lake.read_processed(session, "hybrid_recs"), weights, fallback, config.max_users, config.sampled_positives)
+    path = lake.write_processed(offline.table, "recs_evaluation")
+    hybrid = offline.main["hybrid"]
+    fold_ndcg = stored.overall_fold_ndcg(session, lake)
     return dg.MaterializeResult(
         metadata={
-            "path": dg.MetadataValue.path(path),
-            "test_window": str(test),
-            "users": hybrid.metrics.users,
-            "catalogue_size": catalogue_size,
-            "results": dg.MetadataValue.md(markdown_preview(table.orderBy("ground_truth", "recommender"), 20)),
-            "cart_or_purchase": dg.MetadataValue.json(summary),
+            "path": dg.MetadataValue.path(path), "test_window": str(offline.test), "users": hybrid.metrics.users,
+            "catalogue_size": offline.catalogue_size,
+            "results": dg.MetadataValue.md(markdown_preview(offline.table.orderBy("ground_truth", "recommender"), 20)),
+            "cart_or_purchase": dg.MetadataValue.json({name: ev.as_dict() for name, ev in offline.main.items()}),
             "hybrid_ndcg_at_10": round(hybrid.metrics.ndcg_at_10, 5),
             "hybrid_sampled_hit_rate_at_10": round(hybrid.sampled_hit_rate_at_10 or 0.0, 5),
             "validation_fold_ndcg_at_10": dg.MetadataValue.json([round(v, 5) for v in fold_ndcg]),
             "validation_fold_spread": round(statistics.pstdev(fold_ndcg), 5) if len(fold_ndcg) > 1 else 0.0,
+            "hybrid_settings": dg.MetadataValue.json(settings.as_row()),
         },
-        check_results=[
-            dg.AssetCheckResult(check_name="hybrid_beats_popularity", passed=beats,
-                                metadata={f"{n}_{m}": round(getattr(main[n].metrics, m), 5)
-                                          for n in ("hybrid", "global_popularity", "segment_popularity")
-                                          for m in ("ndcg_at_10", "recall_at_10")}),
-            dg.AssetCheckResult(check_name="sampled_hit_rate_above_70_percent",
-                                passed=(hybrid.sampled_hit_rate_at_10 or 0.0) >= SAMPLED_HIT_RATE_FLOOR,
-                                metadata={"sampled_hit_rate_at_10": round(hybrid.sampled_hit_rate_at_10 or 0.0, 5)}),
-            dg.AssetCheckResult(check_name="coverage_above_floor", passed=hybrid.coverage >= COVERAGE_FLOOR,
-                                metadata={"catalogue_coverage": round(hybrid.coverage, 5)}),
-        ],
+        check_results=checks.evaluation_results(offline),
     )
 
 

@@ -7,19 +7,16 @@ score arbitrary products the same way, which is what sampled HitRate needs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from ecom_assets.recommendation.hybrid import (
-    HybridInputs,
-    Weights,
-    blend,
-    candidates,
-    score_components,
-    weights_frame,
-)
+from ecom_assets.recommendation.hybrid import HybridInputs, blend, candidates, score_components, weights_frame
+from ecom_assets.recommendation.hybrid_definition import Weights
+from ecom_assets.recommendation.interactions import Window as DayWindow
+from ecom_assets.recommendation.interactions import events_in, ground_truth, holdout_window
 from ecom_assets.recommendation.metrics import (
     SAMPLED_NEGATIVES,
     K,
@@ -137,3 +134,88 @@ def evaluate(spark: SparkSession, recs: DataFrame, truth: DataFrame, catalogue_s
     if scored_samples is not None and fallback is not None:
         sampled = sampled_hit_rate(sampled_scores(spark, scored_samples, weights or {}, fallback))
     return Evaluation(metrics, coverage, sampled)
+
+
+TRUTHS = ("cart_or_purchase", "view")
+
+
+@dataclass(frozen=True)
+class OfflineResults:
+    """Every recommender's numbers against each ground truth, as :class:`Evaluation` and as one table."""
+
+    results: dict[tuple[str, str], Evaluation]
+    table: DataFrame
+    test: DayWindow
+    catalogue_size: int
+
+    @property
+    def main(self) -> dict[str, Evaluation]:
+        """Each recommender against carts and purchases (the protocol's main ground truth)."""
+        return {name: ev for (name, truth), ev in self.results.items() if truth == "cart_or_purchase"}
+
+    def hybrid_beats_popularity(self) -> bool:
+        """The hybrid beats global and segment popularity on both NDCG@10 and Recall@10."""
+        hybrid = self.main["hybrid"].metrics
+        return all(hybrid.ndcg_at_10 > self.main[b].metrics.ndcg_at_10
+                   and hybrid.recall_at_10 > self.main[b].metrics.recall_at_10
+                   for b in ("global_popularity", "segment_popularity"))
+
+
+def evaluation_table(spark: SparkSession, results: dict[tuple[str, str], Evaluation]) -> DataFrame:
+    """One row per (recommender, ground truth) with every metric."""
+    rows = []
+    for (name, truth), ev in results.items():
+        d = ev.as_dict()
+        rows.append((name, truth, int(d["users"]), d["hit_rate_at_10"], d["precision_at_10"], d["recall_at_10"],
+                     d["ndcg_at_10"], d["map_at_10"], d["catalogue_coverage"], d.get("sampled_hit_rate_at_10")))
+    return spark.createDataFrame(rows, "recommender string, ground_truth string, users long, hit_rate_at_10 double, "
+                                       "precision_at_10 double, recall_at_10 double, ndcg_at_10 double, "
+                                       "map_at_10 double, catalogue_coverage double, sampled_hit_rate_at_10 double")
+
+
+def evaluate_offline(spark: SparkSession, events: DataFrame, interactions: DataFrame, training: DayWindow,
+                     inputs_of: Callable[[DataFrame], HybridInputs], served: DataFrame,
+                     weights: dict[str, Weights], fallback: Weights, max_users: int,
+                     sampled_positives: int) -> OfflineResults:
+    """Score the served hybrid lists and the baselines on the week after ``training``, for at most
+    ``max_users`` users seen in training who carted or bought in it (a hash sample).
+
+    ``inputs_of(users)`` gives the blend's trained inputs for those users, ``served`` the hybrid's lists
+    (user_id, product_id, rank), ``weights``/``fallback`` the weights the hybrid was served with.
+    """
+    test = holdout_window(training)
+    test_events = events_in(events, test)
+    truth_all = ground_truth(test_events)
+    users = evaluated_users(interactions, truth_all)
+    users = users.orderBy(F.xxhash64("user_id")).limit(max_users).cache()
+    if users.count() == 0:
+        raise ValueError(f"no user seen in training carted or bought anything in {test}: "
+                         "the lake needs the month after the training window")
+    inputs = inputs_of(users)
+    truths = {"cart_or_purchase": restrict(truth_all, users).cache(),
+              "view": restrict(ground_truth(test_events, ("view",)), users).cache()}
+    catalogue = interactions.select("product_id").unionByName(test_events.select("product_id")).distinct()
+    catalogue_size = catalogue.count()
+    interacted = interactions.select("user_id", "product_id").unionByName(
+        test_events.select("user_id", "product_id")).distinct()
+    samples = negative_samples(truths["cart_or_purchase"], catalogue, interacted, cap=sampled_positives).cache()
+    global_inputs = without_segments(inputs)
+    scored = {"segment": scored_candidates(inputs, users).cache(),
+              "global": scored_candidates(global_inputs, users).cache()}
+    scored_samples = {"segment": score_components(inputs, samples).cache(),
+                      "global": score_components(global_inputs, samples).cache()}
+    served = served.join(users, "user_id").select("user_id", "product_id", "rank")
+
+    recommenders = {name: ("global" if name == "global_popularity" else "segment", {}, w)
+                    for name, w in BASELINES.items()}
+    recommenders["hybrid"] = ("segment", weights, fallback)
+    results: dict[tuple[str, str], Evaluation] = {}
+    for name, (kind, segment_weights, default) in recommenders.items():
+        recs = (served if name == "hybrid" else rank_with(spark, scored[kind], segment_weights, default)).cache()
+        for truth_name, truth in truths.items():
+            with_samples = truth_name == "cart_or_purchase"
+            results[(name, truth_name)] = evaluate(
+                spark, recs, truth, catalogue_size,
+                scored_samples[kind] if with_samples else None, segment_weights, default if with_samples else None)
+        recs.unpersist()
+    return OfflineResults(results, evaluation_table(spark, results), test, catalogue_size)

@@ -21,8 +21,8 @@ from pyspark.sql import types as T
 from scipy import sparse
 
 from ecom_assets.recommendation.als import ItemFactors
-from ecom_assets.recommendation.shipped import Shipped
-from ecom_assets.sorted_lookup import SortedMap
+from ecom_assets.speedups.shipped import Shipped
+from ecom_assets.speedups.sorted_lookup import SortedMap
 
 
 def solve_user(factors: np.ndarray, strengths: np.ndarray, yty: np.ndarray, alpha: float, reg: float) -> np.ndarray:

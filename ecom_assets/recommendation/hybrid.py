@@ -1,9 +1,7 @@
-"""The hybrid recommender: candidates from ALS, content and segment popularity, blended per segment.
+"""The hybrid recommender as Spark joins: candidates from ALS, content and segment popularity, blended per segment.
 
-Score of a (user, product) pair, each component at most 1:
-``w_als * min(als, 1) + w_content * max cosine to the user's recent products
-+ w_popularity * log-popularity within the user's segment / the segment's best``.
-A product the user interacted with recently has content score 1 (it is its own nearest neighbour).
+The formula, weights and sizes are defined in :mod:`~ecom_assets.recommendation.hybrid_definition`;
+this is its Spark form, which the weight tuning and the offline evaluation run.
 Products the user already purchased are never recommended: the store sells durable goods
 (electronics, appliances, furniture), where a second purchase of the same item is rare, and
 showing it again wastes a slot. Viewed and carted products stay eligible: they are the strongest
@@ -13,7 +11,6 @@ signal of what a user buys next.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from dataclasses import dataclass
 
 from pyspark.ml.recommendation import ALSModel
@@ -30,41 +27,16 @@ from ecom_assets.recommendation.als import (
     score_with_factors,
     user_index_table,
 )
+from ecom_assets.recommendation.hybrid_definition import (
+    COMPONENTS,
+    UNKNOWN_SEGMENT,
+    CandidateSizes,
+    Weights,
+    hybrid_score,
+)
 from ecom_assets.recommendation.metrics import K, top_k
 
-COMPONENTS = ("als", "content", "popularity")
-UNKNOWN_SEGMENT = "Unknown"
-WEIGHT_STEP = 0.25
 POPULARITY_HALF_LIFE_DAYS = 7.0
-
-
-@dataclass(frozen=True)
-class CandidateSizes:
-    """How many candidates each source brings per user before blending."""
-
-    als: int = 30
-    recent: int = 10
-    popular: int = 30
-
-
-@dataclass(frozen=True)
-class Weights:
-    """Blend weights of the three components (they sum to 1)."""
-
-    als: float
-    content: float
-    popularity: float
-
-    def as_dict(self) -> dict[str, float]:
-        """The weights as a dict, for metadata."""
-        return {"als": self.als, "content": self.content, "popularity": self.popularity}
-
-
-def weight_grid(step: float = WEIGHT_STEP) -> list[Weights]:
-    """Every weight triple on the simplex with the given step (15 triples for 0.25)."""
-    n = round(1 / step)
-    return [Weights(a * step, c * step, (n - a - c) * step)
-            for a, c in itertools.product(range(n + 1), repeat=2) if a + c <= n]
 
 
 @dataclass(frozen=True)
@@ -225,7 +197,7 @@ def blend(scored: DataFrame, weights: DataFrame, fallback: Weights) -> DataFrame
     """``scored`` plus ``hybrid_score``, with each user's segment weights (``fallback`` for other segments)."""
     joined = scored.join(F.broadcast(weights), "segment", "left")
     w = {c: F.coalesce(F.col(f"w_{c}"), F.lit(getattr(fallback, c))) for c in COMPONENTS}
-    hybrid = w["als"] * F.col("als") + w["content"] * F.col("content") + w["popularity"] * F.col("popularity")
+    hybrid = hybrid_score(w["als"], w["content"], w["popularity"], F.col("als"), F.col("content"), F.col("popularity"))
     return joined.withColumn("hybrid_score", hybrid).drop(*[f"w_{c}" for c in COMPONENTS])
 
 
@@ -238,9 +210,13 @@ def grid_frame(spark: SparkSession, grid: list[Weights]) -> DataFrame:
 def grid_top_k(scored: DataFrame, grid: DataFrame, k: int = K) -> DataFrame:
     """(combo, user_id, segment, product_id, rank): every user's top ``k`` under every weight triple."""
     blended = scored.crossJoin(F.broadcast(grid)).withColumn(
-        "hybrid_score",
-        F.col("w_als") * F.col("als") + F.col("w_content") * F.col("content")
-        + F.col("w_popularity") * F.col("popularity"),
-    )
+        "hybrid_score", hybrid_score(*(F.col(f"w_{c}") for c in COMPONENTS), *(F.col(c) for c in COMPONENTS)))
     return top_k(blended, "hybrid_score", k, group=("combo", "user_id")).select(
         "combo", "user_id", "segment", "product_id", "rank")
+
+
+def segment_top_products(popularity: DataFrame, k: int = K) -> DataFrame:
+    """(segment, product_id, popularity_score, rank): each segment's ``k`` most popular products (ties by
+    product id), the list of a user with no history."""
+    best = Window.partitionBy("segment").orderBy(F.desc("popularity_score"), F.asc("product_id"))
+    return popularity.withColumn("rank", F.row_number().over(best)).where(F.col("rank") <= k)

@@ -23,16 +23,14 @@ from ecom_assets.recommendation.als import (
 )
 from ecom_assets.recommendation.evaluation import evaluated_users, restrict
 from ecom_assets.recommendation.hybrid import (
-    UNKNOWN_SEGMENT,
-    CandidateSizes,
     HybridInputs,
-    Weights,
     build_inputs,
     candidates,
     grid_frame,
     grid_top_k,
     score_components,
 )
+from ecom_assets.recommendation.hybrid_definition import MIN_SEGMENT_USERS, UNKNOWN_SEGMENT, CandidateSizes, Weights
 from ecom_assets.recommendation.interactions import Fold, events_in, ground_truth, interaction_strengths
 from ecom_assets.recommendation.metrics import K, RankingMetrics, mean_metrics, per_user_metrics, ranking_metrics, top_k
 
@@ -40,7 +38,6 @@ TUNING_USERS_CAP = 20_000
 # Users whose interactions fit each tuning model (the evaluated users among them): the grid's fits then
 # cost the same on 10 M or 110 M events; the final model is fitted on every user.
 TUNING_TRAIN_USERS_CAP = 100_000
-MIN_SEGMENT_USERS = 30
 
 
 @dataclass(frozen=True)

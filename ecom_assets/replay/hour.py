@@ -16,13 +16,16 @@ fails with the first error, so the hour stays unmaterialized for the sensor to r
 """
 
 
+import datetime as dt
 import time
 
 import dagster as dg
+from pyspark.sql import SparkSession
 
 from ecom_assets.replay.behaviour.assets import BEHAVIOUR_CHECKS, BEHAVIOUR_SPECS, publish_behaviour
 from ecom_assets.replay.behaviour.spark_jobs import hour_events, prefetch_next_hour
-from ecom_assets.replay.models.assets import MODEL_CHECKS, MODEL_SPECS, publish_models
+from ecom_assets.replay.models.assets import MODEL_SPECS, publish_models
+from ecom_assets.replay.models.checks import MODEL_CHECKS
 from ecom_assets.replay.orchestration.ordering import require_previous_hour
 from ecom_assets.replay.orchestration.partitions import hour_start, november_hours
 from ecom_assets.replay.orchestration.parts import Published, running_beside
@@ -79,16 +82,23 @@ def replay_hour(context: dg.AssetExecutionContext, spark: SparkResource, lake: L
     if errors:
         raise errors[0]
     if spark.is_remote:
-        began = time.perf_counter()
-        try:
-            count = prefetch_next_hour(session, lake.lake, start)
-        except Exception as error:  # noqa: BLE001 - an optimisation: the next hour reads its events itself
-            context.log.warning(f"could not cache the next hour's events ({type(error).__name__}: {error}); "
-                                "its step will read them")
-            return
-        if count is not None:
-            context.log.info(f"the next hour's {count:,} events read and cached for its step in "
-                             f"{time.perf_counter() - began:.2f} s")
+        _prefetch_next_hour(context, session, lake, start)
+
+
+def _prefetch_next_hour(context: dg.AssetExecutionContext, session: SparkSession, lake: LakeResource,
+                        start: dt.datetime) -> None:
+    """On a Spark Connect server, read and cache the next hour's events for its step (an optimisation:
+    a failure is a warning, and the next hour then reads its events itself)."""
+    began = time.perf_counter()
+    try:
+        count = prefetch_next_hour(session, lake.lake, start)
+    except Exception as error:  # noqa: BLE001 - an optimisation: the next hour reads its events itself
+        context.log.warning(f"could not cache the next hour's events ({type(error).__name__}: {error}); "
+                            "its step will read them")
+        return
+    if count is not None:
+        context.log.info(f"the next hour's {count:,} events read and cached for its step in "
+                         f"{time.perf_counter() - began:.2f} s")
 
 
 HOURLY_ASSETS = [replay_hour]

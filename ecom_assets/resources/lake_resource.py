@@ -6,13 +6,16 @@ import dagster as dg
 from pyspark.sql import DataFrame, SparkSession
 
 from ecom_assets.lake import Lake, input_month_files
+from ecom_assets.settings import DEFAULT_MAX_QUARANTINE_RATE
 
 
 class LakeResource(dg.ConfigurableResource):
-    """The input folder (``ECOM_DATA_DIR``) and the lake root (``ECOM_LAKE_DIR``)."""
+    """The input folder (``ECOM_DATA_DIR``), the lake root (``ECOM_LAKE_DIR``) and the share of input
+    lines that may be quarantined before ingestion fails (``ECOM_MAX_QUARANTINE_RATE``)."""
 
     data_dir: str
     root: str
+    max_quarantine_rate: float = DEFAULT_MAX_QUARANTINE_RATE
 
     @property
     def lake(self) -> Lake:

@@ -9,6 +9,10 @@ locations, a worker that cannot load the code) goes through ``DefaultRunLauncher
 When the code on disk changes (its files' sizes or modification times), the next launch starts a
 new worker first, so a run never executes stale code. Terminating a run sends SIGINT to its process,
 which Dagster turns into a clean cancellation, as for the default launcher.
+
+Opt-in speed machinery (``dagster-warm-launcher.yaml``), justified by ``bench/replay_cadence.py``
+(docs/benchmarks.md, ``replay``): ~3 s less before each replayed hour's step. The private Dagster
+APIs it needs are in :mod:`ecom_assets.runs.dagster_private`, behind a test.
 """
 
 from __future__ import annotations
@@ -25,10 +29,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Self
 
 import dagster as dg
-from dagster._core.errors import DagsterLaunchFailedError
-from dagster._core.launcher.base import LaunchRunContext
-from dagster._serdes import ConfigurableClassData, serialize_value
 
+from ecom_assets.runs.dagster_private import (
+    ConfigurableClassData,
+    DagsterLaunchFailedError,
+    LaunchRunContext,
+    serialize_value,
+)
 from ecom_assets.runs.worker import code_fingerprint
 
 PID_TAG = "ecom/run_process_pid"

@@ -75,19 +75,18 @@ def preload(modules: Iterable[str], instance_ref_json: str | None) -> None:
 def open_instance(instance_ref_json: str) -> DagsterInstance:
     """The Dagster instance a serialized ``InstanceRef`` (from the launcher) points at."""
     from dagster import DagsterInstance
-    from dagster._core.instance.ref import InstanceRef
-    from dagster._serdes import deserialize_value
+
+    from ecom_assets.runs.dagster_private import InstanceRef, deserialize_value
 
     return DagsterInstance.from_ref(deserialize_value(instance_ref_json, InstanceRef))
 
 
 def execute_run(run_id: str, instance_ref_json: str) -> int:
     """Run ``run_id`` in this process as ``dagster api execute_run`` would; the exit code."""
-    from dagster._cli.api import _execute_run_command_body
-    from dagster._utils.interrupts import capture_interrupts
+    from ecom_assets.runs.dagster_private import capture_interrupts, execute_run_command_body
 
     with capture_interrupts(), open_instance(instance_ref_json) as instance:
-        return _execute_run_command_body(run_id, instance, lambda _event: None, set_exit_code_on_failure=False)
+        return execute_run_command_body(run_id, instance, lambda _event: None, set_exit_code_on_failure=False)
 
 
 def report_lost_run(run_id: str, instance_ref_json: str, how: str) -> None:

@@ -154,3 +154,43 @@ def refit_stability(model: PipelineModel, features: DataFrame, k: int, seed: int
     a.unpersist()
     b.unpersist()
     return Stability(users=int(counts["n"]), changed=int(counts["moved"] or 0), mapping=mapping)
+
+
+@dataclass(frozen=True)
+class SegmentationFit:
+    """The fitted pipeline and what was measured on it: the k sweep's silhouettes and the chosen k, the
+    full and sampled silhouettes (Spark's and scikit-learn's), iterations, cost, cluster sizes and the
+    bootstrap re-fit's stability."""
+
+    model: PipelineModel
+    k: int
+    scores: dict[int, float]
+    silhouette: float
+    spark_sample: float
+    sklearn_sample: float
+    iterations: int
+    training_cost: float
+    sizes: dict[int, int]
+    stability: Stability
+
+    @property
+    def converged(self) -> bool:
+        """K-means stopped before its iteration cap."""
+        return self.iterations < MAX_ITER
+
+
+def fit_segmentation(features: DataFrame, ks: tuple[int, ...] = K_RANGE, sample: int = SWEEP_SAMPLE_ROWS
+                     ) -> SegmentationFit:
+    """Choose k by a silhouette sweep over ``ks``, fit the pipeline on every user and measure it."""
+    scores = sweep_k(features, ks, sample)
+    if not scores:
+        raise ValueError(f"too few users ({features.count()}) to cluster with k >= {min(ks)}")
+    k = choose_k(scores)
+    model = build_pipeline(k).fit(features)
+    summary = kmeans_stage(model).summary
+    full_silhouette = silhouette(model.transform(features))
+    spark_sample, sklearn_sample = sklearn_silhouette_check(model, features)
+    stability = refit_stability(model, features, k)
+    sizes = {int(c): int(n) for c, n in zip(range(k), summary.clusterSizes, strict=True)}
+    return SegmentationFit(model, k, scores, full_silhouette, spark_sample, sklearn_sample, summary.numIter,
+                           float(summary.trainingCost), sizes, stability)

@@ -13,9 +13,10 @@ import dagster as dg
 from pyspark.sql import DataFrame, SparkSession
 
 from ecom_assets.lake import Lake
+from ecom_assets.publishing.sinks import Sink
 from ecom_assets.replay.behaviour.points import behaviour_points, minute_points, popularity_points, replay_point
 from ecom_assets.replay.behaviour.spark_jobs import day_rollup, process_hour
-from ecom_assets.replay.orchestration.clock import replay_clock
+from ecom_assets.replay.orchestration.clock import ReplayClock, replay_clock
 from ecom_assets.replay.orchestration.ordering import ATTEMPT_TAG, DUE_AT_TAG, REQUESTED_AT_TAG
 from ecom_assets.replay.orchestration.partitions import (
     PREVIOUS_HOUR,
@@ -25,6 +26,7 @@ from ecom_assets.replay.orchestration.partitions import (
     partition_key,
 )
 from ecom_assets.replay.orchestration.parts import Published
+from ecom_assets.replay.orchestration.retry import REPLAY_RETRY
 from ecom_assets.resources import InfluxResource, LakeResource, SparkResource
 
 GROUP = "replay"
@@ -96,16 +98,22 @@ def publish_behaviour(session: SparkSession, lake: Lake, influx: InfluxResource,
     }))
 
     seconds["publish"] = round(time.perf_counter() - published, 3)
+    out.results.append(_progress_result(clock, sink, start, int(summary["events"]), tags, step_started, seconds))
+    return out
+
+
+def _progress_result(clock: ReplayClock, sink: Sink, start: dt.datetime, events: int, tags: Mapping[str, str],
+                     step_started: float, seconds: dict[str, float]) -> dg.MaterializeResult:
+    """``replay_progress``: the hour's timings and lag, written to the sink, with the Spark jobs' seconds."""
     now = time.time()
     requested = float(tags.get(REQUESTED_AT_TAG, now - (time.perf_counter() - step_started)))
-    fields = {"batch_events": int(summary["events"]), "step_s": round(time.perf_counter() - step_started, 3),
+    fields = {"batch_events": events, "step_s": round(time.perf_counter() - step_started, 3),
               "end_to_end_s": round(now - requested, 3), "lag_s": round(_lag_s(tags, now), 3),
               "attempt": int(tags.get(ATTEMPT_TAG, "1"))}
     written = sink.write(f"replay-{part_name(start)}", replay_point(clock, start, fields))
-    out.results.append(dg.MaterializeResult(
+    return dg.MaterializeResult(
         asset_key="replay_progress", metadata={**fields, "points_written": written, "offset_weeks": clock.offset_weeks,
-                                               "seconds": dg.MetadataValue.json(seconds)}))
-    return out
+                                               "seconds": dg.MetadataValue.json(seconds)})
 
 
 def _lag_s(tags: dict[str, str], written: float) -> float:
@@ -117,6 +125,7 @@ def _lag_s(tags: dict[str, str], written: float) -> float:
 
 @dg.asset(
     group_name=GROUP, partitions_def=november_days, deps=["hourly_behaviour"], kinds={"spark", "parquet", "influxdb"},
+    retry_policy=REPLAY_RETRY.policy(),
     description="One replayed day of November: the day's events by type, active users, sessions and buyers "
                 "(distinct over the day), revenue, conversion and mean session duration "
                 "(processed/replay/daily_behaviour), merged from its hours' session tables (or, when one is "

@@ -11,73 +11,68 @@ import datetime as dt
 
 import dagster as dg
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 
 from ecom_assets.ingest.tables import read_raw_events
 from ecom_assets.lake import is_local, local_path
-from ecom_assets.recommendation.assets import ALS_MODEL, ALS_PARAMS
 from ecom_assets.recommendation.interactions import Window, events_in
-from ecom_assets.replay.models.customers import base_customers, pair_counts
+from ecom_assets.recommendation.stored import ALS_MODEL, ALS_PARAMS
+from ecom_assets.replay.models import checks
 from ecom_assets.replay.models.points import offline_points, online_points, segment_points
-from ecom_assets.replay.models.recommendations import served_lists
-from ecom_assets.replay.models.state import BASE_CUSTOMERS, BASE_PAIRS, BASE_SERVED, Ledgers
-from ecom_assets.replay.models.update import compact, models_hour
+from ecom_assets.replay.models.state import BASE_CUSTOMERS, BASE_PAIRS, BASE_SERVED, Ledgers, starting_state
+from ecom_assets.replay.models.update import SegmentHour, compact, models_hour
 from ecom_assets.replay.orchestration.clock import replay_clock
 from ecom_assets.replay.orchestration.partitions import PREVIOUS_HOUR, part_name, partition_key
 from ecom_assets.replay.orchestration.parts import Published
-from ecom_assets.resources import InfluxResource, LakeResource, SparkResource
+from ecom_assets.resources import InfluxResource, LakeResource, SparkResource, TrainingResource
 from ecom_assets.segmentation.assets import MODEL_NAME
-from ecom_assets.settings import load_settings
 from ecom_assets.table_metadata import table_metadata
 
 GROUP = "incremental"
-MAX_CHURN = 0.15
 # What each hour reads from the batch graph: (processed table or model, the asset that writes it).
 NEEDED_TABLES = (
-    (BASE_CUSTOMERS, "replay_baseline"), ("hybrid_weights", "hybrid_recs"), ("segment_popularity", "hybrid_recs"),
+    (BASE_CUSTOMERS, "replay_baseline"), ("hybrid_weights", "hybrid_recs"), ("hybrid_settings", "hybrid_recs"), ("segment_popularity", "hybrid_recs"),
     ("content_similarity", "content_similarity"), ("product_attributes", "content_similarity"),
     ("recs_evaluation", "recs_evaluation"),
 )
 NEEDED_MODELS = ((MODEL_NAME, "kmeans_model"), (ALS_MODEL, "als_model"), (ALS_PARAMS, "als_model"))
 
 
-@dg.asset(
-    group_name=GROUP,
-    deps=["raw_events", "rfm_table", "user_segments", "hybrid_recs"],
-    kinds={"spark", "parquet"},
-    check_specs=[dg.AssetCheckSpec("one_row_per_customer", asset="replay_baseline",
-                                   description="Every RFM user has exactly one starting state with a cluster.")],
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec("replay_baseline", group_name=GROUP, kinds={"spark", "parquet"},
+                     deps=["raw_events", "rfm_table", "user_segments"], description=(
+            "The state the replay starts from, written once: every training-window customer's aggregates and "
+            "segment (processed/replay_base_customers).")),
+        dg.AssetSpec("replay_base_pairs", group_name=GROUP, kinds={"spark", "parquet"}, deps=["raw_events"],
+                     description="Every training-window customer's per-product views, carts, purchases and last "
+                                 "event (processed/replay_base_pairs): the replay's starting pairs."),
+        dg.AssetSpec("replay_base_served", group_name=GROUP, kinds={"parquet"}, deps=["hybrid_recs"],
+                     description="The top-10 each customer was served by the batch hybrid "
+                                 "(processed/replay_base_served): what the first hour's online metrics score."),
+    ],
+    check_specs=checks.BASELINE_CHECKS,
 )
-def replay_baseline(spark: SparkResource, lake: LakeResource) -> dg.MaterializeResult:
-    """The state the replay starts from, written once: every training-window customer's aggregates and
-    segment (processed/replay_base_customers), their per-product interaction counts
-    (processed/replay_base_pairs) and the top-10 each was served by the batch hybrid
-    (processed/replay_base_served)."""
-    session = spark.get_session()
-    window = load_settings().training_window
+def replay_baseline(spark: SparkResource, lake: LakeResource, training: TrainingResource):
+    """October's state for the replay: customers, pairs and served lists."""
+    session, window = spark.get_session(), training.window
     rfm = lake.read_processed(session, "rfm_table")
-    customers = base_customers(rfm, lake.read_processed(session, "user_segments"), window.end)
-    lake.write_processed(customers, BASE_CUSTOMERS)
     events = events_in(read_raw_events(session, lake.lake), Window(window.start, window.end))
-    lake.write_processed(pair_counts(events), BASE_PAIRS)
-    served_at = dt.datetime.combine(window.end, dt.time(), tzinfo=dt.UTC)
-    lake.write_processed(served_lists(lake.read_processed(session, "hybrid_recs"), served_at), BASE_SERVED)
+    tables = starting_state(rfm, lake.read_processed(session, "user_segments"), events,
+                            lake.read_processed(session, "hybrid_recs"), window.end)
+    paths = {name: lake.write_processed(frame, name) for name, frame in tables.items()}
     if is_local(lake.lake.root):
         for ledger in Ledgers.of(lake.lake).all():  # the replay's keyed lookups search these sorted copies
             ledger.sorted_copy(str(ledger.base), "base")
     table = lake.read_processed(session, BASE_CUSTOMERS)
-    stats = table.agg(F.count(F.lit(1)).alias("rows"), F.count_distinct("user_id").alias("users"),
-                      F.count_if(F.col("cluster").isNull()).alias("no_cluster")).first()
-    rfm_users = rfm.count()
-    return dg.MaterializeResult(
-        metadata=table_metadata(table, lake.lake.processed(BASE_CUSTOMERS), int(stats["rows"]),
+    figures = checks.BaselineFigures.of(table, rfm)
+    yield dg.MaterializeResult(
+        asset_key="replay_baseline",
+        metadata=table_metadata(table, paths[BASE_CUSTOMERS], figures.rows,
                                 pairs=lake.read_processed(session, BASE_PAIRS).count(),
                                 served_users=lake.read_processed(session, BASE_SERVED).count()),
-        check_results=[dg.AssetCheckResult(
-            check_name="one_row_per_customer",
-            passed=int(stats["rows"]) == int(stats["users"]) == rfm_users and int(stats["no_cluster"]) == 0,
-            metadata={"rows": int(stats["rows"]), "rfm_users": rfm_users})],
-    )
+        check_results=checks.baseline_results(figures))
+    for key, name in (("replay_base_pairs", BASE_PAIRS), ("replay_base_served", BASE_SERVED)):
+        yield dg.MaterializeResult(asset_key=key, metadata={"path": dg.MetadataValue.path(paths[name])})
 
 
 def _require_batch_outputs(lake: LakeResource) -> None:
@@ -119,15 +114,6 @@ MODEL_SPECS = [
                     "the hour's lists, and the offline metrics of the models in use, to InfluxDB's "
                     "recommendation_metrics."),
 ]
-MODEL_CHECKS = [
-    dg.AssetCheckSpec("churn_below_15_percent", asset="customer_segments",
-                      description=f"At most {MAX_CHURN:.0%} of previously assigned users changed segment "
-                                  "since the previous hour (the specification's stability bar)."),
-    dg.AssetCheckSpec("active_users_assigned", asset="customer_segments",
-                      description="Every user active in the hour has a named segment."),
-    dg.AssetCheckSpec("ten_per_active_user", asset="live_recommendations",
-                      description="Every user active in the hour was served 10 products."),
-]
 
 
 def publish_models(session: SparkSession, lake: LakeResource, influx: InfluxResource, start: dt.datetime,
@@ -145,37 +131,15 @@ def publish_models(session: SparkSession, lake: LakeResource, influx: InfluxReso
     if segments.cold_start:
         out.warnings.append(f"no state for the hours before {partition_key(start)} in this November: customers and "
                             "centres start from October's (replay from 2019-11-01-00:00 for a continuous state)")
-    overall = next(r for r in segments.rows if r["segment"] == "all")
-    unnamed = segments.unnamed
     written = sink.write(f"segment_evolution-{part_name(start)}", segment_points(clock, start, segments.rows))
-    out.results.append(dg.MaterializeResult(
-        asset_key="customer_segments",
-        metadata={"active_users": overall["active_users"], "new_users": overall["new_users"],
-                  "changed_users": overall["changed_users"], "changed_share": round(overall["changed_share"], 6),
-                  "active_changed_share": round(overall["active_changed_share"], 4),
-                  "segment_sizes": dg.MetadataValue.json({r["segment"]: r["users"] for r in segments.rows}),
-                  "points_written": written, "cold_start": segments.cold_start,
-                  "state_gaps": segments.gaps,
-                  "seconds": dg.MetadataValue.json(dict(segments.laps))},
-        check_results=[
-            dg.AssetCheckResult(check_name="churn_below_15_percent", asset_key="customer_segments",
-                                passed=overall["changed_share"] <= MAX_CHURN, severity=dg.AssetCheckSeverity.WARN,
-                                metadata={"changed_share": round(overall["changed_share"], 6),
-                                          "largest_size_change": round(max(
-                                              abs(r["size_change"]) for r in segments.rows), 6)}),
-            dg.AssetCheckResult(check_name="active_users_assigned", asset_key="customer_segments",
-                                passed=unnamed == 0, metadata={"unnamed": unnamed}),
-        ],
-    ))
+    overall = next(r for r in segments.rows if r["segment"] == "all")
+    out.results.append(_segments_result(segments, overall, written))
 
     out.results.append(dg.MaterializeResult(
         asset_key="live_recommendations",
         metadata={"users_served": recs.users, "factors_folded_in": recs.folded_users,
                   "seconds": dg.MetadataValue.json(dict(recs.laps))},
-        check_results=[dg.AssetCheckResult(
-            check_name="ten_per_active_user", asset_key="live_recommendations",
-            passed=recs.short_lists == 0 and recs.users == overall["active_users"],
-            metadata={"short_lists": recs.short_lists, "served": recs.users, "active": overall["active_users"]})],
+        check_results=checks.recommendation_results(recs, overall["active_users"]),
     ))
 
     online, coverage = hour.online, hour.coverage
@@ -191,6 +155,22 @@ def publish_models(session: SparkSession, lake: LakeResource, influx: InfluxReso
                                            and r["target"] == "any"), 0),
                   "points_written": written}))
     return out
+
+
+
+def _segments_result(segments: SegmentHour, overall: dict, written: int) -> dg.MaterializeResult:
+    """``customer_segments``: the hour's churn, new users and sizes, with its checks."""
+    return dg.MaterializeResult(
+        asset_key="customer_segments",
+        metadata={"active_users": overall["active_users"], "new_users": overall["new_users"],
+                  "changed_users": overall["changed_users"], "changed_share": round(overall["changed_share"], 6),
+                  "active_changed_share": round(overall["active_changed_share"], 4),
+                  "segment_sizes": dg.MetadataValue.json({r["segment"]: r["users"] for r in segments.rows}),
+                  "points_written": written, "cold_start": segments.cold_start,
+                  "state_gaps": segments.gaps,
+                  "seconds": dg.MetadataValue.json(dict(segments.laps))},
+        check_results=checks.segment_results(overall, segments.rows, segments.unnamed),
+    )
 
 
 INCREMENTAL_BATCH_ASSETS = [replay_baseline]

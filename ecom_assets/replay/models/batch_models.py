@@ -7,6 +7,9 @@ dozen Spark jobs, so ``ecom replay`` and the tests, which run many hours in one 
 once; and the driver-side constants are saved as packs under ``temp/replay/`` for the processes the
 daemon starts, one per hour. Both are keyed by the modification times of the folders they were read
 from, so a batch asset materialized again is read again. Remote lakes are read every time.
+
+Speed machinery, justified by ``bench/replay_cadence.py --models on`` (docs/benchmarks.md,
+``replay-models-10000000``): a dozen Spark jobs fewer per hourly run.
 """
 
 from __future__ import annotations
@@ -22,15 +25,16 @@ from pyspark.sql import SparkSession
 
 from ecom_assets.lake import Lake, is_local, local_path
 from ecom_assets.recommendation.als import AlsParams, ItemFactors
-from ecom_assets.recommendation.assets import ALS_MODEL, ALS_PARAMS, read_hybrid_weights
-from ecom_assets.recommendation.content_neighbours import ContentNeighbours
-from ecom_assets.recommendation.hybrid import CandidateSizes, popular_candidates
-from ecom_assets.recommendation.shipped import Shipped
-from ecom_assets.recommendation.user_blend import BlendTables
+from ecom_assets.recommendation.hybrid import popular_candidates
+from ecom_assets.recommendation.hybrid_definition import CandidateSizes
+from ecom_assets.recommendation.serving.content_neighbours import ContentNeighbours
+from ecom_assets.recommendation.serving.user_blend import BlendTables
+from ecom_assets.recommendation.stored import ALS_MODEL, ALS_PARAMS, read_hybrid_settings, read_hybrid_weights
 from ecom_assets.replay.models.segments import SegmentModel
 from ecom_assets.resources import LakeResource
 from ecom_assets.segmentation.assets import MODEL_NAME
 from ecom_assets.segmentation.assignment import load_segmentation
+from ecom_assets.speedups.shipped import Shipped
 
 T = TypeVar("T")
 _CACHE: dict[str, tuple[tuple, object]] = {}
@@ -110,39 +114,41 @@ def segmentation(session: SparkSession, lake: Lake) -> SegmentModel:
     return cached("segmentation", session, [model_path, profiles], load)
 
 
-RECS_TABLES = ("hybrid_weights", "segment_popularity", "als_product_index", "content_similarity",
+RECS_TABLES = ("hybrid_weights", "hybrid_settings", "segment_popularity", "als_product_index", "content_similarity",
                "product_attributes", "recs_evaluation")
-PACK_VERSION = 4
+PACK_VERSION = 5
 
 
-def recs_models(session: SparkSession, resource: LakeResource, sizes: CandidateSizes) -> RecsModels:
+def recs_models(session: SparkSession, resource: LakeResource) -> RecsModels:
     """The recommendation models and tables of the batch graph, from this process's cache, else from
     the pack saved under ``temp/replay/`` by an earlier process, else from Spark (then saved there).
 
     Each replayed hour runs in a new process when the daemon launches it; the pack (a pickle of a
     few driver-side arrays, model-sized) spares every hour a dozen Spark jobs, and the Python
-    workers read the blend's constants from it (see :mod:`ecom_assets.recommendation.shipped`). It
-    is rebuilt when any folder it was read from changes."""
+    workers read the blend's constants from it (see :mod:`ecom_assets.speedups.shipped`). It
+    is rebuilt when any folder it was read from changes. The blend's candidate sizes are those
+    ``hybrid_recs`` ran with (``hybrid_settings``)."""
     lake = resource.lake
     paths = [lake.model(ALS_MODEL), lake.model(ALS_PARAMS)] + [lake.processed(t) for t in RECS_TABLES]
 
     def load() -> RecsModels:
-        stamp = (PACK_VERSION, sizes, folder_stamp(paths))
+        stamp = (PACK_VERSION, folder_stamp(paths))
         pack_path = lake.temp("replay/batch_models.pkl")
         saved = _read_pack(pack_path, stamp)
         if saved is None:
-            saved = _build_pack(session, resource, sizes)
+            saved = _build_pack(session, resource)
             _write_pack(pack_path, stamp, saved)
         shipped = (Shipped.from_pack(str(local_path(pack_path)), stamp, "blend") if is_local(pack_path)
                    else Shipped.inline(saved["blend"]))
         return RecsModels(**saved, shipped_blend=shipped)
 
-    return cached(f"recs:{sizes}", session, paths, load)
+    return cached("recs", session, paths, load)
 
 
-def _build_pack(session: SparkSession, resource: LakeResource, sizes: CandidateSizes) -> dict:
+def _build_pack(session: SparkSession, resource: LakeResource) -> dict:
     """The driver-side constants of :class:`RecsModels`, computed with Spark."""
     lake, read_processed = resource.lake, resource.read_processed
+    sizes = read_hybrid_settings(session, resource).sizes
     weights, fallback = read_hybrid_weights(session, resource)
     popularity = read_processed(session, "segment_popularity")
     items = ItemFactors.of(ALSModel.load(lake.model(ALS_MODEL)))
@@ -161,7 +167,7 @@ def _read_pack(path: str, stamp: tuple) -> Any:
     try:
         with open(local_path(path), "rb") as handle:
             saved_stamp, pack = pickle.load(handle)
-    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, TypeError, ValueError):
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
         return None
     return pack if saved_stamp == stamp else None
 

@@ -6,6 +6,10 @@ written once and never modified, so on a local lake each is copied once into an 
 its first key (under ``temp/replay/keyed/``, named after the source's files so that a rewritten
 source gets a new copy). The copy is memory-mapped and binary-searched: an hour reads only the pages
 that hold its keys' rows.
+
+Speed machinery, justified by ``bench/replay_cadence.py --models on`` (docs/benchmarks.md,
+``replay-models-scale-1``: the state lookup of a full-size hour) and tested equal to the Spark join it
+replaces on a remote lake (``test_incremental.py``).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ecom_assets.sorted_lookup import run_indices
+from ecom_assets.speedups.sorted_lookup import run_indices
 
 
 def source_stamp(source: Path) -> str:

@@ -8,7 +8,7 @@ catalogue (``content_similarity``), so they reach users through the products the
 and its per-segment weights are the batch hybrid's, with the user's current segment.
 
 The hour computes all of this on the Python workers in one pass over each user's pairs
-(:mod:`ecom_assets.recommendation.pair_blend`); :func:`fold_in_active` and :func:`event_strengths`
+(:mod:`ecom_assets.recommendation.serving.pair_blend`); :func:`fold_in_active` and :func:`event_strengths`
 are the same definitions as Spark jobs, which the tests and benchmarks compare it with.
 """
 
@@ -23,8 +23,8 @@ from pyspark.sql import types as T
 from ecom_assets.recommendation.als import AlsParams
 from ecom_assets.recommendation.fold_in import fold_in_users
 from ecom_assets.recommendation.interactions import EVENT_WEIGHTS
-from ecom_assets.recommendation.shipped import Shipped
-from ecom_assets.recommendation.user_blend import BlendTables
+from ecom_assets.recommendation.serving.user_blend import BlendTables
+from ecom_assets.speedups.shipped import Shipped
 
 SERVED_SCHEMA = T.StructType([
     T.StructField("user_id", T.LongType()),

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
+from pyspark.sql import DataFrame
+
 from ecom_assets.lake import Lake
-from ecom_assets.replay.models.customers import CUSTOMER_SCHEMA, PAIR_SCHEMA
+from ecom_assets.replay.models.customers import CUSTOMER_SCHEMA, PAIR_SCHEMA, base_customers, pair_counts
 from ecom_assets.replay.models.ledger import Ledger
-from ecom_assets.replay.models.recommendations import SERVED_SCHEMA
+from ecom_assets.replay.models.recommendations import SERVED_SCHEMA, served_lists
 
 BASE_CUSTOMERS = "replay_base_customers"
 BASE_PAIRS = "replay_base_pairs"
@@ -35,3 +38,14 @@ class Ledgers:
     def all(self) -> tuple[Ledger, ...]:
         """Every ledger, for the daily compaction."""
         return (self.customers, self.pairs, self.served)
+
+
+def starting_state(rfm: DataFrame, segments: DataFrame, events: DataFrame, served: DataFrame,
+                   training_end: dt.date) -> dict[str, DataFrame]:
+    """The base tables the ledgers start from, by name: every customer's aggregates and segment as of the
+    end of training, their per-product counts over the training ``events``, and the batch lists they were
+    ``served``, stamped at the end of training."""
+    served_at = dt.datetime.combine(training_end, dt.time(), tzinfo=dt.UTC)
+    return {BASE_CUSTOMERS: base_customers(rfm, segments, training_end),
+            BASE_PAIRS: pair_counts(events),
+            BASE_SERVED: served_lists(served, served_at)}

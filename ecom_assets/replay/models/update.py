@@ -20,8 +20,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ecom_assets.lake import Lake
-from ecom_assets.recommendation.hybrid import CandidateSizes
-from ecom_assets.recommendation.pair_blend import serve_from_pairs
+from ecom_assets.recommendation.serving.pair_blend import serve_from_pairs
 from ecom_assets.replay.models.batch_models import RecsModels, recs_models, segmentation
 from ecom_assets.replay.models.customers import (
     hour_activity,
@@ -226,7 +225,7 @@ def models_hour(session: SparkSession, resource: LakeResource, ledgers: Ledgers,
     with running_beside(lambda: evaluate_served(session, ledgers, events, active, start)) as evaluation:
         with running_beside(lambda: look_up_state(session, ledgers, events, active, start)) as lookup:
             model = segmentation(session, resource.lake)
-            models = recs_models(session, resource, CandidateSizes())
+            models = recs_models(session, resource)
         segments = update_segments(session, resource.lake, ledgers, lookup.result(), start, model)
         recs = refresh_recommendations(ledgers, start, segments, models)
         return ModelsHour(segments, recs, evaluation.result(), coverage(recs.lists, models.catalogue_size), models)

@@ -41,14 +41,11 @@ from ecom_assets.replay.orchestration.ordering import (
     latest_hour_run,
 )
 from ecom_assets.replay.orchestration.partitions import all_hours, day_completed_by
+from ecom_assets.replay.orchestration.retry import MAX_ATTEMPTS, REPLAY_RETRY
 
 REPLAY_JOB_NAME = "november_replay"
 DAILY_JOB_NAME = "november_daily_rollup"
 SENSOR_NAME = "november_replay_sensor"
-MAX_ATTEMPTS = 3
-# A failed hour is retried this long after its run ended, doubled for each further attempt (15 s, then
-# 30 s): a short outage (InfluxDB restarting, say) does not use up the attempts.
-RETRY_BACKOFF_S = 15.0
 INTERVAL_S = 10
 # Ticks further apart than this mean the sensor was stopped: its clock resumes instead of counting lag.
 PAUSE_S = 3 * INTERVAL_S
@@ -137,11 +134,11 @@ def day_request(cursor: ReplayCursor, hour_key: str) -> list[dg.RunRequest]:
 
 
 def retry_time(instance: dg.DagsterInstance, run: dg.DagsterRun, attempt: int) -> float:
-    """When the failed ``run`` (attempt ``attempt``) may be retried: ``RETRY_BACKOFF_S * 2**(attempt - 1)``
+    """When the failed ``run`` (attempt ``attempt``) may be retried: the replay's retry rule's delay
     after it ended (at once when its end is not recorded)."""
     record = instance.get_run_record_by_id(run.run_id)
     ended = record.end_time if record else None
-    return ended + RETRY_BACKOFF_S * 2 ** (attempt - 1) if ended else 0.0
+    return ended + REPLAY_RETRY.delay_after(attempt) if ended else 0.0
 
 
 def replay_tick(instance: dg.DagsterInstance, cursor_text: str | None, hours: list[str] | None = None,

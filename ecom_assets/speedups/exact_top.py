@@ -11,6 +11,10 @@ whole catalogue, so the result never depends on how well the bound works, only t
 This keeps the cost of the batch lists (every training user) and of the live blend (the hour's active
 users) from growing with the catalogue (the real files' ~166 k products), while serving exactly what
 scoring every item serves.
+
+Speed machinery, justified by ``bench/live_blend_topn.py`` and ``bench/batch_als_lists.py``
+(docs/benchmarks.md, ``live-blend-topn``, ``batch-als-lists``) and tested equal to scoring every item
+(``test_exact_top.py``).
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ each recent product, plus the product itself at 1.0, then the best score per (us
 replay's hours used to run it as a Spark job and shuffle its rows (about a hundred per active user)
 into the blend; the workers now receive the recent products (at most ten per user) and read the
 neighbours from this table, which gives the same candidates and scores.
+
+Speed machinery, justified by ``bench/replay_cadence.py --models on`` (docs/benchmarks.md,
+``replay-models-scale-1``): no ~100 candidate rows per user shuffled into the blend.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from pyspark.sql import DataFrame
 
-from ecom_assets.sorted_lookup import positions_in, run_indices, run_starts
+from ecom_assets.speedups.sorted_lookup import positions_in, run_indices, run_starts
 
 
 @dataclass(frozen=True)

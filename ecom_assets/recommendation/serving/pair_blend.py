@@ -11,9 +11,13 @@ computes as separate jobs, with the same definitions:
   (:func:`ecom_assets.recommendation.hybrid.recent_products`);
 - the purchased products;
 
-then blend them (:func:`ecom_assets.recommendation.user_blend.blend_users`) and return each user's
+then blend them (:func:`ecom_assets.recommendation.serving.user_blend.blend_users`) and return each user's
 list. One shuffle of the pairs replaces the fold-in's, the recent products' window and the blend's
 own, and the rows travel as Arrow arrays (``mapInArrow``) instead of one pandas object per row.
+
+Speed machinery, justified by ``bench/replay_cadence.py --models on`` (docs/benchmarks.md,
+``replay-models-sale-scale-1``) and ``bench/live_blend_cpu.py``; tested to serve the same lists as the
+Spark fold-in and recent products (``test_incremental.py``, ``test_pair_blend.py``).
 """
 
 from __future__ import annotations
@@ -26,14 +30,14 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from ecom_assets.recommendation.als import AlsParams
-from ecom_assets.recommendation.exact_top import USERS_PER_BLOCK, NormOrder, searchable
 from ecom_assets.recommendation.fold_in import solve_users
-from ecom_assets.recommendation.hybrid import UNKNOWN_SEGMENT
+from ecom_assets.recommendation.hybrid_definition import UNKNOWN_SEGMENT
 from ecom_assets.recommendation.interactions import EVENT_WEIGHTS
 from ecom_assets.recommendation.metrics import K
-from ecom_assets.recommendation.shipped import Shipped
-from ecom_assets.recommendation.user_blend import BlendTables, UserBlock, blend_users
-from ecom_assets.sorted_lookup import places_in_runs, run_numbers, run_starts
+from ecom_assets.recommendation.serving.user_blend import BlendTables, UserBlock, blend_users
+from ecom_assets.speedups.exact_top import USERS_PER_BLOCK, NormOrder, searchable
+from ecom_assets.speedups.shipped import Shipped
+from ecom_assets.speedups.sorted_lookup import places_in_runs, run_numbers, run_starts
 
 PAIR_FIELDS = ("product_id", "views", "carts", "purchases", "last_seen")
 SERVED_SCHEMA = "user_id long, segment string, products array<long>, folded boolean"

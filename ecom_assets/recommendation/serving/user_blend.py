@@ -1,8 +1,9 @@
 """The hybrid blend in one Spark pass over one row per user: how ``hybrid_recs`` serves every training
 user; the replay's hours run the same array core (:func:`blend_users`) from each user's pairs
-(:mod:`ecom_assets.recommendation.pair_blend`).
+(:mod:`ecom_assets.recommendation.serving.pair_blend`).
 
-The blend is defined in :mod:`ecom_assets.recommendation.hybrid` as Spark joins (candidates, then
+The blend is defined in :mod:`ecom_assets.recommendation.hybrid_definition`; its Spark form
+(:mod:`ecom_assets.recommendation.hybrid`) is Spark joins (candidates, then
 each component joined onto them, then a window per user), which the weight tuning and the offline
 evaluation use; the test suite checks both give the same lists and scores. Here each user is one
 row (segment, factors, content candidates, purchases) and a ``mapInPandas`` function, which holds
@@ -10,7 +11,7 @@ the model-sized constants (item factors, each segment's popularity), scores bloc
 numpy: one shuffle instead of a dozen, the difference between seconds and hours at ~3 M users.
 
 - ALS: the user's ``sizes.als`` best items by score are candidates, found exactly without scoring
-  every item (:mod:`ecom_assets.recommendation.exact_top`), and every candidate's ALS component is
+  every item (:mod:`ecom_assets.speedups.exact_top`), and every candidate's ALS component is
   ``min(score, 1)`` (0 for a product or user the model does not know);
 - content: the best cosine to the user's recent products (computed in Spark beforehand, or, for
   the replay's hours, by the workers from the shipped similarity table);
@@ -18,6 +19,9 @@ numpy: one shuffle instead of a dozen, the difference between seconds and hours 
   popularity score in the user's segment (0 when absent);
 - purchased products are removed, the per-segment weights blend the three, and the ``k`` best by
   score (then product id) are kept.
+
+Speed machinery, justified by ``bench/live_blend_cpu.py`` (docs/benchmarks.md, ``live-blend-cpu``)
+and tested equal to the Spark joins form (``test_recommendation_assets.py``).
 """
 
 from __future__ import annotations
@@ -31,20 +35,20 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from ecom_assets.recommendation.als import ItemFactors
-from ecom_assets.recommendation.content_neighbours import ContentNeighbours
-from ecom_assets.recommendation.exact_top import USERS_PER_BLOCK, NormOrder, best_items, searchable
-from ecom_assets.recommendation.hybrid import UNKNOWN_SEGMENT, CandidateSizes, Weights
+from ecom_assets.recommendation.als import USER_INDEX, ItemFactors, user_index_table
+from ecom_assets.recommendation.hybrid import HybridInputs, popular_candidates, with_segment
+from ecom_assets.recommendation.hybrid_definition import UNKNOWN_SEGMENT, CandidateSizes, Weights, hybrid_score
 from ecom_assets.recommendation.metrics import K
-from ecom_assets.recommendation.shipped import Shipped
-from ecom_assets.sorted_lookup import (
+from ecom_assets.recommendation.serving.content_neighbours import ContentNeighbours
+from ecom_assets.speedups.exact_top import USERS_PER_BLOCK, NormOrder, best_items, searchable
+from ecom_assets.speedups.shipped import Shipped
+from ecom_assets.speedups.sorted_lookup import (
     SortedMap,
     order_within_runs,
     places_in_runs,
     positions_in,
     read_at,
     sorted_unique,
-    unique_codes,
 )
 
 OUTPUT_SCHEMA = ("user_id long, segment string, product_id long, rank int, hybrid_score double, als double, "
@@ -238,10 +242,10 @@ def blend_users(block: UserBlock, tables: BlendTables, matrix: np.ndarray, order
     candidate_product = np.concatenate([content_product, popular_product, als_product[known]]).astype(np.int64)
     if not len(candidate_product):
         return _no_pairs()
-    products, candidate_code = unique_codes(candidate_product)
+    products, candidate_code = np.unique(candidate_product, return_inverse=True)
     width = len(products)
     candidate_user = np.concatenate([content_user, popular_user, als_user[known]]).astype(np.int64)
-    pool, pool_of_candidate = unique_codes(candidate_user * width + candidate_code)  # by user, product
+    pool, pool_of_candidate = np.unique(candidate_user * width + candidate_code, return_inverse=True)  # by user, product
     bought_user, bought_product = block.purchased
     position, found = positions_in(products, bought_product.astype(np.int64))
     _, bought = positions_in(sorted_unique(bought_user[found].astype(np.int64) * width + position[found]), pool)
@@ -273,7 +277,7 @@ def blend_users(block: UserBlock, tables: BlendTables, matrix: np.ndarray, order
     segment_of_pair = segment_of_user[user]
     popularity = segment_popularity[segment_of_pair, code]
     weights = segment_weights[segment_of_pair]
-    hybrid = weights[:, 0] * als + weights[:, 1] * content + weights[:, 2] * popularity
+    hybrid = hybrid_score(weights[:, 0], weights[:, 1], weights[:, 2], als, content, popularity)
 
     # The pool is in (user, product) order: each user's pairs by score, ties by product.
     ranking = order_within_runs(user, hybrid)
@@ -347,3 +351,18 @@ def recommend_per_user(users: DataFrame, factors: DataFrame, content: DataFrame 
                 yield blend_block(block, constants, matrix, order, k)
 
     return rows.mapInPandas(blend, OUTPUT_SCHEMA)
+
+
+def serve_training_users(inputs: HybridInputs, interactions: DataFrame, weights: dict[str, Weights],
+                         fallback: Weights) -> DataFrame:
+    """Every training user's top-10 under the chosen weights, one row per user through
+    :func:`recommend_per_user` (the blend's constants collected once on the driver): ``hybrid_recs``."""
+    if inputs.model is None or inputs.indexers is None or inputs.catalogue is None:
+        raise ValueError("hybrid_recs needs the ALS model: materialize als_model first")
+    popular = popular_candidates(inputs.popularity, inputs.sizes.popular)
+    tables = BlendTables.collect(ItemFactors.of(inputs.model), inputs.catalogue, inputs.popularity, popular,
+                                 weights, fallback, inputs.sizes)
+    users = with_segment(inputs, interactions)
+    factors = user_index_table(inputs.indexers, users).join(
+        inputs.model.userFactors.select(F.col("id").alias(USER_INDEX), "features"), USER_INDEX)
+    return recommend_per_user(users, factors.select("user_id", "features"), inputs.content, inputs.purchased, tables)

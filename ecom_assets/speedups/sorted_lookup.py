@@ -1,5 +1,12 @@
 """Lookups in sorted numpy arrays, shared by the driver-side tables (item factors, keyed copies, the
-content neighbours) and the blend's workers."""
+content neighbours) and the blend's workers.
+
+Speed machinery: where numpy has an equivalent (``np.unique``, ``np.lexsort``), a helper is kept only
+while ``bench/sorted_lookup_vs_numpy.py`` measures it faster on a sale hour's keys (numpy 2.4's
+hash-based ``np.unique`` is ~40x slower than :func:`sorted_unique` there; ``order_within_runs`` takes
+about a third of ``np.lexsort``'s time). A former ``unique_codes`` lost to
+``np.unique(return_inverse=True)`` and was removed. The other helpers have no numpy equivalent.
+"""
 
 from __future__ import annotations
 
@@ -52,18 +59,6 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
     an order of magnitude faster than numpy 2's hash-based ``np.unique``."""
     ordered = np.sort(values)
     return ordered[run_starts(ordered)]
-
-
-def unique_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``np.unique(values, return_inverse=True)``: the distinct values, ascending, and each value's place
-    among them, from one (unstable, vectorised) argsort: several times faster than a sort followed by a
-    binary search of every value."""
-    order = np.argsort(values)
-    ordered = values[order]
-    new = np.concatenate(([True], ordered[1:] != ordered[:-1])) if len(ordered) else np.empty(0, dtype=bool)
-    codes = np.empty(len(values), dtype=np.int64)
-    codes[order] = np.cumsum(new) - 1
-    return ordered[new], codes
 
 
 def order_within_runs(runs: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -8,6 +8,9 @@ unpickled by every task. When the same constants already sit in a local pickle (
 pack, see :mod:`ecom_assets.replay.models.batch_models`), the closure carries only the file's path
 and stamp instead, and each Python worker process loads the file once and keeps it for later tasks
 (workers are reused across tasks, and across hours on a shared Spark Connect session).
+
+Speed machinery, justified by ``bench/replay_cadence.py --models on`` (docs/benchmarks.md,
+``replay-models-scale-1``): the constants no longer travel in every UDF closure.
 """
 
 from __future__ import annotations

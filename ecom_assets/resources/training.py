@@ -1,0 +1,26 @@
+"""The training resource: the days the models learn from, as the environment sets them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+
+from ecom_assets.settings import DEFAULT_TRAIN_END, DEFAULT_TRAIN_START, TrainingWindow
+
+
+class TrainingResource(dg.ConfigurableResource):
+    """The training window: ``start`` included, ``end`` excluded, ``YYYY-MM-DD`` (``ECOM_TRAIN_START``,
+    ``ECOM_TRAIN_END``). Every model learns from it; the week after it is the offline test week."""
+
+    start: str = DEFAULT_TRAIN_START
+    end: str = DEFAULT_TRAIN_END
+
+    @property
+    def window(self) -> TrainingWindow:
+        """The window as dates (a clear error for a bad date or an empty window)."""
+        try:
+            return TrainingWindow(dt.date.fromisoformat(self.start), dt.date.fromisoformat(self.end))
+        except ValueError as exc:
+            raise ValueError(f"the training window must be two dates YYYY-MM-DD, got {self.start!r} .. "
+                             f"{self.end!r}: {exc}") from exc
