@@ -10,7 +10,9 @@ PYTHON="${PYTHON:-python3}"
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
 apt_install() {
   command -v apt-get >/dev/null || { echo "setup: apt-get not found; install $* by hand" >&2; return 1; }
-  as_root apt-get update -qq >/dev/null && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  # debconf's note that apt-utils is missing is noise on minimal images: keep apt's errors, drop that line.
+  as_root apt-get update -qq >/dev/null && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" \
+    >/dev/null 2> >(grep -v "^debconf: delaying package configuration" >&2)
 }
 
 if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
@@ -35,8 +37,10 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=".venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)${extras:+-$extras}"
 if [ ! -f "$stamp" ]; then
-  # pip's notes about unused local index folders are noise: keep its errors, drop those lines.
-  pip_install() { .venv/bin/python -m pip install -q "$@" 2> >(grep -v -e "^WARNING: Location" -e "BuildBackendWarning" >&2); }
+  # pip's notes about unused local index folders, and setuptools' advice printed while it builds the
+  # editable install (Python warnings, silenced for the install only), are noise: keep the errors.
+  pip_install() { PYTHONWARNINGS=ignore .venv/bin/python -m pip install -q "$@" \
+    2> >(grep -v -e "^WARNING: Location" -e "BuildBackendWarning" >&2); }
   pip_install --upgrade pip
   pip_install -e ".${extras:+[$extras]}"
   rm -f .venv/.installed-*; touch "$stamp"

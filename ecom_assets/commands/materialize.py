@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
 from dagster_shared.error import SerializableErrorInfo
 
+from ecom_assets.commands.progress import Heartbeat, RunProgress, progress_logger
 from ecom_assets.settings import PROJECT_ROOT, Settings, load_settings
 
 INSTANCE_CONFIG = PROJECT_ROOT / "dagster.yaml"
@@ -83,21 +84,28 @@ def whole_steps(assets: Sequence[dg.AssetsDefinition], selection: str | Sequence
     return sorted(selected, key=lambda key: key.to_user_string())
 
 
-def materialize_batch(selection: str | None = None, settings: Settings | None = None) -> MaterializeSummary:
-    """Materialize the batch assets (or ``selection``) and summarise materializations and checks."""
-    from ecom_assets.definitions import BATCH_ASSETS, build_resources
+def materialize_batch(selection: str | None = None, settings: Settings | None = None,
+                      write: Callable[[str], None] | None = None) -> MaterializeSummary:
+    """Materialize the batch assets (or ``selection``) and summarise materializations and checks; progress
+    lines go to ``write`` (default: stderr)."""
+    from ecom_assets.definitions import BATCH_ASSETS, BATCH_JOB_NAME, build_resources
 
     settings = settings or load_settings()
     instance = ensure_dagster_home(settings)
-    result = dg.materialize(
-        BATCH_ASSETS,
-        selection=whole_steps(BATCH_ASSETS, selection),
-        instance=instance,
+    keys = whole_steps(BATCH_ASSETS, selection)
+    steps = sum(1 for d in BATCH_ASSETS if keys is None or set(d.keys) & set(keys))
+    progress = RunProgress(steps, write=write)
+    # Dagster's own console logger prints long lines and nothing while a step computes: the progress
+    # logger prints each step's start and end (n of N), what the assets log, and a heartbeat.
+    definitions = dg.Definitions(
+        assets=BATCH_ASSETS,
+        jobs=[dg.define_asset_job(BATCH_JOB_NAME, selection=keys if keys is not None else BATCH_ASSETS)],
         resources=build_resources(settings),
-        raise_on_error=False,
-        # Dagster's step events are DEBUG; users see the assets' own INFO lines and any warning.
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        loggers={"progress": progress_logger(progress)},
     )
+    with Heartbeat(progress):
+        result = definitions.resolve_job_def(BATCH_JOB_NAME).execute_in_process(
+            instance=instance, raise_on_error=False, run_config={"loggers": {"progress": {}}})
     materialized = sorted(
         {event.asset_key.to_user_string() for event in result.get_asset_materialization_events() if event.asset_key}
     )

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from ecom_assets.commands.materialize import ensure_dagster_home, root_error_message
+from ecom_assets.commands.progress import clock_text
 from ecom_assets.replay.orchestration.ordering import ATTEMPT_TAG, DUE_AT_TAG, REPLAY_TAG, REQUESTED_AT_TAG
 from ecom_assets.replay.orchestration.partitions import all_hours, day_completed_by
 from ecom_assets.replay.orchestration.retry import MAX_ATTEMPTS, RETRY_BACKOFF_S, RetryRule
@@ -92,7 +93,8 @@ def run_replay(count: int, start: str | None = None, interval_s: float = 10.0, s
         elapsed = time.time() - requested
         summary.done.append(key)
         summary.seconds.append(elapsed)
-        log(f"hour {key}: done in {elapsed:.2f} s (run {result.run_id[:8]})")
+        log(f"hour {key} ({position + 1}/{len(todo)}): done in {elapsed:.2f} s (run {result.run_id[:8]}), "
+            f"{clock_text(time.time() - began)} so far")
         day = day_completed_by(key)
         if day is not None:
             rolled = daily_job.execute_in_process(
