@@ -87,7 +87,7 @@ def ensure_lake(work_dir: Path, rows: int) -> Path:
     from ecom_assets.resources.spark import SparkResource
 
     lake = work_dir / f"lake-blas-{rows}"
-    if (lake / "raw" / "_SUCCESS").is_file():
+    if (lake / "raw" / "events" / "_SUCCESS").is_file():
         return lake
     data = work_dir / f"data-{rows}"
     if not (data / "2019-Oct.csv").is_file():
