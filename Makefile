@@ -43,6 +43,7 @@ bench: setup-dev
 	$(VENV)/python bench/live_blend_topn.py
 	$(VENV)/python bench/incremental_replay.py
 	$(VENV)/python bench/sorted_lookup_vs_numpy.py
+	$(VENV)/python bench/als_native_blas.py
 
 clean:
 	rm -rf data/lake .dagster_home .run spark-warehouse

@@ -12,7 +12,8 @@ ratio and the largest difference between the factors to ``docs/benchmarks.md`` (
         [--lib-dir openblas=/usr/lib/x86_64-linux-gnu/openblas-pthread]
 
 ``java`` forbids native code (``-Ddev.ludovic.netlib.{blas,lapack}.allowNative=false``); ``system``
-takes what the dynamic loader finds; each ``--lib-dir NAME=DIR`` puts ``DIR`` first on
+allows it and takes what the dynamic loader finds (what the set-up installs: Debian's reference
+``libblas3`` and ``liblapack3``); each ``--lib-dir NAME=DIR`` puts ``DIR`` first on
 ``LD_LIBRARY_PATH`` (a folder holding ``libblas.so.3`` and ``liblapack.so.3``).
 """
 
@@ -34,6 +35,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 START, END = "<!-- als-blas:start -->", "<!-- als-blas:end -->"
 NO_NATIVE = "-Ddev.ludovic.netlib.blas.allowNative=false -Ddev.ludovic.netlib.lapack.allowNative=false"
+NATIVE = "-Ddev.ludovic.netlib.blas.allowNative=true -Ddev.ludovic.netlib.lapack.allowNative=true"
 SAMPLE_USERS = 500
 
 
@@ -69,8 +71,8 @@ def fit_once(lake_dir: str) -> dict:
 def run_config(lake: Path, name: str, lib_dir: str | None) -> dict:
     """One fit in a fresh process (and JVM) under configuration ``name``."""
     env = dict(os.environ)
-    if name == "java":
-        env["ECOM_SPARK_CONF"] = f"spark.driver.extraJavaOptions={NO_NATIVE}"
+    # Each configuration states its choice (this replaces spark_conf/'s line of JVM options).
+    env["ECOM_SPARK_CONF"] = f"spark.driver.extraJavaOptions=-Duser.timezone=UTC {NO_NATIVE if name == 'java' else NATIVE}"
     if lib_dir:
         env["LD_LIBRARY_PATH"] = f"{lib_dir}:{env.get('LD_LIBRARY_PATH', '')}".rstrip(":")
         env.setdefault("OPENBLAS_NUM_THREADS", "1")  # Spark's tasks are the parallelism; no nested threads

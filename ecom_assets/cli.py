@@ -108,12 +108,11 @@ def _seconds(text: str) -> float:
 def cmd_replay(args: argparse.Namespace) -> int:
     """Replay hours of November in order on a cadence (the sensor's job, without the daemon)."""
     from ecom_assets.commands.replay import run_replay
-    from ecom_assets.lake import Lake
     from ecom_assets.replay.orchestration.clock import replay_state_path
     from ecom_assets.settings import load_settings
 
     if args.reset:
-        state = replay_state_path(Lake(load_settings().lake_dir))
+        state = replay_state_path(load_settings().lake)
         if state.is_file():
             state.unlink()
             print(f"replay state reset ({state}); the next hour fixes a new time shift")
@@ -151,7 +150,7 @@ def cmd_spark(args: argparse.Namespace) -> int:
         print(state.describe())
         hours = WARM_UP_HOURS if args.warm_up_hours is None else args.warm_up_hours
         if not was_running and hours:
-            print(warm_up_server(state.url, Lake(settings.lake_dir), hours).describe())
+            print(warm_up_server(state.url, settings.lake, hours).describe())
         print(f"use it with: export ECOM_SPARK_REMOTE={state.url}")
         return 0
     state = spark_server.stop(run_dir, port) if args.action == "stop" else spark_server.status(run_dir, port)

@@ -31,7 +31,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             session_id_file=settings.spark_session_id_file,
         ),
         "lake": LakeResource(data_dir=settings.data_dir, root=settings.lake_dir,
-                             max_quarantine_rate=settings.max_quarantine_rate),
+                             max_quarantine_rate=settings.max_quarantine_rate, local_state_root=settings.run_dir),
         "training": TrainingResource(start=settings.training_window.start.isoformat(),
                                      end=settings.training_window.end.isoformat()),
         "influx": InfluxResource(
@@ -41,6 +41,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             token=dg.EnvVar("INFLUX_TOKEN") if settings.influx_token else "",
             time_mode=settings.replay_time_mode,
             lake_root=settings.lake_dir,
+            local_state_root=settings.run_dir,
         ),
     }
 

@@ -8,6 +8,7 @@ Hadoop URI (``hdfs://host:8020/ecom``): Spark does the writing.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,9 +36,16 @@ def _join(root: str, *parts: str) -> str:
 
 @dataclass(frozen=True)
 class Lake:
-    """Paths under one lake root."""
+    """Paths under one lake root, and the local folder of the replay's small state.
+
+    ``local_state_root`` (``ECOM_RUN_DIR``) matters only for a lake at a Hadoop URI: the replay's clock
+    and the line-protocol files of the file sink are small files written with plain file operations,
+    kept in the lake's ``temp/`` when the lake is a local folder and under
+    ``<local_state_root>/lake-state/<digest of the root>/`` otherwise.
+    """
 
     root: str
+    local_state_root: str = ""
 
     @property
     def raw_events(self) -> str:
@@ -65,6 +73,16 @@ class Lake:
     def temp(self, name: str) -> str:
         """An intermediate result under ``temp/``."""
         return _join(self.root, "temp", name)
+
+    def local_state(self, name: str) -> Path:
+        """A local file or folder of the replay's small state (see the class docstring)."""
+        if is_local(self.root):
+            return local_path(self.temp(name))
+        if not self.local_state_root or not is_local(self.local_state_root):
+            raise ValueError(f"the lake {self.root} is not a local folder: the replay keeps its small state "
+                             f"in a local folder, set ECOM_RUN_DIR to one (now {self.local_state_root!r})")
+        digest = hashlib.sha256(self.root.rstrip("/").encode()).hexdigest()[:12]
+        return local_path(self.local_state_root) / "lake-state" / digest / name
 
 
 def input_month_files(data_dir: str) -> list[str]:

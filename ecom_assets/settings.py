@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ecom_assets.lake import Lake
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # October trains the models; November is replayed.
 DEFAULT_TRAIN_START = "2019-10-01"
@@ -94,6 +96,11 @@ class Settings:
     def influx_token(self) -> str:
         """The InfluxDB token (a secret: read on demand, never stored in metadata or logs)."""
         return os.environ.get("INFLUX_TOKEN", "")
+
+    @property
+    def lake(self) -> Lake:
+        """The lake's paths (its small replay state under ``run_dir`` when the lake is at a URI)."""
+        return Lake(self.lake_dir, self.run_dir)
 
     @property
     def spark_connect_dir(self) -> Path:

@@ -67,3 +67,17 @@ def test_lake_paths_work_for_local_folders_and_uris(tmp_path: Path) -> None:
     assert input_month_files(str(tmp_path)) == []
     (tmp_path / "2019-Nov.csv").write_text("")
     assert input_month_files(str(tmp_path)) == [str(tmp_path / "2019-Nov.csv")]
+
+
+def test_the_replay_state_of_a_lake_at_a_uri_lives_in_the_run_folder(tmp_path: Path) -> None:
+    local = Lake(str(tmp_path / "lake"), str(tmp_path / "run"))
+    assert local.local_state("replay/state.json") == tmp_path / "lake" / "temp" / "replay" / "state.json"
+    remote = Lake("hdfs://nn:8020/ecom/", str(tmp_path / "run"))
+    state = remote.local_state("replay/state.json")
+    assert state.parent.parent.parent == tmp_path / "run" / "lake-state" and state.name == "state.json"
+    assert Lake("hdfs://nn:8020/ecom", str(tmp_path / "run")).local_state("influx") == state.parent.parent / "influx"
+    assert Lake("hdfs://other:8020/ecom", str(tmp_path / "run")).local_state("influx") != state.parent.parent / "influx"
+    with pytest.raises(ValueError, match="set ECOM_RUN_DIR"):
+        Lake("hdfs://nn:8020/ecom").local_state("replay/state.json")
+    with pytest.raises(ValueError, match="set ECOM_RUN_DIR"):
+        Lake("hdfs://nn:8020/ecom", "s3a://bucket/run").local_state("influx")

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dagster as dg
 from pydantic import PrivateAttr
 
-from ecom_assets.lake import Lake, is_local, local_path
+from ecom_assets.lake import Lake
 from ecom_assets.publishing.sinks import FileSink, Sink, V1Sink, V2Sink, major_version, server_version
 
 
 class InfluxResource(dg.ConfigurableResource):
-    """``INFLUX_URL`` (empty: line-protocol files under the lake's ``temp/influx/``), ``INFLUX_DATABASE``,
-    ``INFLUX_ORG`` and the secret ``INFLUX_TOKEN``; ``time_mode`` is ``shifted`` or ``original``."""
+    """``INFLUX_URL`` (empty: line-protocol files under the lake's ``temp/influx/``, or under the local
+    state folder of a lake at a URI), ``INFLUX_DATABASE``, ``INFLUX_ORG`` and the secret ``INFLUX_TOKEN``;
+    ``time_mode`` is ``shifted`` or ``original``."""
 
     url: str = ""
     database: str = "ecommerce_analytics"
@@ -21,6 +20,7 @@ class InfluxResource(dg.ConfigurableResource):
     token: str = ""
     time_mode: str = "shifted"
     lake_root: str = ""
+    local_state_root: str = ""
     _sink: Sink | None = PrivateAttr(default=None)
 
     def sink(self) -> Sink:
@@ -34,10 +34,7 @@ class InfluxResource(dg.ConfigurableResource):
         """Choose the sink: files without a URL, else by the server's major version."""
         original = self.time_mode == "original"
         if not self.url:
-            root = Lake(self.lake_root).temp("influx")
-            if not is_local(root):
-                raise ValueError(f"the file sink needs a local lake (ECOM_LAKE_DIR={self.lake_root}); set INFLUX_URL")
-            return FileSink(Path(local_path(root)) / self.database)
+            return FileSink(Lake(self.lake_root, self.local_state_root).local_state("influx") / self.database)
         major = major_version(server_version(self.url))
         if major == 1:
             return V1Sink(self.url, self.database, self.token, original)

@@ -11,16 +11,18 @@ from ecom_assets.settings import DEFAULT_MAX_QUARANTINE_RATE
 
 class LakeResource(dg.ConfigurableResource):
     """The input folder (``ECOM_DATA_DIR``), the lake root (``ECOM_LAKE_DIR``) and the share of input
-    lines that may be quarantined before ingestion fails (``ECOM_MAX_QUARANTINE_RATE``)."""
+    lines that may be quarantined before ingestion fails (``ECOM_MAX_QUARANTINE_RATE``); for a lake at a
+    Hadoop URI, the local folder of the replay's small state (``ECOM_RUN_DIR``)."""
 
     data_dir: str
     root: str
     max_quarantine_rate: float = DEFAULT_MAX_QUARANTINE_RATE
+    local_state_root: str = ""
 
     @property
     def lake(self) -> Lake:
         """Path helper for the lake root."""
-        return Lake(self.root)
+        return Lake(self.root, self.local_state_root)
 
     def input_files(self) -> list[str]:
         """The month CSVs to ingest; a clear error when there are none."""

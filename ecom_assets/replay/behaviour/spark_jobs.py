@@ -20,6 +20,7 @@ from pyspark.sql import types as T
 
 from ecom_assets.ingest.tables import read_raw_events
 from ecom_assets.lake import Lake, is_local, local_path
+from ecom_assets.replay.written import written
 from ecom_assets.replay.behaviour.metrics import (
     events_between,
     hour_and_minutes,
@@ -77,7 +78,7 @@ def previous_trend_state(session: SparkSession, lake: Lake, start: dt.datetime) 
     if start == REPLAY_START:
         return empty, False
     path = lake.replay_table("product_trends", part_name(start - dt.timedelta(hours=1)))
-    if is_local(path) and not (local_path(path) / "_SUCCESS").is_file():
+    if not written(path, session):
         return empty, True
     return session.read.schema(TREND_STATE_SCHEMA).parquet(path), False
 

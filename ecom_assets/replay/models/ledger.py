@@ -29,6 +29,7 @@ from pyspark.sql.pandas.types import to_arrow_schema
 from ecom_assets.lake import Lake, is_local, local_path
 from ecom_assets.replay.models import keyed
 from ecom_assets.replay.orchestration.partitions import REPLAY_START, part_name
+from ecom_assets.replay.written import completed_parts
 
 PRIORITY = "_priority"
 KEYED_FOLDER = "replay/keyed"  # under temp/: the sorted copies of the bases and snapshots
@@ -40,11 +41,6 @@ HOUR_COLUMN = "hour"  # the partition column of the hourly parts (``hour=2019-11
 def day_name(day: dt.datetime) -> str:
     """The folder of one day's snapshot."""
     return day.strftime("day=%Y-%m-%d")
-
-
-def written(path: str) -> bool:
-    """True when a Spark write to ``path`` completed (its ``_SUCCESS`` marker; remote paths are trusted)."""
-    return not is_local(path) or (local_path(path) / "_SUCCESS").is_file()
 
 
 @dataclass(frozen=True)
@@ -87,24 +83,27 @@ class Ledger:
         hour_of_day = F.substring(F.col(HOUR_COLUMN), -2, 2).cast("int")
         return parts.select(*self.schema.fieldNames(), (F.lit(2) + hour_of_day).alias(PRIORITY))
 
-    def source_paths(self, start: dt.datetime, with_base: bool = True, through: dt.datetime | None = None
-                     ) -> SourcePaths:
+    def source_paths(self, start: dt.datetime, with_base: bool = True, through: dt.datetime | None = None,
+                     session: SparkSession | None = None) -> SourcePaths:
         """Where the state before hour ``start`` (or up to and including ``through``, on the same day)
         lives: the base, the previous day's snapshot, the day's earlier hours (with their hour of day),
         and whether a part was missing.
 
         Missing parts (a replay that began mid-month) are left out: the state then falls back to the
-        base for the keys they would have changed.
+        base for the keys they would have changed. The completed parts are listed once per table folder
+        (through ``session`` on a lake at a URI, see :mod:`ecom_assets.replay.written`).
         """
         base = self.base if self.base and with_base else None
         snapshot, missing = None, False
         day = start.replace(hour=0)
         if day > REPLAY_START:
             path = self.day_path(day - dt.timedelta(days=1))
-            snapshot, missing = (path, False) if written(path) else (None, True)
+            days_done = completed_parts(session, self.lake.replay_table(f"{self.name}_daily"))
+            snapshot, missing = (path, False) if day_name(day - dt.timedelta(days=1)) in days_done else (None, True)
         last = through.hour if through is not None else start.hour - 1
         hours = [(h, self.hour_path(day.replace(hour=h))) for h in range(last + 1)]
-        present = tuple((h, path) for h, path in hours if written(path))
+        hours_done = completed_parts(session, self.lake.replay_table(self.name)) if hours else set()
+        present = tuple((h, path) for h, path in hours if part_name(day.replace(hour=h)) in hours_done)
         return SourcePaths(base, snapshot, present, missing or len(present) < len(hours))
 
     def sources(self, session: SparkSession, start: dt.datetime, with_base: bool = True,
@@ -112,7 +111,7 @@ class Ledger:
         """The tables that make up the state before hour ``start`` (see :meth:`source_paths`), and
         whether a part was missing: at most three scans (the base, the previous day's snapshot, the
         day's earlier hours)."""
-        paths = self.source_paths(start, with_base, through)
+        paths = self.source_paths(start, with_base, through, session)
         frames = [self._read(session, paths.base, 0)] if paths.base else []
         if paths.snapshot:
             frames.append(self._read(session, paths.snapshot, 1))

@@ -30,7 +30,6 @@ from ecom_assets.replay.models.customers import (
     rfm_features,
     update_customers,
 )
-from ecom_assets.replay.models.ledger import written
 from ecom_assets.replay.models.online import coverage, online_metrics
 from ecom_assets.replay.models.recommendations import stamped
 from ecom_assets.replay.models.segments import (
@@ -47,6 +46,7 @@ from ecom_assets.replay.models.segments import (
 from ecom_assets.replay.models.state import CENTRES, Ledgers
 from ecom_assets.replay.orchestration.partitions import REPLAY_START, part_name
 from ecom_assets.replay.orchestration.parts import run_concurrently, running_beside
+from ecom_assets.replay.written import written
 from ecom_assets.resources import LakeResource
 from ecom_assets.segmentation.assignment import segment_name
 
@@ -99,7 +99,7 @@ def read_centres(session: SparkSession, lake: Lake, ledgers: Ledgers, start: dt.
     """The segments' state after the previous hour, or the saved model's (with October's sizes) at the
     first hour; the flag says a mid-month hour found no previous state (a cold start)."""
     previous = lake.replay_table(CENTRES, part_name(start - ONE_HOUR))
-    if start > REPLAY_START and written(previous):
+    if start > REPLAY_START and written(previous, session):
         rows = [r.asDict() for r in session.read.schema(CENTRE_SCHEMA).parquet(previous).collect()]
         return Centres.from_rows(rows), False
     base = session.read.parquet(ledgers.customers.base)

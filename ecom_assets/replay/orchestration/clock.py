@@ -23,7 +23,7 @@ import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ecom_assets.lake import Lake, is_local, local_path
+from ecom_assets.lake import Lake
 from ecom_assets.replay.orchestration.partitions import REPLAY_START
 
 RETENTION = dt.timedelta(days=30)
@@ -85,11 +85,8 @@ def load_or_start(path: Path, mode: str, now: dt.datetime | None = None) -> Repl
 
 
 def replay_state_path(lake: Lake) -> Path:
-    """The replay state file (``temp/replay/state.json`` of the lake; a local lake is required)."""
-    state = lake.temp("replay/state.json")
-    if not is_local(state):
-        raise ValueError(f"the replay state needs a local lake folder, not {lake.root}")
-    return Path(local_path(state))
+    """The replay state file (``temp/replay/state.json`` of a local lake; see :meth:`Lake.local_state`)."""
+    return lake.local_state("replay/state.json")
 
 
 def replay_clock(lake: Lake, mode: str) -> ReplayClock:
