@@ -68,21 +68,21 @@ class MemoryGroup:
         """Put a process (and so everything it starts later) in the group."""
         (self.path / "cgroup.procs").write_text(str(pid))
 
-    def rss(self) -> int:
-        """Resident memory of every process of the group (``total_rss``: page cache excluded)."""
-        for line in (self.path / "memory.stat").read_text().splitlines():
+    def _field(self, file: str, name: str) -> int:
+        """One ``name value`` line of a group's file (0 when the kernel does not write it)."""
+        for line in (self.path / file).read_text().splitlines():
             key, _, value = line.partition(" ")
-            if key == "total_rss":
+            if key == name:
                 return int(value)
         return 0
 
+    def rss(self) -> int:
+        """Resident memory of every process of the group (``total_rss``: page cache excluded)."""
+        return self._field("memory.stat", "total_rss")
+
     def oom_kills(self) -> int:
-        """How many processes the OOM killer ended in this group (0 when the kernel does not say)."""
-        for line in (self.path / "memory.oom_control").read_text().splitlines():
-            key, _, value = line.partition(" ")
-            if key == "oom_kill":
-                return int(value)
-        return 0
+        """How many processes the OOM killer ended in this group."""
+        return self._field("memory.oom_control", "oom_kill")
 
     def max_usage(self) -> int:
         """The group's peak usage as the kernel counts it (resident memory plus page cache)."""
@@ -149,7 +149,7 @@ class Watch:
 def spilled_per_window(event_dir: Path) -> list[tuple[float, int]]:
     """(task end time, bytes spilled to disk) of every task in Spark's event logs under ``event_dir``."""
     tasks = []
-    for log in event_dir.glob("*"):
+    for log in (p for p in event_dir.rglob("*") if p.is_file()):  # Spark 4 rolls logs in eventlog_v2_* folders
         with open(log, encoding="utf-8", errors="replace") as handle:
             for line in handle:
                 if '"SparkListenerTaskEnd"' not in line:

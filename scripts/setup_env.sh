@@ -22,8 +22,8 @@ if ! command -v java >/dev/null; then
   echo "setup: installing Java 17 (openjdk-17-jre-headless)"
   apt_install openjdk-17-jre-headless || { echo "setup: could not install Java 17; install it and retry" >&2; exit 1; }
 fi
-# Spark's ALS solves its small systems through the system's BLAS/LAPACK when present (0.83x the fit time
-# of its Java fallback, bench/als_native_blas.py); without them every Spark start prints two dlopen errors.
+# Spark's ALS solves its small systems through the system's BLAS/LAPACK when present, faster than its Java
+# fallback (docs/benchmarks.md, als-blas); without them every Spark start prints two dlopen errors.
 if command -v ldconfig >/dev/null && ! ldconfig -p 2>/dev/null | grep -q "liblapack.so.3 "; then
   echo "setup: installing BLAS/LAPACK for Spark's ALS (libblas3, liblapack3)"
   apt_install libblas3 liblapack3 || echo "setup: could not install libblas3 liblapack3; Spark falls back to Java BLAS" >&2

@@ -120,9 +120,7 @@ class ProgressHandler(logging.Handler):
                 self.progress.step_started(step)
             elif kind in ("STEP_SUCCESS", "STEP_FAILURE") and step:
                 self.progress.step_finished(step, kind == "STEP_SUCCESS")
-            elif kind == "ASSET_CHECK_EVALUATION" and record.levelno >= logging.INFO:
-                pass  # the command's summary lists every check once, at the end
-            return
+            return  # other events (checks among them) are listed once by the command's summary
         if record.levelno >= logging.INFO:
             self.progress.message(step, str(meta.get("orig_message") or record.getMessage()), record.levelno)
 
