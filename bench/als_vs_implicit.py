@@ -36,7 +36,7 @@ from ecom_assets.ingest.generator import generate_dataset  # noqa: E402
 from ecom_assets.ingest.pipeline import ingest_events  # noqa: E402
 from ecom_assets.ingest.tables import read_raw_events  # noqa: E402
 from ecom_assets.lake import Lake  # noqa: E402
-from ecom_assets.recommendation.als import AlsParams, fit_als, fit_indexers, index_ids  # noqa: E402
+from ecom_assets.recommendation.als import AlsParams, fit_als, fit_indexers, index_ids, product_index_table  # noqa: E402
 from ecom_assets.recommendation.interactions import Window, rolling_folds  # noqa: E402
 from ecom_assets.recommendation.tuning import als_top_k, prepare_fold  # noqa: E402
 from ecom_assets.resources import SparkResource  # noqa: E402
@@ -82,6 +82,8 @@ def main() -> None:
     prepared = prepare_fold(read_raw_events(spark, lake), fold, users_cap=50_000)
     indexers = fit_indexers(prepared.interactions)
     ratings = index_ids(indexers, prepared.interactions).cache()
+    catalogue = product_index_table(indexers, prepared.interactions)
+    bought = prepared.interactions.where("purchased").select("user_id", "product_id")
     pairs = ratings.select("user_idx", "product_idx", "strength", "purchased", "user_id", "product_id").toPandas()
     truth_rows = prepared.truth.collect()
     truth: dict[int, set[int]] = {}
@@ -104,7 +106,7 @@ def main() -> None:
         model.userFactors.count()
         seconds = time.perf_counter() - started
         recs: dict[int, list[int]] = {}
-        for r in als_top_k(model, indexers, prepared.interactions, prepared.users).orderBy("rank").collect():
+        for r in als_top_k(model, indexers, prepared.users, catalogue, bought).orderBy("rank").collect():
             recs.setdefault(r["user_id"], []).append(r["product_id"])
         return (seconds, *ndcg_recall(recs, truth))
 

@@ -11,7 +11,7 @@ from pyspark.sql import SparkSession
 from ecom_assets.recommendation.hybrid_definition import Weights, weight_grid
 from ecom_assets.recommendation.interactions import Window, holdout_window, rolling_folds
 from ecom_assets.recommendation.metrics import catalogue_coverage, per_user_metrics, ranking_metrics, sampled_hit_rate
-from ecom_assets.recommendation.tuning import FoldData, choose_weights, training_sample
+from ecom_assets.recommendation.tuning import choose_weights, training_sample
 
 
 def _recs(spark: SparkSession):
@@ -94,13 +94,11 @@ def test_choose_weights_averages_folds_and_falls_back_for_small_segments() -> No
 
 
 def test_training_sample_keeps_evaluated_users_and_caps_the_rest(spark: SparkSession) -> None:
-    fold = rolling_folds(Window(dt.date(2019, 10, 1), dt.date(2019, 11, 1)), 1)[0]
     interactions = spark.createDataFrame([(u, 100 + u % 7) for u in range(1, 51)], "user_id long, product_id long")
     evaluated = spark.createDataFrame([(u,) for u in (3, 17, 29, 41, 50)], "user_id long")
-    data = FoldData(fold, interactions, interactions, evaluated, evaluated)
 
     def sample(cap: int) -> list[int]:
-        return sorted(r.user_id for r in training_sample(data, cap).collect())
+        return sorted(r.user_id for r in training_sample(evaluated, interactions, cap).collect())
 
     capped = sample(20)
     assert len(capped) == 20 == len(set(capped))

@@ -208,8 +208,9 @@ def hybrid_recs(context: dg.AssetExecutionContext, config: HybridConfig, spark: 
     interactions = stored.training_interactions(session, lake, window)
     inputs = stored.trained_inputs(session, lake, window.end, settings, interactions)
     weights = {segment: c.weights for segment, c in choice.by_segment.items()}
-    path = lake.write_processed(serve_training_users(inputs, interactions, weights, choice.overall.weights),
-                                "hybrid_recs")
+    similarity = lake.read_processed(session, "content_similarity")
+    path = lake.write_processed(
+        serve_training_users(inputs, interactions, similarity, weights, choice.overall.weights), "hybrid_recs")
     top_path = lake.write_processed(segment_top_products(inputs.popularity), "segment_top_products")
     popularity_path = lake.write_processed(inputs.popularity, "segment_popularity")
     table = lake.read_processed(session, "hybrid_recs")

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from ecom_assets.recommendation.hybrid import HybridInputs, blend, candidates, score_components, weights_frame
+from ecom_assets.recommendation.hybrid import (
+    HybridInputs,
+    als_candidates,
+    blend,
+    candidates,
+    score_components,
+    weights_frame,
+)
 from ecom_assets.recommendation.hybrid_definition import Weights
 from ecom_assets.recommendation.interactions import Window as DayWindow
 from ecom_assets.recommendation.interactions import events_in, ground_truth, holdout_window
@@ -71,9 +78,10 @@ def without_segments(inputs: HybridInputs) -> HybridInputs:
                         inputs.content, inputs.purchased, inputs.sizes)
 
 
-def scored_candidates(inputs: HybridInputs, users: DataFrame) -> DataFrame:
-    """Candidate pairs of ``users`` with their three components (cache it: every recommender ranks it)."""
-    return score_components(inputs, candidates(inputs, users))
+def scored_candidates(inputs: HybridInputs, users: DataFrame, als_top: DataFrame | None = None) -> DataFrame:
+    """Candidate pairs of ``users`` with their three components (cache it: every recommender ranks it);
+    ``als_top``: the users' ALS candidates, when computed once for several pools."""
+    return score_components(inputs, candidates(inputs, users, als_top))
 
 
 def rank_with(spark: SparkSession, scored: DataFrame, weights: dict[str, Weights], fallback: Weights,
@@ -200,8 +208,9 @@ def evaluate_offline(spark: SparkSession, events: DataFrame, interactions: DataF
         test_events.select("user_id", "product_id")).distinct()
     samples = negative_samples(truths["cart_or_purchase"], catalogue, interacted, cap=sampled_positives).cache()
     global_inputs = without_segments(inputs)
-    scored = {"segment": scored_candidates(inputs, users).cache(),
-              "global": scored_candidates(global_inputs, users).cache()}
+    als_top = als_candidates(inputs, users).cache()  # the same for both pools: searched once
+    scored = {"segment": scored_candidates(inputs, users, als_top).cache(),
+              "global": scored_candidates(global_inputs, users, als_top).cache()}
     scored_samples = {"segment": score_components(inputs, samples).cache(),
                       "global": score_components(global_inputs, samples).cache()}
     served = served.join(users, "user_id").select("user_id", "product_id", "rank")

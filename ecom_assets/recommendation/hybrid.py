@@ -146,10 +146,11 @@ def popular_candidates(popularity: DataFrame, n: int) -> DataFrame:
     return popularity.withColumn("n", F.row_number().over(best)).where(F.col("n") <= n)
 
 
-def candidates(inputs: HybridInputs, users: DataFrame) -> DataFrame:
-    """(user_id, product_id): ALS, content and segment-popularity candidates of ``users``, purchases removed."""
+def candidates(inputs: HybridInputs, users: DataFrame, als_top: DataFrame | None = None) -> DataFrame:
+    """(user_id, product_id): ALS, content and segment-popularity candidates of ``users``, purchases removed.
+    ``als_top``: the users' :func:`als_candidates` when already computed (two pools of the same users)."""
     who = users.select("user_id").distinct()
-    from_als = als_candidates(inputs, who).select("user_id", "product_id")
+    from_als = (als_top if als_top is not None else als_candidates(inputs, who)).select("user_id", "product_id")
     from_content = inputs.content.join(who, "user_id").select("user_id", "product_id")
     popular = popular_candidates(inputs.popularity, inputs.sizes.popular)
     from_popularity = with_segment(inputs, who).join(popular, "segment").select("user_id", "product_id")

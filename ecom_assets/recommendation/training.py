@@ -16,13 +16,14 @@ from ecom_assets.recommendation.als import Indexers, fit_als, fit_indexers, inde
 from ecom_assets.recommendation.hybrid_definition import UNKNOWN_SEGMENT, HybridSettings, weight_grid
 from ecom_assets.recommendation.interactions import Window, events_in, interaction_strengths, rolling_folds
 from ecom_assets.recommendation.tuning import (
+    AlsFold,
     AlsTrial,
-    FoldData,
     WeightChoice,
     als_grid,
     choose_weights,
     fold_inputs,
     grid_metrics,
+    prepare_als_fold,
     prepare_fold,
     tune_als,
 )
@@ -61,7 +62,7 @@ class AlsTraining:
     interactions: DataFrame
     best: AlsTrial
     trials: list[AlsTrial]
-    folds: list[FoldData]
+    folds: list[AlsFold]
     fold_models: dict[int, tuple[ALSModel, Indexers]]
 
     @property
@@ -90,11 +91,14 @@ class AlsTraining:
 def train_als(events: DataFrame, window: Window, search: AlsSearch, log: Log = lambda _: None) -> AlsTraining:
     """Choose ALS's parameters by NDCG@10 on rolling validation weeks before the window's end, then fit
     the winner on the whole window, every user."""
-    folds = [prepare_fold(events, fold, search.tuning_users) for fold in rolling_folds(window, search.folds)]
+    folds = [prepare_als_fold(events, fold, search.tuning_users, search.tuning_train_users)
+             for fold in rolling_folds(window, search.folds)]
     if not folds:
         raise ValueError(f"the training window {window} is too short for a validation week")
     grid = als_grid(search.ranks, search.reg_params, search.alphas, search.max_iter, search.schemes())
-    best, trials, fold_models = tune_als(folds, grid, search.tuning_train_users, log=log)
+    best, trials, fold_models = tune_als(folds, grid, log=log)
+    for data in folds:
+        data.unpersist()
     interactions = interaction_strengths(events_in(events, window), best.params.event_weights()).cache()
     indexers = fit_indexers(interactions)
     ratings = index_ids(indexers, interactions).select("user_idx", "product_idx", "strength")
@@ -124,6 +128,7 @@ def tune_blend_weights(session: SparkSession, events: DataFrame, similarity: Dat
         data = prepare_fold(events, fold, tuning_users)
         inputs = fold_inputs(data, similarity, segments, model, indexers, settings.sizes)
         rows_per_fold.append(grid_metrics(session, inputs, data, grid))
+        data.unpersist()
         log(f"fold {f} ({fold.evaluate}): {len(grid)} weight triples evaluated")
     overall, chosen = choose_weights(rows_per_fold, grid, settings.min_segment_users)
     return BlendChoice(overall, {**chosen, UNKNOWN_SEGMENT: overall}, len(grid))

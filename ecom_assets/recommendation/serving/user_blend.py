@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -36,7 +36,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from ecom_assets.recommendation.als import USER_INDEX, ItemFactors, user_index_table
-from ecom_assets.recommendation.hybrid import HybridInputs, popular_candidates, with_segment
+from ecom_assets.recommendation.hybrid import HybridInputs, popular_candidates, recent_products, with_segment
 from ecom_assets.recommendation.hybrid_definition import UNKNOWN_SEGMENT, CandidateSizes, Weights, hybrid_score
 from ecom_assets.recommendation.metrics import K
 from ecom_assets.recommendation.serving.content_neighbours import ContentNeighbours
@@ -353,16 +353,21 @@ def recommend_per_user(users: DataFrame, factors: DataFrame, content: DataFrame 
     return rows.mapInPandas(blend, OUTPUT_SCHEMA)
 
 
-def serve_training_users(inputs: HybridInputs, interactions: DataFrame, weights: dict[str, Weights],
-                         fallback: Weights) -> DataFrame:
+def serve_training_users(inputs: HybridInputs, interactions: DataFrame, similarity: DataFrame,
+                         weights: dict[str, Weights], fallback: Weights) -> DataFrame:
     """Every training user's top-10 under the chosen weights, one row per user through
-    :func:`recommend_per_user` (the blend's constants collected once on the driver): ``hybrid_recs``."""
+    :func:`recommend_per_user` (the blend's constants, the content ``similarity`` table included,
+    collected once on the driver): ``hybrid_recs``. The workers expand each user's recent products
+    into content candidates themselves, so the hundred content rows per user of the Spark form are
+    never shuffled (at 3 M users, 300 M rows)."""
     if inputs.model is None or inputs.indexers is None or inputs.catalogue is None:
         raise ValueError("hybrid_recs needs the ALS model: materialize als_model first")
     popular = popular_candidates(inputs.popularity, inputs.sizes.popular)
-    tables = BlendTables.collect(ItemFactors.of(inputs.model), inputs.catalogue, inputs.popularity, popular,
-                                 weights, fallback, inputs.sizes)
+    tables = replace(BlendTables.collect(ItemFactors.of(inputs.model), inputs.catalogue, inputs.popularity, popular,
+                                         weights, fallback, inputs.sizes),
+                     neighbours=ContentNeighbours.collect(similarity))
     users = with_segment(inputs, interactions)
     factors = user_index_table(inputs.indexers, users).join(
         inputs.model.userFactors.select(F.col("id").alias(USER_INDEX), "features"), USER_INDEX)
-    return recommend_per_user(users, factors.select("user_id", "features"), inputs.content, inputs.purchased, tables)
+    return recommend_per_user(users, factors.select("user_id", "features"), None, inputs.purchased, tables,
+                              recent=recent_products(interactions, inputs.sizes.recent))
