@@ -282,7 +282,13 @@ def test_live_blend_matches_the_batch_hybrid(replayed: TrainedLake, spark: Spark
 
     from ecom_assets.recommendation.als import Indexers
     from ecom_assets.recommendation.fold_in import fold_in_users
-    from ecom_assets.recommendation.hybrid import HybridInputs, candidates, weights_frame
+    from ecom_assets.recommendation.hybrid import (
+        HybridInputs,
+        candidates,
+        category_affinity,
+        product_categories,
+        weights_frame,
+    )
     from ecom_assets.recommendation.serving.pair_blend import serve_from_pairs
     from ecom_assets.recommendation.serving.user_blend import recommend_per_user
     from ecom_assets.recommendation.stored import ALS_INDEXERS, ALS_MODEL, read_hybrid_weights
@@ -314,14 +320,16 @@ def test_live_blend_matches_the_batch_hybrid(replayed: TrainedLake, spark: Spark
     assert folded.keys() == reference.keys() and all(np.allclose(folded[u], reference[u], atol=1e-5) for u in folded)
 
     weights, fallback = read_hybrid_weights(spark, lake)
+    categories = product_categories(lake.read_processed(spark, "product_attributes"))
     inputs = HybridInputs(model=als, indexers=indexers, catalogue=lake.read_processed(spark, "als_product_index"),
                           segments=users, popularity=lake.read_processed(spark, "segment_popularity"),
                           content=content_scores(recent, lake.read_processed(spark, "content_similarity")),
-                          purchased=purchased, sizes=models.sizes,
-                          user_factors=factors)
+                          purchased=purchased, sizes=models.sizes, categories=categories,
+                          affinity=category_affinity(strengths, categories), user_factors=factors)
     batch = joined_blend(inputs, candidates(inputs, users), weights_frame(spark, weights), fallback)
     # The replay's form: the workers expand the recent products through the shipped similarity table.
-    live = recommend_per_user(users, factors, None, purchased, models.shipped_blend, recent=recent)
+    live = recommend_per_user(users, factors, None, purchased, models.shipped_blend, recent=recent,
+                              affinity=category_affinity(strengths, categories))
 
     def lists(frame) -> dict[int, list[tuple[int, float]]]:
         rows = frame.select("user_id", "rank", "product_id", "hybrid_score").orderBy("user_id", "rank").collect()

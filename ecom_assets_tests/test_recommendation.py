@@ -160,7 +160,8 @@ def test_hybrid_never_recommends_purchased_products(spark: SparkSession) -> None
     similarity = spark.createDataFrame([(1, 2, 0.9, 1), (2, 3, 0.8, 1), (5, 6, 0.7, 1)],
                                        "product_id long, similar_product_id long, similarity double, rank int")
     segments = spark.createDataFrame([(2**40, "Top"), (2**40 + 1, "Top")], "user_id long, segment string")
-    inputs = build_inputs(interactions, similarity, segments, None, None, dt.date(2019, 11, 1),
+    categories = spark.createDataFrame([(p, 10 + p % 2) for p in range(1, 10)], "product_id long, category_id long")
+    inputs = build_inputs(interactions, similarity, segments, categories, None, None, dt.date(2019, 11, 1),
                           CandidateSizes(als=5, recent=3, popular=5))
     weights = {"Top": Weights(0.0, 0.5, 0.5)}
     recs = joined_blend(inputs, candidates(inputs, interactions.select("user_id")), weights_frame(spark, weights),
@@ -171,7 +172,7 @@ def test_hybrid_never_recommends_purchased_products(spark: SparkSession) -> None
 
     # Inputs built for known users carry those users' content scores only, the same as for everyone.
     some = spark.createDataFrame([(2**40,), (2**40 + 3,)], "user_id long")
-    restricted = build_inputs(interactions, similarity, segments, None, None, dt.date(2019, 11, 1),
+    restricted = build_inputs(interactions, similarity, segments, categories, None, None, dt.date(2019, 11, 1),
                               CandidateSizes(als=5, recent=3, popular=5), users=some)
     rows = lambda frame: sorted(tuple(r) for r in frame.collect())
     assert rows(restricted.content) == rows(inputs.content.join(some, "user_id").select(*inputs.content.columns))
@@ -243,3 +244,32 @@ def test_shipped_constants_load_from_the_pack_once_and_refuse_a_rebuilt_one(tmp_
     path.write_bytes(pickle.dumps((("v", 2), {"blend": {"items": items}})))
     with pytest.raises(StalePackError, match="rebuilt"):
         Shipped.from_pack(str(path), ("v", 3), "blend").get()
+
+
+def test_category_affinity_is_the_same_in_spark_and_numpy(spark: SparkSession) -> None:
+    """A user's affinity to a category (their strength in it over their strongest category's) comes out
+    the same from the Spark form (training) and the numpy form (the replay's workers); products without
+    a category and zero strengths count nowhere."""
+    from ecom_assets.recommendation.hybrid import category_affinity
+    from ecom_assets.recommendation.serving.user_blend import category_affinity as category_affinity_arrays
+    from ecom_assets.speedups.sorted_lookup import SortedMap
+
+    rng = np.random.default_rng(7)
+    pairs = {(int(u), int(p)): float(rng.choice([0.0, 1.0, 4.0, 8.0, 13.0])) for u in rng.integers(0, 50, 400)
+             for p in rng.integers(0, 60, 1)}
+    categories = {p: 100 + p % 7 for p in range(55)}  # products 55..59 have no category
+    interactions = spark.createDataFrame([(u, p, s) for (u, p), s in pairs.items()],
+                                         "user_id long, product_id long, strength double")
+    table = spark.createDataFrame(list(categories.items()), "product_id long, category_id long")
+    expected = {(r["user_id"], r["category_id"]): r["affinity"]
+                for r in category_affinity(interactions, table).collect()}
+    user, product = (np.array([k[i] for k in pairs], dtype=np.int64) for i in (0, 1))
+    got_user, got_category, got = category_affinity_arrays(
+        user, product, np.array(list(pairs.values())), SortedMap.of(np.array(list(categories)),
+                                                                    np.array(list(categories.values()))))
+    assert dict(zip(zip(got_user.tolist(), got_category.tolist(), strict=True), got.tolist(), strict=True)) == expected
+    assert expected and max(expected.values()) == 1.0 and min(expected.values()) > 0
+    by_user: dict[int, float] = {}
+    for (u, _), a in expected.items():
+        by_user[u] = max(by_user.get(u, 0.0), a)
+    assert set(by_user.values()) == {1.0}

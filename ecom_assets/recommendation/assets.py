@@ -174,13 +174,14 @@ class HybridConfig(dg.Config):
 @dg.multi_asset(
     specs=[
         dg.AssetSpec("hybrid_recs", group_name=GROUP, kinds={"spark", "parquet"},
-                     deps=["als_model", "content_similarity", "user_segments", "hybrid_weights"], description=(
-            "Top-10 products per user: a weighted blend of the ALS score, content similarity to the user's recent "
-            "products and popularity in the user's segment. Already purchased products are left out (durable "
+                     deps=["als_model", "content_similarity", "product_attributes", "user_segments", "hybrid_weights"],
+                     description=(
+            "Top-10 products per user: a weighted blend of the ALS score, content (similarity to the user's recent "
+            "products, or the user's affinity to the product's category) and popularity in the user's segment. Already purchased products are left out (durable "
             "goods); viewed and carted ones stay. Users with no history get their segment's most popular "
             "products (segment_top_products; segment Unknown = global).")),
         dg.AssetSpec("hybrid_weights", group_name=GROUP, kinds={"parquet"},
-                     deps=["als_model", "content_similarity", "user_segments"], description=(
+                     deps=["als_model", "content_similarity", "product_attributes", "user_segments"], description=(
             "The blend's weights per segment, chosen by NDCG@10 on the same rolling validation weeks as ALS "
             "(small segments and Unknown take the overall choice), with each fold's NDCG@10.")),
         dg.AssetSpec("hybrid_settings", group_name=GROUP, kinds={"parquet"}, description=(
@@ -200,7 +201,8 @@ def hybrid_recs(context: dg.AssetExecutionContext, config: HybridConfig, spark: 
     session, settings, window = spark.get_session(), config.settings(), _window(training)
     choice = tune_blend_weights(
         session, read_raw_events(session, lake.lake), lake.read_processed(session, "content_similarity"),
-        lake.read_processed(session, "user_segments").select("user_id", "segment"), window, config.folds,
+        lake.read_processed(session, "user_segments").select("user_id", "segment"),
+        stored.read_categories(session, lake), window, config.folds,
         config.tuning_users, settings, lambda f: stored.load_fold_model(lake.lake, f, config.folds),
         log=context.log.info)
     weights_path = lake.write_processed(stored.weights_table(session, choice.by_segment), stored.HYBRID_WEIGHTS)

@@ -8,7 +8,7 @@ score arbitrary products the same way, which is what sampled HitRate needs.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -73,9 +73,7 @@ def restrict(truth: DataFrame, users: DataFrame) -> DataFrame:
 
 def without_segments(inputs: HybridInputs) -> HybridInputs:
     """The same inputs with every user in ``UNKNOWN_SEGMENT``, i.e. global popularity."""
-    empty = inputs.segments.limit(0)
-    return HybridInputs(inputs.model, inputs.indexers, inputs.catalogue, empty, inputs.popularity,
-                        inputs.content, inputs.purchased, inputs.sizes)
+    return replace(inputs, segments=inputs.segments.limit(0))
 
 
 def scored_candidates(inputs: HybridInputs, users: DataFrame, als_top: DataFrame | None = None) -> DataFrame:

@@ -46,8 +46,10 @@ class HybridInputs:
     ``segments``: (user_id, segment); ``popularity``: (segment, product_id, popularity_score) with a
     row per segment including ``UNKNOWN_SEGMENT`` (global popularity, for users with no segment);
     ``content``: (user_id, product_id, content_score); ``purchased``: (user_id, product_id); ``catalogue``:
-    (product_id, product_idx) of the ALS model; ``user_factors``: (user_id, features) folded in during the
-    replay, used instead of the model's own user factors when given.
+    (product_id, product_idx) of the ALS model; ``categories``: (product_id, category_id) of every product
+    the shop lists; ``affinity``: (user_id, category_id, affinity) (:func:`category_affinity`);
+    ``user_factors``: (user_id, features) folded in during the replay, used instead of the model's own
+    user factors when given.
     """
 
     model: ALSModel | None
@@ -58,6 +60,8 @@ class HybridInputs:
     content: DataFrame
     purchased: DataFrame
     sizes: CandidateSizes
+    categories: DataFrame
+    affinity: DataFrame
     user_factors: DataFrame | None = None
 
 
@@ -76,6 +80,25 @@ def content_scores(recent: DataFrame, similarity: DataFrame) -> DataFrame:
     itself = recent.select("user_id", "product_id", F.lit(1.0).alias("similarity"))
     return neighbours.unionByName(itself).groupBy("user_id", "product_id").agg(
         F.max("similarity").alias("content_score"))
+
+
+def product_categories(attributes: DataFrame) -> DataFrame:
+    """(product_id, category_id) of every product with a category, from ``product_attributes``."""
+    return attributes.select("product_id", "category_id").where(F.col("category_id").isNotNull())
+
+
+def category_affinity(interactions: DataFrame, categories: DataFrame) -> DataFrame:
+    """(user_id, category_id, affinity): each user's strength in a category over their strongest one's, in (0, 1].
+
+    The content component's second half: a product in the category a user spends most of their
+    activity in matches that user as well as a recent product does, even when it is new or is not
+    among any recent product's nearest neighbours (numpy form:
+    :func:`ecom_assets.recommendation.serving.user_blend.category_affinity`).
+    """
+    per_category = interactions.where(F.col("strength") > 0).join(categories, "product_id").groupBy(
+        "user_id", "category_id").agg(F.sum("strength").alias("category_strength"))
+    best = F.max("category_strength").over(Window.partitionBy("user_id"))
+    return per_category.select("user_id", "category_id", (F.col("category_strength") / best).alias("affinity"))
 
 
 def segment_popularity(interactions: DataFrame, segments: DataFrame, as_of: dt.date) -> DataFrame:
@@ -99,10 +122,11 @@ def segment_popularity(interactions: DataFrame, segments: DataFrame, as_of: dt.d
                        (F.log1p("popularity") / F.log1p(best)).alias("popularity_score"))
 
 
-def build_inputs(interactions: DataFrame, similarity: DataFrame, segments: DataFrame,
+def build_inputs(interactions: DataFrame, similarity: DataFrame, segments: DataFrame, categories: DataFrame,
                  model: ALSModel | None, indexers: Indexers | None, as_of: dt.date,
                  sizes: CandidateSizes = CandidateSizes(), users: DataFrame | None = None) -> HybridInputs:
-    """The blend's inputs from one period's interactions (user_id, product_id, strength, last_seen, purchased).
+    """The blend's inputs from one period's interactions (user_id, product_id, strength, last_seen, purchased)
+    and the products' ``categories`` (:func:`product_categories`).
 
     ``users``: the only users who will be scored, when known (a validation sample): their content
     scores alone are computed, instead of every user's (a hundred rows per user) filtered afterwards.
@@ -117,6 +141,8 @@ def build_inputs(interactions: DataFrame, similarity: DataFrame, segments: DataF
         content=content_scores(recent_products(mine, sizes.recent), similarity),
         purchased=interactions.where("purchased").select("user_id", "product_id"),
         sizes=sizes,
+        categories=categories,
+        affinity=category_affinity(mine, categories),
     )
 
 
@@ -163,6 +189,7 @@ def score_components(inputs: HybridInputs, pairs: DataFrame) -> DataFrame:
 
     Implicit ALS fits a 0/1 preference, so its raw score is already on that scale: it is capped at 1,
     not rescaled per user, and a negative score (a predicted dislike) is kept. A user or product unknown to the ALS model scores 0 on that component.
+    Content is the better of the best cosine to a recent product and the user's affinity to the product's category.
     """
     scored = pairs.join(with_segment(inputs, pairs), "user_id")
     if inputs.model is not None and inputs.indexers is not None:
@@ -177,14 +204,19 @@ def score_components(inputs: HybridInputs, pairs: DataFrame) -> DataFrame:
         scored = scored.join(als, ["user_id", "product_id"], "left")
     else:
         scored = scored.withColumn("als", F.lit(0.0))
+    content = F.greatest(F.coalesce(F.col("content_score"), F.lit(0.0)), F.coalesce(F.col("affinity"), F.lit(0.0)))
     return (
         scored.join(inputs.content, ["user_id", "product_id"], "left")
         .join(inputs.popularity, ["segment", "product_id"], "left")
+        .join(inputs.categories.select("product_id", F.col("category_id").alias("affinity_category")),
+              "product_id", "left")
+        .join(inputs.affinity.withColumnRenamed("category_id", "affinity_category"),
+              ["user_id", "affinity_category"], "left")
         .select("*")
         .withColumn("als", F.coalesce(F.col("als"), F.lit(0.0)))
-        .withColumn("content", F.coalesce(F.col("content_score"), F.lit(0.0)))
+        .withColumn("content", content)
         .withColumn("popularity", F.coalesce(F.col("popularity_score"), F.lit(0.0)))
-        .drop("content_score", "popularity_score")
+        .drop("content_score", "popularity_score", "affinity_category", "affinity")
     )
 
 

@@ -5,7 +5,10 @@ Score of a (user, product) pair, each component at most 1::
     hybrid = w_als * als + w_content * content + w_popularity * popularity
 
 - ``als``: the implicit ALS score, capped at 1 (0 for a user or product the model does not know);
-- ``content``: the best cosine to one of the user's ``recent`` products (1 for a recent product itself);
+- ``content``: the better of the best cosine to one of the user's ``recent`` products (1 for a recent
+  product itself) and the user's affinity to the product's category (their interaction strength in it
+  over their strongest category's): the cosine finds the nearest products, the affinity scores
+  every product of the categories the user shops in, new products included;
 - ``popularity``: log-popularity within the user's segment over the segment's best.
 
 The weights sum to 1 and are chosen per segment on a grid of step :data:`WEIGHT_STEP` by NDCG@10 on

@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 from ecom_assets.ingest.tables import read_raw_events
 from ecom_assets.lake import Lake
 from ecom_assets.recommendation.als import Indexers
-from ecom_assets.recommendation.hybrid import HybridInputs, build_inputs
+from ecom_assets.recommendation.hybrid import HybridInputs, build_inputs, product_categories
 from ecom_assets.recommendation.hybrid_definition import SETTINGS_SCHEMA, UNKNOWN_SEGMENT, HybridSettings, Weights
 from ecom_assets.recommendation.interactions import Window, events_in, interaction_strengths
 from ecom_assets.resources import LakeResource
@@ -86,13 +86,19 @@ def training_interactions(session: SparkSession, lake: LakeResource, window: Win
 
 def trained_inputs(session: SparkSession, lake: LakeResource, as_of: dt.date, settings: HybridSettings,
                    interactions: DataFrame, users: DataFrame | None = None) -> HybridInputs:
-    """The blend's inputs as trained on the whole window: the saved ALS model, the content similarity and
-    the segments (content scores of ``users`` only, when given)."""
+    """The blend's inputs as trained on the whole window: the saved ALS model, the content similarity, the
+    products' categories and the segments (content scores of ``users`` only, when given)."""
     model = ALSModel.load(lake.lake.model(ALS_MODEL))
     indexers = Indexers.load(lake.lake.model(ALS_INDEXERS))
     similarity = lake.read_processed(session, "content_similarity")
     segments = lake.read_processed(session, "user_segments").select("user_id", "segment")
-    return build_inputs(interactions, similarity, segments, model, indexers, as_of, settings.sizes, users=users)
+    return build_inputs(interactions, similarity, segments, read_categories(session, lake), model, indexers, as_of,
+                        settings.sizes, users=users)
+
+
+def read_categories(session: SparkSession, lake: LakeResource) -> DataFrame:
+    """(product_id, category_id) of the listed products (``product_attributes``, written by ``content_similarity``)."""
+    return product_categories(lake.read_processed(session, "product_attributes"))
 
 
 def overall_fold_ndcg(session: SparkSession, lake: LakeResource) -> list[float]:

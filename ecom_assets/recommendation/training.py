@@ -116,7 +116,7 @@ class BlendChoice:
 
 
 def tune_blend_weights(session: SparkSession, events: DataFrame, similarity: DataFrame, segments: DataFrame,
-                       window: Window, folds: int, tuning_users: int, settings: HybridSettings,
+                       categories: DataFrame, window: Window, folds: int, tuning_users: int, settings: HybridSettings,
                        fold_model: Callable[[int], tuple[ALSModel, Indexers]], log: Log = lambda _: None
                        ) -> BlendChoice:
     """Per segment, the weight triple with the best NDCG@10 averaged over the validation weeks, each fold
@@ -126,7 +126,7 @@ def tune_blend_weights(session: SparkSession, events: DataFrame, similarity: Dat
     for f, fold in enumerate(rolling_folds(window, folds)):
         model, indexers = fold_model(f)
         data = prepare_fold(events, fold, tuning_users)
-        inputs = fold_inputs(data, similarity, segments, model, indexers, settings.sizes)
+        inputs = fold_inputs(data, similarity, segments, categories, model, indexers, settings.sizes)
         rows_per_fold.append(grid_metrics(session, inputs, data, grid))
         data.unpersist()
         log(f"fold {f} ({fold.evaluate}): {len(grid)} weight triples evaluated")

@@ -214,11 +214,11 @@ class WeightChoice:
         return statistics.pstdev(self.fold_ndcg) if len(self.fold_ndcg) > 1 else 0.0
 
 
-def fold_inputs(data: FoldData, similarity: DataFrame, segments: DataFrame, model: ALSModel | None,
-                indexers: Indexers | None, sizes: CandidateSizes) -> HybridInputs:
+def fold_inputs(data: FoldData, similarity: DataFrame, segments: DataFrame, categories: DataFrame,
+                model: ALSModel | None, indexers: Indexers | None, sizes: CandidateSizes) -> HybridInputs:
     """The blend's inputs learned from one fold's training days (content scores for its evaluated users only)."""
-    return build_inputs(data.interactions, similarity, segments, model, indexers, data.fold.train.end, sizes,
-                        users=data.users)
+    return build_inputs(data.interactions, similarity, segments, categories, model, indexers, data.fold.train.end,
+                        sizes, users=data.users)
 
 
 def grid_metrics(spark: SparkSession, inputs: HybridInputs, data: FoldData, grid: list[Weights]) -> list[dict]:

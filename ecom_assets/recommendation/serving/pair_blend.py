@@ -10,6 +10,7 @@ computes as separate jobs, with the same definitions:
 - the ``sizes.recent`` products touched last, ties by the hybrid's event strength, then product id
   (:func:`ecom_assets.recommendation.hybrid.recent_products`);
 - the purchased products;
+- the category affinities (:func:`ecom_assets.recommendation.serving.user_blend.category_affinity`);
 
 then blend them (:func:`ecom_assets.recommendation.serving.user_blend.blend_users`) and return each user's
 list. One shuffle of the pairs replaces the fold-in's, the recent products' window and the blend's
@@ -34,7 +35,7 @@ from ecom_assets.recommendation.fold_in import solve_users
 from ecom_assets.recommendation.hybrid_definition import UNKNOWN_SEGMENT
 from ecom_assets.recommendation.interactions import EVENT_WEIGHTS
 from ecom_assets.recommendation.metrics import K
-from ecom_assets.recommendation.serving.user_blend import BlendTables, UserBlock, blend_users
+from ecom_assets.recommendation.serving.user_blend import BlendTables, UserBlock, blend_users, category_affinity
 from ecom_assets.speedups.exact_top import USERS_PER_BLOCK, NormOrder, searchable
 from ecom_assets.speedups.shipped import Shipped
 from ecom_assets.speedups.sorted_lookup import places_in_runs, run_numbers, run_starts
@@ -123,9 +124,12 @@ def serve_block(batch: pa.RecordBatch, tables: BlendTables, matrix: np.ndarray, 
     event = strengths(block.views, block.carts, block.purchases, EVENT_WEIGHTS)
     recent = latest_products(block.owner, block.product, block.last_seen, event, tables.sizes.recent)
     bought = block.purchases > 0
+    if tables.categories is None:
+        raise ValueError("the replay's blend needs the products' categories (BlendTables.categories)")
     empty = np.empty(0, dtype=np.int64)
     users = UserBlock(block.segments, has_factors, vectors, (empty, empty, np.empty(0)), recent,
-                      (block.owner[bought], block.product[bought]))
+                      (block.owner[bought], block.product[bought]),
+                      category_affinity(block.owner, block.product, event, tables.categories))
     ranked = blend_users(users, tables, matrix, order, k)
     counts = np.bincount(ranked.user, minlength=block.users)
     served = np.flatnonzero(counts)

@@ -13,8 +13,10 @@ numpy: one shuffle instead of a dozen, the difference between seconds and hours 
 - ALS: the user's ``sizes.als`` best items by score are candidates, found exactly without scoring
   every item (:mod:`ecom_assets.speedups.exact_top`), and every candidate's ALS component is
   ``min(score, 1)`` (0 for a product or user the model does not know);
-- content: the best cosine to the user's recent products (computed in Spark beforehand, or, for
-  the replay's hours, by the workers from the shipped similarity table);
+- content: the better of the best cosine to the user's recent products (computed in Spark beforehand,
+  or by the workers from the shipped similarity table) and the user's affinity to the product's
+  category (given per user, or for the replay's hours computed by the workers from the user's pairs:
+  :func:`category_affinity`);
 - popularity: the segment's ``sizes.popular`` best are candidates; the component is the product's
   popularity score in the user's segment (0 when absent);
 - purchased products are removed, the per-segment weights blend the three, and the ``k`` best by
@@ -48,6 +50,7 @@ from ecom_assets.speedups.sorted_lookup import (
     places_in_runs,
     positions_in,
     read_at,
+    run_starts,
     sorted_unique,
 )
 
@@ -64,7 +67,8 @@ class BlendTables:
     -1 for a product without factors; ``popularity``: per segment, each catalogue product's
     popularity score (aligned with ``row_of_product.keys``; 0 when absent); ``popular``: per segment,
     its best products in order; ``neighbours``: the content similarity table, for users given by
-    their recent products. A block's products are found in the catalogue once, then everything
+    their recent products; ``categories``: each listed product's category id, for the content
+    component's category affinity. A block's products are found in the catalogue once, then everything
     known per product is an array lookup.
     """
 
@@ -77,6 +81,7 @@ class BlendTables:
     fallback: Weights
     sizes: CandidateSizes
     neighbours: ContentNeighbours | None = None
+    categories: SortedMap | None = None
 
     @staticmethod
     def collect(items: ItemFactors, catalogue: DataFrame, popularity: DataFrame, popular: DataFrame,
@@ -98,6 +103,54 @@ class BlendTables:
         lists = {segment: group["product_id"].to_numpy(dtype=np.int64) for segment, group in best.groupby("segment")}
         return BlendTables(items, product_of_row, SortedMap(products, with_factors.get(products, -1)),
                            by_segment, lists, weights, fallback, sizes)
+
+
+def collect_categories(categories: DataFrame) -> SortedMap:
+    """(product_id, category_id) on the driver as a product -> category map (a catalogue-sized table)."""
+    table = categories.select("product_id", "category_id").toArrow()
+    return SortedMap.of(np.asarray(table.column("product_id").to_numpy(), dtype=np.int64),
+                        np.asarray(table.column("category_id").to_numpy(), dtype=np.int64))
+
+
+def category_affinity(user: np.ndarray, product: np.ndarray, strength: np.ndarray, categories: SortedMap
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(user, category, affinity) from (user, product, strength) pairs: the numpy form of
+    :func:`ecom_assets.recommendation.hybrid.category_affinity` (each user's strength per category over
+    their strongest category's; products without a known category and zero strengths count nowhere)."""
+    category = categories.get(product, -1)
+    usable = (category >= 0) & (strength > 0)
+    user, category, strength = user[usable].astype(np.int64), category[usable], strength[usable]
+    if not len(user):
+        return user, category, strength.astype(np.float64)
+    order = np.lexsort((category, user))
+    user, category, strength = user[order], category[order], strength[order]
+    firsts = np.flatnonzero(np.r_[True, (user[1:] != user[:-1]) | (category[1:] != category[:-1])])
+    sums = np.add.reduceat(strength.astype(np.float64), firsts)
+    owner = user[firsts]
+    user_starts = run_starts(owner)
+    best = np.maximum.reduceat(sums, user_starts)
+    return owner, category[firsts], sums / np.repeat(best, np.diff(np.append(user_starts, len(owner))))
+
+
+def _affinity_of_pairs(block: UserBlock, tables: BlendTables, user: np.ndarray, products: np.ndarray,
+                       code: np.ndarray) -> np.ndarray:
+    """Each pool pair's category affinity (user ``user``, product ``products[code]``); 0 when none is known."""
+    affinity_user, affinity_category, affinity = block.affinity
+    out = np.zeros(len(user))
+    if not len(affinity_user):
+        return out
+    if tables.categories is None:
+        raise ValueError("category affinities were given without the products' categories (BlendTables.categories)")
+    category = tables.categories.get(products, -1)[code]
+    known = category >= 0
+    names, codes = np.unique(np.concatenate([affinity_category, category[known]]), return_inverse=True)
+    keys = affinity_user.astype(np.int64) * len(names) + codes[:len(affinity_category)]
+    order = np.argsort(keys, kind="stable")
+    position, found = positions_in(keys[order], user[known] * len(names) + codes[len(affinity_category):])
+    values = np.zeros(int(known.sum()))
+    values[found] = affinity[order][position[found]]
+    out[known] = values
+    return out
 
 
 def _empty() -> pd.DataFrame:
@@ -154,7 +207,8 @@ class UserBlock:
     """A block of users as flat arrays, what :func:`blend_users` reads: ``segments`` (one per user,
     ``UNKNOWN_SEGMENT`` for none); ``has_factors`` and ``vectors`` (the factors of the users that have
     them, in block order, in double precision); ``content`` (user, product, score) candidates given as
-    rows; ``recent`` and ``purchased`` (user, product). ``user`` arrays are positions in the block."""
+    rows; ``recent`` and ``purchased`` (user, product); ``affinity`` (user, category id, affinity).
+    ``user`` arrays are positions in the block."""
 
     segments: np.ndarray
     has_factors: np.ndarray
@@ -162,19 +216,23 @@ class UserBlock:
     content: tuple[np.ndarray, np.ndarray, np.ndarray]
     recent: tuple[np.ndarray, np.ndarray]
     purchased: tuple[np.ndarray, np.ndarray]
+    affinity: tuple[np.ndarray, np.ndarray, np.ndarray]
 
     @staticmethod
     def of_frame(block: pd.DataFrame, rank: int) -> UserBlock:
         """From one row per user (segment, features, content_products, content_scores, recent_products,
-        purchased), as :func:`user_inputs` gives them."""
+        purchased, affinity_categories, affinities), as :func:`user_inputs` gives them."""
         has_factors = block["features"].notna().to_numpy()
         vectors = (np.stack(block["features"].to_numpy()[has_factors]).astype(np.float64) if has_factors.any()
                    else np.zeros((0, rank)))
         content_user, content_product = _explode(block["content_products"])
         _, content_score = _explode(block["content_scores"])
+        affinity_user, affinity_category = _explode(block["affinity_categories"])
+        _, affinity = _explode(block["affinities"])
         return UserBlock(block["segment"].fillna(UNKNOWN_SEGMENT).to_numpy(dtype=str), has_factors, vectors,
                          (content_user, content_product, content_score), _explode(block["recent_products"]),
-                         _explode(block["purchased"]))
+                         _explode(block["purchased"]),
+                         (affinity_user, affinity_category.astype(np.int64), affinity.astype(np.float64)))
 
 
 @dataclass(frozen=True)
@@ -193,7 +251,7 @@ class RankedPairs:
 def blend_block(block: pd.DataFrame, tables: BlendTables, matrix: np.ndarray, order: NormOrder,
                 k: int = K) -> pd.DataFrame:
     """:func:`blend_users` for one row per user (user_id, segment, features, content_products,
-    content_scores, recent_products, purchased), as rows of ``OUTPUT_SCHEMA``."""
+    content_scores, recent_products, purchased, affinity_categories, affinities), as rows of ``OUTPUT_SCHEMA``."""
     users = UserBlock.of_frame(block, matrix.shape[1])
     ranked = blend_users(users, tables, matrix, order, k)
     if not len(ranked.user):
@@ -264,7 +322,8 @@ def blend_users(block: UserBlock, tables: BlendTables, matrix: np.ndarray, order
     scored = np.einsum("ij,ij->i", np.take(vectors, score_row[user[with_model]], axis=0),
                        np.take(matrix, rows[with_model], axis=0))
     als[with_model] = np.minimum(scored, 1.0)
-    content = _best_content(content_place, content_score, len(pool))
+    content = np.maximum(_best_content(content_place, content_score, len(pool)),
+                         _affinity_of_pairs(block, tables, user, products, code))
     # Per segment of the block: every product's popularity in it, and its weights.
     segment_popularity = np.zeros((len(segment_names), width))
     segment_weights = np.zeros((len(segment_names), 3))
@@ -289,26 +348,28 @@ def blend_users(block: UserBlock, tables: BlendTables, matrix: np.ndarray, order
 
 
 CANDIDATE_TYPE = "struct<product_id:long,content_score:double>"
+AFFINITY_TYPE = "struct<category_id:long,affinity:double>"
 
 
 def _user_rows(frame: DataFrame, segment: Column | None = None, wanted: bool = False, features: Column | None = None,
-               candidate: Column | None = None, recent: Column | None = None, bought: Column | None = None
-               ) -> DataFrame:
-    """``frame`` as (user_id, segment, wanted, f, c, r, p): the columns :func:`recommend_per_user` groups by
-    user, null where this input has nothing to say; ``wanted`` marks the users to recommend to."""
+               candidate: Column | None = None, recent: Column | None = None, bought: Column | None = None,
+               affinity: Column | None = None) -> DataFrame:
+    """``frame`` as (user_id, segment, wanted, f, c, r, p, a): the columns :func:`recommend_per_user` groups
+    by user, null where this input has nothing to say; ``wanted`` marks the users to recommend to."""
     def value(column: Column | None, dtype: str) -> Column:
         return (column if column is not None else F.lit(None)).cast(dtype)
 
     return frame.select("user_id", value(segment, "string").alias("segment"), F.lit(wanted).alias("wanted"),
                         value(features, "array<float>").alias("f"), value(candidate, CANDIDATE_TYPE).alias("c"),
-                        value(recent, "long").alias("r"), value(bought, "long").alias("p"))
+                        value(recent, "long").alias("r"), value(bought, "long").alias("p"),
+                        value(affinity, AFFINITY_TYPE).alias("a"))
 
 
 def user_inputs(users: DataFrame, factors: DataFrame, content: DataFrame | None, purchased: DataFrame,
-                recent: DataFrame | None = None) -> DataFrame:
+                recent: DataFrame | None = None, affinity: DataFrame | None = None) -> DataFrame:
     """One row per user of ``users``, as :func:`blend_block` reads it (user_id, segment, features,
-    content_products, content_scores, recent_products, purchased), from the inputs of
-    :func:`recommend_per_user`."""
+    content_products, content_scores, recent_products, purchased, affinity_categories, affinities), from
+    the inputs of :func:`recommend_per_user`."""
     # One row per user from a single aggregation (one shuffle) instead of three joins and two
     # aggregations (five shuffles): every input becomes rows of one shape, grouped by user.
     parts = [_user_rows(users, segment=F.col("segment"), wanted=True),
@@ -320,26 +381,32 @@ def user_inputs(users: DataFrame, factors: DataFrame, content: DataFrame | None,
                                                             .alias("content_score"))))
     if recent is not None:
         parts.append(_user_rows(recent, recent=F.col("product_id")))
+    if affinity is not None:
+        parts.append(_user_rows(affinity, affinity=F.struct(F.col("category_id").cast("long").alias("category_id"),
+                                                            F.col("affinity").cast("double").alias("affinity"))))
     grouped = functools.reduce(DataFrame.unionByName, parts).groupBy("user_id").agg(
         F.max("wanted").alias("wanted"), F.first("segment", ignorenulls=True).alias("segment"),
         F.first("f", ignorenulls=True).alias("features"), F.collect_list("c").alias("c"),
-        F.collect_list("r").alias("recent_products"), F.collect_list("p").alias("purchased"))
+        F.collect_list("r").alias("recent_products"), F.collect_list("p").alias("purchased"),
+        F.collect_list("a").alias("a"))
     return grouped.where("wanted").select(
         "user_id", "segment", "features", F.col("c.product_id").alias("content_products"),
-        F.col("c.content_score").alias("content_scores"), "recent_products", "purchased")
+        F.col("c.content_score").alias("content_scores"), "recent_products", "purchased",
+        F.col("a.category_id").alias("affinity_categories"), F.col("a.affinity").alias("affinities"))
 
 
 def recommend_per_user(users: DataFrame, factors: DataFrame, content: DataFrame | None, purchased: DataFrame,
                        tables: BlendTables | Shipped[BlendTables], k: int = K,
-                       recent: DataFrame | None = None) -> DataFrame:
+                       recent: DataFrame | None = None, affinity: DataFrame | None = None) -> DataFrame:
     """(user_id, segment, product_id, rank, hybrid_score, als, content, popularity): the top ``k`` of
     every user of ``users`` (user_id, segment), from their ALS ``factors`` (user_id, features),
     ``content`` candidates (user_id, product_id, content_score) and ``purchased`` (user_id, product_id).
     With ``recent`` (user_id, product_id: the users' recent products), the workers add the content
     candidates of :func:`~ecom_assets.recommendation.hybrid.content_scores` themselves from
-    ``tables.neighbours``, which spares shuffling about a hundred candidate rows per user.
+    ``tables.neighbours``, which spares shuffling about a hundred candidate rows per user. ``affinity``
+    (user_id, category_id, affinity): the users' category affinities (none when not given).
     ``tables`` reach the Python workers in the UDF's closure, or from a file as :class:`Shipped`."""
-    rows = user_inputs(users, factors, content, purchased, recent)
+    rows = user_inputs(users, factors, content, purchased, recent, affinity)
     shipped = tables if isinstance(tables, Shipped) else Shipped.inline(tables)
 
     def blend(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -365,9 +432,9 @@ def serve_training_users(inputs: HybridInputs, interactions: DataFrame, similari
     popular = popular_candidates(inputs.popularity, inputs.sizes.popular)
     tables = replace(BlendTables.collect(ItemFactors.of(inputs.model), inputs.catalogue, inputs.popularity, popular,
                                          weights, fallback, inputs.sizes),
-                     neighbours=ContentNeighbours.collect(similarity))
+                     neighbours=ContentNeighbours.collect(similarity), categories=collect_categories(inputs.categories))
     users = with_segment(inputs, interactions)
     factors = user_index_table(inputs.indexers, users).join(
         inputs.model.userFactors.select(F.col("id").alias(USER_INDEX), "features"), USER_INDEX)
     return recommend_per_user(users, factors.select("user_id", "features"), None, inputs.purchased, tables,
-                              recent=recent_products(interactions, inputs.sizes.recent))
+                              recent=recent_products(interactions, inputs.sizes.recent), affinity=inputs.affinity)
