@@ -40,15 +40,19 @@ def online_hits(served: DataFrame, events: DataFrame, k: int = K) -> DataFrame:
 
 
 def online_metrics(served: DataFrame, events: DataFrame, k: int = K) -> list[dict]:
-    """Rows of (target, segment, users, hit_rate_at_10, precision_at_10), per segment and for ``all``."""
+    """Rows of (target, segment, users, hit_rate_at_10, precision_at_10), per segment and for ``all``.
+
+    Integer counts are summed in Spark and divided once here: an average of floats would depend on
+    the order Spark adds them in, and the same hour must give the same points wherever it runs."""
     hits = online_hits(served, events, k)
     by = hits.rollup("target", "segment").agg(
-        F.count(F.lit(1)).alias("users"), F.avg((F.col("hits") > 0).cast("double")).alias("hit_rate_at_10"),
-        F.avg(F.col("hits") / F.lit(float(k))).alias("precision_at_10"))
+        F.count(F.lit(1)).alias("users"), F.count_if(F.col("hits") > 0).alias("users_hit"),
+        F.sum("hits").alias("hits"))
     rows = []
     for r in by.where(F.col("target").isNotNull()).collect():
-        rows.append({"target": r["target"], "segment": r["segment"] or ALL_SEGMENTS, "users": int(r["users"]),
-                     "hit_rate_at_10": float(r["hit_rate_at_10"]), "precision_at_10": float(r["precision_at_10"])})
+        users = int(r["users"])
+        rows.append({"target": r["target"], "segment": r["segment"] or ALL_SEGMENTS, "users": users,
+                     "hit_rate_at_10": int(r["users_hit"]) / users, "precision_at_10": int(r["hits"]) / (k * users)})
     return sorted(rows, key=lambda r: (r["target"], r["segment"]))
 
 
