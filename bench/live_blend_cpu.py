@@ -86,10 +86,11 @@ def main() -> None:
     from ecom_assets.definitions import build_resources
     from ecom_assets.recommendation.fold_in import USERS_PER_BLOCK as FOLD_BLOCK
     from ecom_assets.recommendation.fold_in import solve_users
-    from ecom_assets.recommendation.hybrid import recent_products
+    from ecom_assets.recommendation.hybrid import category_affinity, recent_products
     from ecom_assets.recommendation.hybrid_definition import CandidateSizes
     from ecom_assets.recommendation.serving.user_blend import blend_block, user_inputs
     from ecom_assets.replay.behaviour.spark_jobs import hour_events
+    from ecom_assets.recommendation.stored import read_categories
     from ecom_assets.replay.models.batch_models import recs_models, segmentation
     from ecom_assets.replay.models.recommendations import event_strengths, fold_in_active
     from ecom_assets.replay.models.state import Ledgers
@@ -119,7 +120,9 @@ def main() -> None:
     factors = fold_in_active(pairs, models.params, models.shipped_blend)
     users = state.customers.select("user_id", segment_name(names, F.col("previous_cluster")).alias("segment"))
     purchased = strengths.where("purchased").select("user_id", "product_id")
-    rows = user_inputs(users, factors, None, purchased, recent_products(strengths, models.sizes.recent)).toPandas()
+    affinity = category_affinity(strengths, read_categories(session, lake))
+    rows = user_inputs(users, factors, None, purchased, recent_products(strengths, models.sizes.recent),
+                       affinity).toPandas()
     pairs = strengths.where(F.col("strength") > 0).select("user_id", "product_id", "strength").toPandas()
     session.stop()
 

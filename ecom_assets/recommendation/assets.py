@@ -177,8 +177,8 @@ class HybridConfig(dg.Config):
                      deps=["als_model", "content_similarity", "product_attributes", "user_segments", "hybrid_weights"],
                      description=(
             "Top-10 products per user: a weighted blend of the ALS score, content (similarity to the user's recent "
-            "products, or the user's affinity to the product's category) and popularity in the user's segment. Already purchased products are left out (durable "
-            "goods); viewed and carted ones stay. Users with no history get their segment's most popular "
+            "products, or the user's affinity to the product's category) and popularity in the user's segment. "
+            "Already purchased products are left out (durable goods); viewed and carted ones stay. Users with no history get their segment's most popular "
             "products (segment_top_products; segment Unknown = global).")),
         dg.AssetSpec("hybrid_weights", group_name=GROUP, kinds={"parquet"},
                      deps=["als_model", "content_similarity", "product_attributes", "user_segments"], description=(

@@ -25,11 +25,17 @@ from pyspark.sql import SparkSession
 
 from ecom_assets.lake import Lake, is_local, local_path
 from ecom_assets.recommendation.als import AlsParams, ItemFactors
-from ecom_assets.recommendation.hybrid import popular_candidates, product_categories
+from ecom_assets.recommendation.hybrid import popular_candidates
 from ecom_assets.recommendation.hybrid_definition import CandidateSizes
 from ecom_assets.recommendation.serving.content_neighbours import ContentNeighbours
 from ecom_assets.recommendation.serving.user_blend import BlendTables, collect_categories
-from ecom_assets.recommendation.stored import ALS_MODEL, ALS_PARAMS, read_hybrid_settings, read_hybrid_weights
+from ecom_assets.recommendation.stored import (
+    ALS_MODEL,
+    ALS_PARAMS,
+    read_categories,
+    read_hybrid_settings,
+    read_hybrid_weights,
+)
 from ecom_assets.replay.models.segments import SegmentModel
 from ecom_assets.resources import LakeResource
 from ecom_assets.segmentation.assets import MODEL_NAME
@@ -155,7 +161,7 @@ def _build_pack(session: SparkSession, resource: LakeResource) -> dict:
     blend = BlendTables.collect(items, read_processed(session, "als_product_index"), popularity,
                                 popular_candidates(popularity, sizes.popular), weights, fallback, sizes)
     blend = replace(blend, neighbours=ContentNeighbours.collect(read_processed(session, "content_similarity")),
-                    categories=collect_categories(product_categories(read_processed(session, "product_attributes"))))
+                    categories=collect_categories(read_categories(session, resource)))
     return {"sizes": sizes, "params": AlsParams.load(session, lake.model(ALS_PARAMS)), "blend": blend,
             "catalogue_size": read_processed(session, "product_attributes").count(),
             "offline": [r.asDict() for r in read_processed(session, "recs_evaluation").collect()]}
