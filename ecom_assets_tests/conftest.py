@@ -116,7 +116,8 @@ class TrainedLake:
 
 
 TRAINED_SELECTION = ["raw_events", "rfm_table", "kmeans_model", "segment_profiles", "user_segments",
-                     "als_model", "content_similarity", "hybrid_recs", "recs_evaluation", "replay_baseline"]
+                     "als_model", "content_similarity", "hybrid_recs", "recs_evaluation", "next_item_evaluation",
+                     "replay_baseline"]
 TRAINED_RUN_CONFIG = {"ops": {
     "kmeans_model": {"config": {"k_min": 3, "k_max": 4, "sweep_sample_rows": 5000}},
     "als_model": {"config": {"ranks": [32], "reg_params": [0.5], "alphas": [10.0], "folds": 2,

@@ -25,7 +25,7 @@ def test_every_asset_check_and_job_resolves() -> None:
     assert {"raw_events", "sessions", "user_behavior_stats", "conversion_funnel", "popularity",
             "navigation_transitions", "navigation_paths", "affinities", "activity_patterns",
             "rfm_table", "kmeans_model", "segment_profiles", "user_segments",
-            "als_model", "content_similarity", "hybrid_recs", "recs_evaluation",
+            "als_model", "content_similarity", "hybrid_recs", "recs_evaluation", "next_item_evaluation",
             "hourly_behaviour", "product_trends", "replay_progress", "daily_behaviour", "replay_baseline",
             "customer_segments", "live_recommendations", "recommendation_monitoring"} <= keys
     check_names = {key.name for key in graph.asset_check_keys}

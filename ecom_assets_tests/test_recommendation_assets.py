@@ -8,7 +8,7 @@ from pyspark.sql import SparkSession
 
 from ecom_assets_tests.conftest import TrainedLake
 
-RECOMMENDATION_ASSETS = ("als_model", "content_similarity", "hybrid_recs", "recs_evaluation")
+RECOMMENDATION_ASSETS = ("als_model", "content_similarity", "hybrid_recs", "recs_evaluation", "next_item_evaluation")
 
 
 def test_recommendation_group_beats_popularity(spark: SparkSession, trained_lake: TrainedLake) -> None:
@@ -25,25 +25,35 @@ def test_recommendation_group_beats_popularity(spark: SparkSession, trained_lake
         "recs_evaluation:hybrid_beats_popularity": True,
         "recs_evaluation:sampled_hit_rate_above_70_percent": True,
         "recs_evaluation:coverage_above_floor": True,
+        "next_item_evaluation:covisitation_beats_most_popular": True,
     }
     metadata = {e.asset_key.to_user_string(): e.materialization.metadata
                 for e in result.get_asset_materialization_events()}
-    scores = metadata["recs_evaluation"]["cart_or_purchase"].value
-    popularity = max(scores["global_popularity"]["ndcg_at_10"], scores["segment_popularity"]["ndcg_at_10"])
+    mean = {name: {m: v["mean"] for m, v in metrics.items()}
+            for name, metrics in metadata["recs_evaluation"]["cart_or_purchase"].value.items()}
+    popularity = max(mean["global_popularity"]["ndcg_at_10"], mean["segment_popularity"]["ndcg_at_10"])
     # Planted tastes (favourite categories, brands, price levels) make personal models clearly better.
-    assert scores["als"]["ndcg_at_10"] > 1.3 * popularity
-    assert scores["hybrid"]["ndcg_at_10"] > 1.3 * popularity
-    assert scores["hybrid"]["catalogue_coverage"] > 5 * scores["global_popularity"]["catalogue_coverage"]
-    assert len(metadata["recs_evaluation"]["validation_fold_ndcg_at_10"].value) == 2
+    assert mean["als"]["ndcg_at_10"] > 1.3 * popularity
+    assert mean["hybrid"]["ndcg_at_10"] > 1.3 * popularity
+    assert mean["hybrid"]["catalogue_coverage"] > 5 * mean["global_popularity"]["catalogue_coverage"]
+    # Cross-validated: the holdout week, then the two validation weeks before the training window's end.
+    assert metadata["recs_evaluation"]["folds"].value == [
+        "2019-11-01 .. 2019-11-08 (end excluded)", "2019-10-25 .. 2019-11-01 (end excluded)",
+        "2019-10-18 .. 2019-10-25 (end excluded)"]
+    assert all(users > 0 for users in metadata["recs_evaluation"]["users_per_fold"].value)
     assert metadata["als_model"]["params"].value["rank"] == 32
     grid = metadata["als_model"]["grid"].value
     assert len(grid) == 2 and all(len(trial["fold_ndcg_at_10"]) == 2 for trial in grid.values())
+
+    protocol = metadata["next_item_evaluation"]["protocol"].value
+    assert protocol["test_day"] == "2019-11-30" and protocol["test_sessions"] > 0 and protocol["filter_rounds"] >= 1
+    assert metadata["next_item_evaluation"]["covisitation_recall_at_20"].value > 0
 
     lake = trained_lake.root / "lake"
     model = ALSModel.load(str(lake / "models" / "als"))
     assert model.rank == 32
     evaluation = spark.read.parquet(str(lake / "processed" / "recs_evaluation"))
-    assert evaluation.count() == 10  # 5 recommenders x (cart or purchase, view)
+    assert evaluation.count() == 30  # 3 folds x 5 recommenders x (cart or purchase, view)
     recs = spark.read.parquet(str(lake / "processed" / "hybrid_recs"))
     assert recs.groupBy("user_id").count().where("count != 10").count() == 0
     cold_start = spark.read.parquet(str(lake / "processed" / "segment_top_products"))

@@ -35,6 +35,7 @@ from ecom_assets.recommendation.metrics import (
 )
 
 SEED = 46
+HALF_SEED = 2019
 SAMPLED_POSITIVES_CAP = 20_000
 BASELINES = {
     "global_popularity": Weights(0.0, 0.0, 1.0),
@@ -64,6 +65,20 @@ class Evaluation:
 def evaluated_users(known_users: DataFrame, truth: DataFrame) -> DataFrame:
     """(user_id): users seen in training with at least one ground-truth product."""
     return truth.select("user_id").distinct().join(known_users.select("user_id").distinct(), "user_id")
+
+
+def _half(users: DataFrame, which: int) -> DataFrame:
+    return users.where(F.pmod(F.xxhash64("user_id", F.lit(HALF_SEED)), F.lit(2)) == which)
+
+
+def tuning_half(users: DataFrame) -> DataFrame:
+    """The users the validation weeks may tune on (ALS parameters, blend weights): half of them, by hash."""
+    return _half(users, 0)
+
+
+def scoring_half(users: DataFrame) -> DataFrame:
+    """The other half: the users the cross-validation scores on the same weeks, unseen by any choice."""
+    return _half(users, 1)
 
 
 def restrict(truth: DataFrame, users: DataFrame) -> DataFrame:
@@ -179,26 +194,19 @@ def evaluation_table(spark: SparkSession, results: dict[tuple[str, str], Evaluat
                                        "map_at_10 double, catalogue_coverage double, sampled_hit_rate_at_10 double")
 
 
-def evaluate_offline(spark: SparkSession, events: DataFrame, interactions: DataFrame, training: DayWindow,
-                     inputs_of: Callable[[DataFrame], HybridInputs], served: DataFrame,
-                     weights: dict[str, Weights], fallback: Weights, max_users: int,
-                     sampled_positives: int) -> OfflineResults:
-    """Score the served hybrid lists and the baselines on the week after ``training``, for at most
-    ``max_users`` users seen in training who carted or bought in it (a hash sample).
+def sample_users(users: DataFrame, cap: int) -> DataFrame:
+    """At most ``cap`` of ``users`` (user_id), a deterministic hash sample (cached)."""
+    return users.orderBy(F.xxhash64("user_id")).limit(cap).cache()
 
-    ``inputs_of(users)`` gives the blend's trained inputs for those users, ``served`` the hybrid's lists
-    (user_id, product_id, rank), ``weights``/``fallback`` the weights the hybrid was served with.
-    """
-    test = holdout_window(training)
+
+def evaluate_window(spark: SparkSession, events: DataFrame, interactions: DataFrame, test: DayWindow,
+                    users: DataFrame, inputs: HybridInputs, served: DataFrame | None,
+                    weights: dict[str, Weights], fallback: Weights, sampled_positives: int) -> OfflineResults:
+    """Score the hybrid and the baselines for ``users`` on the ``test`` days, the blend's ``inputs`` learned
+    from ``interactions`` (the days before). The hybrid's lists are ``served`` (user_id, product_id, rank) when
+    given, else the blend under ``weights``/``fallback`` (the same lists: ``hybrid_recs`` serves that blend)."""
     test_events = events_in(events, test)
-    truth_all = ground_truth(test_events)
-    users = evaluated_users(interactions, truth_all)
-    users = users.orderBy(F.xxhash64("user_id")).limit(max_users).cache()
-    if users.count() == 0:
-        raise ValueError(f"no user seen in training carted or bought anything in {test}: "
-                         "the lake needs the month after the training window")
-    inputs = inputs_of(users)
-    truths = {"cart_or_purchase": restrict(truth_all, users).cache(),
+    truths = {"cart_or_purchase": restrict(ground_truth(test_events), users).cache(),
               "view": restrict(ground_truth(test_events, ("view",)), users).cache()}
     catalogue = interactions.select("product_id").unionByName(test_events.select("product_id")).distinct()
     catalogue_size = catalogue.count()
@@ -211,18 +219,37 @@ def evaluate_offline(spark: SparkSession, events: DataFrame, interactions: DataF
               "global": scored_candidates(global_inputs, users, als_top).cache()}
     scored_samples = {"segment": score_components(inputs, samples).cache(),
                       "global": score_components(global_inputs, samples).cache()}
-    served = served.join(users, "user_id").select("user_id", "product_id", "rank")
-
     recommenders = {name: ("global" if name == "global_popularity" else "segment", {}, w)
                     for name, w in BASELINES.items()}
     recommenders["hybrid"] = ("segment", weights, fallback)
     results: dict[tuple[str, str], Evaluation] = {}
     for name, (kind, segment_weights, default) in recommenders.items():
-        recs = (served if name == "hybrid" else rank_with(spark, scored[kind], segment_weights, default)).cache()
+        if name == "hybrid" and served is not None:
+            recs = served.join(users, "user_id").select("user_id", "product_id", "rank").cache()
+        else:
+            recs = rank_with(spark, scored[kind], segment_weights, default).cache()
         for truth_name, truth in truths.items():
             with_samples = truth_name == "cart_or_purchase"
             results[(name, truth_name)] = evaluate(
                 spark, recs, truth, catalogue_size,
                 scored_samples[kind] if with_samples else None, segment_weights, default if with_samples else None)
         recs.unpersist()
+    for frame in (*truths.values(), samples, als_top, *scored.values(), *scored_samples.values()):
+        frame.unpersist()
     return OfflineResults(results, evaluation_table(spark, results), test, catalogue_size)
+
+
+def evaluate_holdout(spark: SparkSession, events: DataFrame, interactions: DataFrame, training: DayWindow,
+                     inputs_of: Callable[[DataFrame], HybridInputs], served: DataFrame,
+                     weights: dict[str, Weights], fallback: Weights, max_users: int,
+                     sampled_positives: int) -> OfflineResults:
+    """The served hybrid lists and the baselines on the week after ``training``, for at most ``max_users``
+    users seen in training who carted or bought in it (a hash sample); ``inputs_of(users)`` gives the
+    blend's trained inputs for those users."""
+    test = holdout_window(training)
+    users = sample_users(evaluated_users(interactions, ground_truth(events_in(events, test))), max_users)
+    if users.count() == 0:
+        raise ValueError(f"no user seen in training carted or bought anything in {test}: "
+                         "the lake needs the month after the training window")
+    return evaluate_window(spark, events, interactions, test, users, inputs_of(users), served, weights, fallback,
+                           sampled_positives)

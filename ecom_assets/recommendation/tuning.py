@@ -23,7 +23,7 @@ from ecom_assets.recommendation.als import (
     recommend_top,
     user_index_table,
 )
-from ecom_assets.recommendation.evaluation import evaluated_users, restrict
+from ecom_assets.recommendation.evaluation import evaluated_users, restrict, tuning_half
 from ecom_assets.recommendation.hybrid import (
     HybridInputs,
     build_inputs,
@@ -58,10 +58,11 @@ class FoldData:
 
 
 def prepare_fold(events: DataFrame, fold: Fold, users_cap: int = TUNING_USERS_CAP, seed: int = 46) -> FoldData:
-    """Interactions of the fold's training days and at most ``users_cap`` evaluated users (hash sample)."""
+    """Interactions of the fold's training days and at most ``users_cap`` evaluated users of the tuning
+    half (hash sample; the other half is the cross-validation's)."""
     interactions = interaction_strengths(events_in(events, fold.train)).cache()
     truth = ground_truth(events_in(events, fold.evaluate))
-    users = evaluated_users(interactions, truth)
+    users = tuning_half(evaluated_users(interactions, truth))
     users = users.orderBy(F.xxhash64("user_id", F.lit(seed))).limit(users_cap).cache()
     return FoldData(fold, interactions, users, restrict(truth, users).cache())
 
@@ -116,15 +117,16 @@ class AlsFold:
 
 
 def prepare_als_fold(events: DataFrame, fold: Fold, users_cap: int = TUNING_USERS_CAP,
-                     train_users_cap: int = TUNING_TRAIN_USERS_CAP, seed: int = 46) -> AlsFold:
-    """The fold's evaluated users (at most ``users_cap``, hash sample) and the training pairs of at most
-    ``train_users_cap`` users (the evaluated ones first), counted once and indexed once for every
-    parameter set. Only the sampled users' events are aggregated: the fold costs the same at 10 M or
-    110 M events."""
+                     train_users_cap: int = TUNING_TRAIN_USERS_CAP, seed: int = 46,
+                     half: Callable[[DataFrame], DataFrame] = tuning_half) -> AlsFold:
+    """The fold's evaluated users (``half`` of them, at most ``users_cap``, hash sample) and the training
+    pairs of at most ``train_users_cap`` users (the evaluated ones first), counted once and indexed once
+    for every parameter set. Only the sampled users' events are aggregated: the fold costs the same at
+    10 M or 110 M events."""
     train_events = events_in(events, fold.train)
     truth_all = ground_truth(events_in(events, fold.evaluate))
     train_users = train_events.select("user_id").distinct()
-    users = evaluated_users(train_users, truth_all)
+    users = half(evaluated_users(train_users, truth_all))
     users = users.orderBy(F.xxhash64("user_id", F.lit(seed))).limit(users_cap).cache()
     sample = training_sample(users, train_users, train_users_cap, seed).cache()
     counts = pair_counts(train_events.join(F.broadcast(sample), "user_id", "left_semi")).cache()

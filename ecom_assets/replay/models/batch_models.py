@@ -21,7 +21,8 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from pyspark.ml.recommendation import ALSModel
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from ecom_assets.lake import Lake, is_local, local_path
 from ecom_assets.recommendation.als import AlsParams, ItemFactors
@@ -164,7 +165,13 @@ def _build_pack(session: SparkSession, resource: LakeResource) -> dict:
                     categories=collect_categories(read_categories(session, resource)))
     return {"sizes": sizes, "params": AlsParams.load(session, lake.model(ALS_PARAMS)), "blend": blend,
             "catalogue_size": read_processed(session, "product_attributes").count(),
-            "offline": [r.asDict() for r in read_processed(session, "recs_evaluation").collect()]}
+            "offline": [r.asDict() for r in holdout_rows(read_processed(session, "recs_evaluation")).collect()]}
+
+
+def holdout_rows(evaluation: DataFrame) -> DataFrame:
+    """``recs_evaluation``'s rows of the holdout fold: the evaluation of the very models the replay serves
+    (a table written before the cross-validation has only those rows)."""
+    return evaluation.where(F.col("fold") == 0) if "fold" in evaluation.columns else evaluation
 
 
 def _read_pack(path: str, stamp: tuple) -> Any:
