@@ -7,7 +7,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 DEMO_ROWS ?= 1000000
 DEMO_REPLAY_HOURS ?= 24
 
-.PHONY: setup setup-dev demo live test ui bench clean
+.PHONY: setup setup-dev demo live test ui api-docs bench clean
 
 setup:
 	@scripts/setup_env.sh
@@ -26,6 +26,10 @@ demo: setup
 
 test: setup-dev
 	$(VENV)/python -m pytest
+
+api-docs: setup-dev
+	$(VENV)/python scripts/build_api_docs.py --out build/api
+	@echo "Open build/api/index.html"
 
 live: setup
 	@scripts/live_replay.sh

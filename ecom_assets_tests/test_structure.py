@@ -9,8 +9,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "ecom_assets"
 MAX_ASSET_BODY_LINES = 40
 # Each unit may import only from units listed before it (the data flows one way; helpers sit below).
-ORDER = ("lake", "settings", "schema", "table_metadata", "speedups", "publishing", "resources", "ingest",
-         "behaviour", "segmentation", "recommendation", "replay", "dashboards", "runs", "definitions",
+ORDER = ("lake", "settings", "schema", "table_metadata", "processes", "speedups", "publishing", "resources",
+         "ingest", "behaviour", "segmentation", "recommendation", "replay", "dashboards", "runs", "definitions",
          "commands", "cli")
 
 

@@ -9,7 +9,14 @@ PYTHON="${PYTHON:-python3}"
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
 apt_install() {
-  command -v apt-get >/dev/null || { echo "setup: apt-get not found; install $* by hand" >&2; return 1; }
+  if ! command -v apt-get >/dev/null; then
+    if [ "$(uname -s)" = Darwin ]; then
+      echo "setup: on macOS install them with Homebrew (docs/install.md): $*" >&2
+    else
+      echo "setup: apt-get not found; install $* by hand (docs/install.md)" >&2
+    fi
+    return 1
+  fi
   # debconf's note that apt-utils is missing is noise on minimal images: keep apt's errors, drop that line.
   as_root apt-get update -qq >/dev/null && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" \
     >/dev/null 2> >(grep -v "^debconf: delaying package configuration" >&2)
@@ -41,7 +48,9 @@ fi
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv 2>/dev/null || { apt_install python3-venv && "$PYTHON" -m venv .venv; }
 fi
-stamp=".venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)${extras:+-$extras}"
+# The stamp is pyproject.toml's hash, computed by Python so the script also runs where sha256sum is missing (macOS).
+digest="$("$PYTHON" -c 'import hashlib; print(hashlib.sha256(open("pyproject.toml", "rb").read()).hexdigest()[:16])')"
+stamp=".venv/.installed-${digest}${extras:+-$extras}"
 if [ ! -f "$stamp" ]; then
   # pip's notes about unused local index folders, and setuptools' advice printed while it builds the
   # editable install (Python warnings, silenced for the install only), are noise: keep the errors.

@@ -70,7 +70,7 @@ def check_spark(settings: Settings, start: bool) -> CheckResult:
         total = session.range(1000).selectExpr("sum(id) AS s").collect()[0]["s"]
     except Exception as exc:  # noqa: BLE001 - any failure is reported, with its message
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        fix = ("start the Spark Connect server (pyspark/sbin/start-connect-server.sh) or unset ECOM_SPARK_REMOTE"
+        fix = ("start the Spark Connect server (`ecom spark start`) or unset ECOM_SPARK_REMOTE"
                if settings.spark_remote else "check Java and the ECOM_SPARK_* settings")
         return CheckResult("spark", "FAIL", f"{mode}: {message}", fix)
     if total != 499500:

@@ -1,14 +1,12 @@
 """A throwaway local InfluxDB 1.x server (Debian's ``influxd``): for the tests, the benchmarks and quick demos.
 
-Data, meta and WAL directories live in one folder; HTTP listens on a loopback port; the process runs
-in its own process group so stopping it never leaves children behind.
+Data, meta and WAL directories live in one folder; HTTP listens on a loopback port; the server is
+detached from the terminal's Ctrl-C (the tests stop it themselves) and stopped with Python's own means.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -16,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+
+from ecom_assets.processes import detached
 
 
 def free_port() -> int:
@@ -39,13 +39,14 @@ class LocalInflux:
         return path.read_text(errors="replace")[-2000:] if path.is_file() else ""
 
     def stop(self) -> None:
-        """Terminate the server's process group (SIGKILL after 20 s)."""
+        """Terminate the server (killed when still there after 20 s)."""
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.terminate()
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.kill()
+                self.process.wait()
 
 
 def start_local_influx(folder: Path, timeout_s: float = 60.0) -> LocalInflux:
@@ -66,7 +67,7 @@ def start_local_influx(folder: Path, timeout_s: float = 60.0) -> LocalInflux:
     )
     with (folder / "influxd.log").open("w") as log:
         process = subprocess.Popen([binary, "-config", str(config)], stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+                                   **detached())
     server = LocalInflux(f"http://127.0.0.1:{port}", folder, process)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and process.poll() is None:

@@ -1,7 +1,9 @@
 """A long-lived Spark Connect server on 127.0.0.1 for the replay: start, stop, status.
 
-Runs pyspark's own ``sbin/start-connect-server.sh`` (shipped in the wheel) with the project's
-``spark_conf`` (plus ``ECOM_SPARK_CONF`` overrides), a pid file and a log under ``run_dir``. Each
+Launched the way pyspark launches its own JVM (``bin/spark-submit``, ``spark-submit.cmd`` on Windows,
+both shipped in the wheel) with the project's ``spark_conf`` (plus ``ECOM_SPARK_CONF`` overrides),
+detached from the terminal with Python's own means, its pid and log under ``run_dir``; stopped and
+checked through psutil, so nothing here needs bash, pyspark's daemon scripts, setsid or process groups. Each
 replay run then connects in well under a second instead of paying ~8 s of JVM start.
 """
 
@@ -15,13 +17,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import pyspark
 
+from ecom_assets.processes import detached, terminate_tree
 from ecom_assets.resources.spark import build_spark_conf
 
 SPARK_HOME = Path(pyspark.__file__).parent
-IDENT = "ecom"
+SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 START_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 30.0
+PID_FILE = "spark-connect.pid"
+LOG_FILE = "spark-connect.log"
 # Driver settings that only apply to an embedded session, not to a server started by spark-submit.
 NOT_FOR_SERVER = {"spark.driver.bindAddress", "spark.driver.host"}
 
@@ -45,24 +52,30 @@ class ServerStatus:
         return f"Spark Connect not running (would listen at {self.url})"
 
 
-def _env(run_dir: Path) -> dict[str, str]:
-    """Environment for pyspark's sbin scripts: pid and log under ``run_dir``, loopback only."""
+def _env() -> dict[str, str]:
+    """Environment for spark-submit: this pyspark's Spark, loopback only, a classic (not Connect) server JVM."""
     return {**os.environ, "SPARK_HOME": str(SPARK_HOME), "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable,
-            "SPARK_PID_DIR": str(run_dir), "SPARK_LOG_DIR": str(run_dir), "SPARK_IDENT_STRING": IDENT}
+            "SPARK_CONNECT_MODE": "0"}
 
 
-def _pid_file(run_dir: Path) -> Path:
-    """The pid file the sbin scripts write."""
-    return run_dir / f"spark-{IDENT}-org.apache.spark.sql.connect.service.SparkConnectServer-1.pid"
+def spark_submit() -> Path:
+    """pyspark's launcher script for this platform."""
+    return SPARK_HOME / "bin" / ("spark-submit.cmd" if os.name == "nt" else "spark-submit")
 
 
-def _alive(pid: int) -> bool:
-    """True when a process with ``pid`` exists."""
+def _server_process(run_dir: Path) -> psutil.Process | None:
+    """The process of the pid file when it is still this server (not a stranger that reused the pid)."""
+    pid_file = run_dir / PID_FILE
+    if not pid_file.is_file():
+        return None
     try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
+        process = psutil.Process(int(pid_file.read_text().strip()))
+        command = " ".join(process.cmdline())
+    except (ValueError, psutil.Error):
+        return None
+    if SERVER_CLASS not in command and "spark-submit" not in command:
+        return None
+    return process
 
 
 def listening(port: int, host: str = "127.0.0.1") -> bool:
@@ -74,12 +87,16 @@ def listening(port: int, host: str = "127.0.0.1") -> bool:
 
 def status(run_dir: Path, port: int) -> ServerStatus:
     """The server's state from its pid file and its port."""
-    pid_file = _pid_file(run_dir)
-    pid = int(pid_file.read_text().strip()) if pid_file.is_file() else None
-    running = pid is not None and _alive(pid)
-    logs = sorted(run_dir.glob(f"spark-{IDENT}-*.out")) if run_dir.is_dir() else []
-    return ServerStatus(running, running and listening(port), pid if running else None, f"sc://127.0.0.1:{port}",
-                        logs[-1] if logs else None)
+    process = _server_process(run_dir)
+    log = run_dir / LOG_FILE
+    return ServerStatus(process is not None, process is not None and listening(port),
+                        process.pid if process else None, f"sc://127.0.0.1:{port}", log if log.is_file() else None)
+
+
+def _log_tail(run_dir: Path) -> str:
+    """The end of the server's log, for an error message."""
+    log = run_dir / LOG_FILE
+    return log.read_text(errors="replace")[-2000:] if log.is_file() else "(no log)"
 
 
 def start(run_dir: Path, port: int, conf_dir: str, driver_memory: str = "") -> ServerStatus:
@@ -92,30 +109,29 @@ def start(run_dir: Path, port: int, conf_dir: str, driver_memory: str = "") -> S
     run_dir.mkdir(parents=True, exist_ok=True)
     conf = {k: v for k, v in build_spark_conf(conf_dir, driver_memory).items() if k not in NOT_FOR_SERVER}
     conf.update({"spark.connect.grpc.binding.port": str(port), "spark.connect.grpc.binding.address": "127.0.0.1"})
-    args = ["bash", str(SPARK_HOME / "sbin" / "start-connect-server.sh")]
+    args = [str(spark_submit()), "--class", SERVER_CLASS, "--name", "Spark Connect server"]
     for key, value in sorted(conf.items()):
         args += ["--conf", f"{key}={value}"]
-    done = subprocess.run(args, env=_env(run_dir), capture_output=True, text=True, timeout=START_TIMEOUT_S)
-    if done.returncode != 0:
-        raise RuntimeError(f"start-connect-server.sh failed: {(done.stderr or done.stdout)[-1500:]}")
+    with (run_dir / LOG_FILE).open("ab") as log:
+        process = subprocess.Popen(args, env=_env(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                   **detached())
+    (run_dir / PID_FILE).write_text(str(process.pid))
     deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        current = status(run_dir, port)
-        if current.listening:
-            return current
-        if not current.running and time.monotonic() > deadline - START_TIMEOUT_S + 10:
-            break
+    while time.monotonic() < deadline and process.poll() is None:
+        if listening(port):
+            return status(run_dir, port)
         time.sleep(0.5)
-    tail = current.log.read_text(errors="replace")[-2000:] if current.log else "(no log)"
-    raise RuntimeError(f"Spark Connect did not start listening on {port}:\n{tail}")
+    ended = process.poll() is not None
+    if not ended:
+        terminate_tree(process.pid, STOP_TIMEOUT_S)
+    what = f"exited with code {process.returncode}" if ended else f"did not listen within {START_TIMEOUT_S:.0f} s"
+    raise RuntimeError(f"Spark Connect {what} on port {port}:\n{_log_tail(run_dir)}")
 
 
 def stop(run_dir: Path, port: int) -> ServerStatus:
     """Stop the server if it runs; returns the final status."""
-    if status(run_dir, port).running:
-        subprocess.run(["bash", str(SPARK_HOME / "sbin" / "stop-connect-server.sh")], env=_env(run_dir),
-                       capture_output=True, text=True, timeout=START_TIMEOUT_S)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and status(run_dir, port).running:
-            time.sleep(0.5)
+    process = _server_process(run_dir)
+    if process is not None:
+        terminate_tree(process.pid, STOP_TIMEOUT_S)
+        (run_dir / PID_FILE).unlink(missing_ok=True)
     return status(run_dir, port)

@@ -24,6 +24,7 @@ cadence. A failed roll-up does not stop the replay; re-materialize its day from 
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 from dataclasses import asdict, dataclass, replace
@@ -43,6 +44,8 @@ from ecom_assets.replay.orchestration.ordering import (
 from ecom_assets.replay.orchestration.partitions import all_hours, day_completed_by
 from ecom_assets.replay.orchestration.retry import MAX_ATTEMPTS, REPLAY_RETRY
 
+# The class dg.define_asset_job returns: Dagster does not export its name, so it is read off the public function.
+AssetJob = inspect.signature(dg.define_asset_job).return_annotation
 REPLAY_JOB_NAME = "november_replay"
 DAILY_JOB_NAME = "november_daily_rollup"
 SENSOR_NAME = "november_replay_sensor"
@@ -226,8 +229,7 @@ def replay_tick(instance: dg.DagsterInstance, cursor_text: str | None, hours: li
                            cursor=cursor.dumps())
 
 
-def build_replay_sensor(job: dg.UnresolvedAssetJobDefinition, daily_job: dg.UnresolvedAssetJobDefinition
-                        ) -> dg.SensorDefinition:
+def build_replay_sensor(job: AssetJob, daily_job: AssetJob) -> dg.SensorDefinition:
     """The sensor for the hourly ``job`` and the ``daily_job`` roll-ups (off by default: turn it on in the UI
     or with ``make replay-demo``)."""
 

@@ -1,0 +1,41 @@
+"""Background servers on any OS: start one detached from the terminal, stop it and its children.
+
+Python's own means (``subprocess`` flags, psutil) rather than setsid, process groups or shell
+scripts, so the same code runs on Linux, macOS and Windows.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from typing import Any
+
+import psutil
+
+
+def detached() -> dict[str, Any]:
+    """``Popen`` arguments that keep a server out of the terminal's Ctrl-C and alive after its starter exits."""
+    if os.name == "nt":
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.DETACHED_PROCESS}
+    return {"start_new_session": True}
+
+
+def terminate_tree(pid: int, timeout_s: float = 30.0) -> None:
+    """Ask a process and its children to end; kill those still there after ``timeout_s``."""
+    try:
+        process = psutil.Process(pid)
+        family = [process, *process.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    for member in family:
+        try:
+            member.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(family, timeout=timeout_s)
+    for member in alive:
+        try:
+            member.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=5)
