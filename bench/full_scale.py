@@ -22,6 +22,7 @@ import json
 import os
 import platform
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -87,6 +88,19 @@ class MemoryGroup:
     def max_usage(self) -> int:
         """The group's peak usage as the kernel counts it (resident memory plus page cache)."""
         return int((self.path / "memory.max_usage_in_bytes").read_text())
+
+    def end_all(self, grace_s: float = 30.0) -> None:
+        """Stop every process of the group (SIGTERM, then SIGKILL after ``grace_s``): a run cut short."""
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            pids = [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
+            for pid in pids:
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+            deadline = time.time() + grace_s
+            while time.time() < deadline and (self.path / "cgroup.procs").read_text().strip():
+                time.sleep(0.5)
 
     def remove(self) -> None:
         """Remove the group once its processes have ended."""
@@ -195,6 +209,9 @@ def main() -> None:
     parser.add_argument("--memory-limit", type=parse_size, default=parse_size("16G"))
     parser.add_argument("--replay-hours", type=int, default=24)
     parser.add_argument("--work-dir", type=Path, default=REPO / "bench" / "results")
+    parser.add_argument("--time-limit", type=float, default=0.0,
+                        help="minutes after which the run is stopped and the table written as a partial run "
+                             "(0: none); SIGTERM to this script does the same")
     args = parser.parse_args()
     from ecom_assets.ingest.generator import generate_dataset, rows_for_scale
 
@@ -239,6 +256,18 @@ def main() -> None:
 
     thread = threading.Thread(target=sampler, daemon=True)
     thread.start()
+    cut = threading.Event()
+
+    def cut_short(*_: object) -> None:
+        if not cut.is_set():
+            cut.set()
+            threading.Thread(target=group.end_all, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, cut_short)
+    if args.time_limit:
+        timer = threading.Timer(args.time_limit * 60, cut_short)
+        timer.daemon = True  # never keeps the script alive once the run ended
+        timer.start()
     assert child.stdout is not None
     for text in child.stdout:
         log.write(f"{time.time() - began:8.1f} {text}")
@@ -258,16 +287,19 @@ def main() -> None:
     for step, stats in watch.steps.items():
         end = stats.ended or began + total
         spilled = sum(b for t, b in spills if stats.started <= t <= end)
+        outcome = "cut short" if cut.is_set() and stats.ended is None else stats.outcome
         lines.append(f"| `{step}` | {end - stats.started:,.0f} | {written.get(step, 0):,} | {gib(stats.peak_rss)} | "
-                     f"{spilled / (1 << 20):,.0f} | {stats.outcome} |")
+                     f"{spilled / (1 << 20):,.0f} | {outcome} |")
     failed_checks = sorted(n for n, o in watch.checks.items() if o != "passed")
+    cut_note = ("**A partial run: stopped on purpose (time limit or SIGTERM) before the command finished; the "
+                "last step's row is cut short.** " if cut.is_set() else "")
     section = f"""
 ## The main command at {rows:,} rows in a {args.memory_limit >> 30} GiB memory group
 
 `python bench/full_scale.py {invocation}`, measured {time.strftime('%Y-%m-%d')} on {platform.machine()},
 {os.cpu_count()} cores, generated data, default settings (`spark_conf/`; Spark's event log on to count
 spills): `ecom materialize`{f', then `ecom replay` of {args.replay_hours} hours' if args.replay_hours else ''},
-inside a cgroup-v1 memory group of {args.memory_limit >> 30} GiB. Exit code {code}; {total / 60:,.1f} min in all;
+inside a cgroup-v1 memory group of {args.memory_limit >> 30} GiB. {cut_note}Exit code {code}; {total / 60:,.1f} min in all;
 peak resident memory of the group {gib(watch.peak_rss)} GiB (kernel's peak usage with page cache
 {gib(max_usage)} GiB){f', during the replay {gib(watch.replay_peak_rss)} GiB' if args.replay_hours else ''};
 OOM kills: {oom}; {len(watch.checks)} checks, {len(failed_checks)} not passed{': ' + ', '.join(failed_checks) if failed_checks else ''}.

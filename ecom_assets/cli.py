@@ -173,6 +173,16 @@ def cmd_dashboards(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Build the technical report (HTML and Markdown, with figures) from the lake's materialized assets."""
+    from ecom_assets.commands.report import run_report
+    from ecom_assets.settings import load_settings
+
+    built = run_report(load_settings(), args.out)
+    print(built.describe())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``ecom`` argument parser with its subcommands."""
     parser = argparse.ArgumentParser(prog="ecom", description="E-commerce analytics on the REES46 dataset.")
@@ -214,6 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "before it is used (default 4; 0 = none): its first replayed hours are then as fast "
                           "as the later ones")
     spk.set_defaults(handler=cmd_spark)
+
+    rpt = sub.add_parser("report", help="build the technical report (HTML + Markdown, figures) from the lake")
+    rpt.add_argument("--out", type=Path, default=Path("report"), help="folder to write it into (default report/)")
+    rpt.set_defaults(handler=cmd_report)
 
     dash = sub.add_parser("dashboards", help="write the Grafana dashboards' JSON from code (grafana/dashboards/)")
     dash.add_argument("--check", action="store_true", help="only check that the committed JSON is current")

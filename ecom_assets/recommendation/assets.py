@@ -98,6 +98,7 @@ def als_model(context: dg.AssetExecutionContext, config: AlsConfig, spark: Spark
     session = spark.get_session()
     window = _window(training)
     trained = train_als(read_raw_events(session, lake.lake), window, config.search(), log=context.log.info)
+    context.log.info("saving the fold models, the final model and the id indexes")
     for f, (model, indexers) in trained.fold_models.items():
         model.write().overwrite().save(f"{stored.fold_model_path(lake.lake, f)}/als")
         indexers.save(f"{stored.fold_model_path(lake.lake, f)}/indexers")

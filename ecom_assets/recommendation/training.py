@@ -5,6 +5,7 @@ they learned; ``als_model`` and ``hybrid_recs`` write it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -99,10 +100,14 @@ def train_als(events: DataFrame, window: Window, search: AlsSearch, log: Log = l
     best, trials, fold_models = tune_als(folds, grid, log=log)
     for data in folds:
         data.unpersist()
+    started = time.perf_counter()
+    log(f"final fit: the chosen parameters on the whole window {window}, every user")
     interactions = interaction_strengths(events_in(events, window), best.params.event_weights()).cache()
     indexers = fit_indexers(interactions)
     ratings = index_ids(indexers, interactions).select("user_idx", "product_idx", "strength")
-    return AlsTraining(fit_als(ratings, best.params), indexers, interactions, best, trials, folds, fold_models)
+    model = fit_als(ratings, best.params)
+    log(f"final fit done in {time.perf_counter() - started:.0f} s")
+    return AlsTraining(model, indexers, interactions, best, trials, folds, fold_models)
 
 
 @dataclass(frozen=True)
