@@ -45,6 +45,7 @@ def test_segmentation_group_materializes(spark: SparkSession, isolated_env: Path
     model_meta = metadata["kmeans_model"]
     assert model_meta["k"].value in (3, 4)
     assert set(model_meta["silhouette_by_k"].value) == {"3", "4"}
+    assert model_meta["silhouette_sweep"].value.count("chosen") == 1  # the UI shows the sweep as a table
     assert abs(model_meta["silhouette_sample_spark"].value - model_meta["silhouette_sample_sklearn"].value) <= 0.01
     model = PipelineModel.load(str(isolated_env / "lake" / "models" / "kmeans_segmentation"))
     assert model.stages[-1].getK() == model_meta["k"].value

@@ -12,7 +12,14 @@ from ecom_assets.ingest.tables import read_raw_events
 from ecom_assets.resources import LakeResource, SparkResource, TrainingResource
 from ecom_assets.segmentation import checks
 from ecom_assets.segmentation.assignment import assign_segments, load_segmentation, segment_name
-from ecom_assets.segmentation.kmeans import K_RANGE, PREDICTION, SEED, SWEEP_SAMPLE_ROWS, fit_segmentation
+from ecom_assets.segmentation.kmeans import (
+    K_RANGE,
+    PREDICTION,
+    SEED,
+    SWEEP_SAMPLE_ROWS,
+    fit_segmentation,
+    sweep_table,
+)
 from ecom_assets.segmentation.profiles import name_segments, profile_segments
 from ecom_assets.segmentation.rfm import rfm_table as compute_rfm
 from ecom_assets.table_metadata import table_metadata
@@ -65,6 +72,7 @@ def kmeans_model(config: KMeansConfig, spark: SparkResource, lake: LakeResource)
             "path": dg.MetadataValue.path(path),
             "k": fit.k,
             "silhouette_by_k": dg.MetadataValue.json({str(kk): round(v, 4) for kk, v in fit.scores.items()}),
+            "silhouette_sweep": dg.MetadataValue.md(sweep_table(fit.scores, fit.k)),
             "silhouette": round(fit.silhouette, 4),
             "silhouette_sample_spark": round(fit.spark_sample, 6),
             "silhouette_sample_sklearn": round(fit.sklearn_sample, 6),

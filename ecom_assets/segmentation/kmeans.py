@@ -90,6 +90,13 @@ def choose_k(scores: dict[int, float]) -> int:
     return min(k for k, s in scores.items() if s >= best - SILHOUETTE_TIE)
 
 
+def sweep_table(scores: dict[int, float], chosen: int) -> str:
+    """The sweep as a Markdown table for the UI (the chosen k marked): reads better than a JSON object."""
+    lines = ["| k | silhouette | |", "|---:|---:|---|"]
+    lines += [f"| {k} | {score:.4f} | {'chosen' if k == chosen else ''} |" for k, score in sorted(scores.items())]
+    return "\n".join(lines)
+
+
 def sklearn_silhouette_check(model: PipelineModel, features: DataFrame, rows: int = SILHOUETTE_SAMPLE_ROWS) -> tuple[float, float]:
     """(Spark, scikit-learn) silhouettes on the same sampled points and the same distance."""
     from sklearn.metrics import silhouette_score
