@@ -6,6 +6,7 @@ write); the Spark test builds it from the test lake the whole graph and a replay
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -165,3 +166,49 @@ def test_the_report_of_the_test_lake_and_its_replay_opens_cleanly_in_chromium(re
     assert_valid_image(tmp_path / "screenshot.png")
     errors = [line for line in log.splitlines() if "CONSOLE" in line or "Failed to load resource" in line]
     assert errors == []
+
+
+def replayed_instance(hours: int = 30):
+    """An ephemeral Dagster instance holding what a replay records per hour, and a kmeans_model fit."""
+    import dagster as dg
+
+    instance = dg.DagsterInstance.ephemeral()
+    instance.report_runless_asset_event(dg.AssetMaterialization("kmeans_model", metadata={
+        "k": 3, "silhouette": 0.41, "bootstrap_changed_share": 0.004,
+        "silhouette_by_k": dg.MetadataValue.json({"3": 0.41, "4": 0.43, "5": 0.39})}))
+    for i in range(hours):
+        hour = f"2019-11-{1 + i // 24:02d}-{i % 24:02d}:00"
+        instance.report_runless_asset_event(dg.AssetMaterialization("replay_progress", partition=hour, metadata={
+            "step_s": 1.0 + (i % 7) * 0.6, "end_to_end_s": 2.0 + (i % 5) * 1.5, "lag_s": 0.1}))
+        instance.report_runless_asset_event(dg.AssetMaterialization("customer_segments", partition=hour, metadata={
+            "changed_share": 0.001 * (1 + i % 4), "active_users": 100 + i,
+            "segment_sizes": dg.MetadataValue.json({"all": 1000 + i, "Top customers": 100, "Casual browsers": 900 + i})}))
+        instance.report_runless_asset_event(dg.AssetMaterialization("recommendation_monitoring", partition=hour,
+                                                                    metadata={"any_hit_rate_at_10": 0.05 + i / 1000,
+                                                                              "purchase_hit_rate_at_10": 0.01}))
+    return instance
+
+
+def test_the_replay_and_the_sweep_come_from_the_instances_metadata(tmp_path: Path) -> None:
+    with replayed_instance() as instance:
+        built = build_report(Sources(small_lake(tmp_path / "lake"), instance), tmp_path / "report",
+                             progress=lambda _: None)
+    figures = {f.path.name for s in built.sections for f in s.figures}
+    assert figures == BATCH_FIGURES | REPLAY_FIGURES | {"segments_silhouette.png"}
+    for section in built.sections:
+        assert section.reading and not section.missing, section.key
+        for figure in section.figures:
+            assert_valid_image(figure.path)
+    replay = next(s for s in built.sections if s.key == "replay")
+    assert "30 hours replayed" in replay.reading[0]
+
+
+def test_the_html_opens_in_chromium_without_a_console_error(tmp_path: Path) -> None:
+    with replayed_instance(6) as instance:
+        built = build_report(Sources(small_lake(tmp_path / "lake"), instance), tmp_path / "report",
+                             progress=lambda _: None)
+    sources = re.findall(r'<img src="([^"]+)"', built.html.read_text())
+    assert sources and all((built.html.parent / name).is_file() for name in sources)  # Chromium logs no missing file
+    log = screenshot(built.html, tmp_path / "screenshot.png")
+    assert_valid_image(tmp_path / "screenshot.png")
+    assert [line for line in log.splitlines() if "CONSOLE" in line or "Failed to load" in line] == []
