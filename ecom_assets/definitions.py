@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from ecom_assets.alerting.run_failures import alert_on_run_failure
 from ecom_assets.behaviour.assets import BEHAVIOUR_ASSETS
 from ecom_assets.ingest.assets import raw_events
 from ecom_assets.recommendation.assets import RECOMMENDATION_ASSETS
@@ -72,7 +73,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=[*BATCH_ASSETS, *HOURLY_ASSETS, *DAILY_REPLAY_ASSETS],
         jobs=[batch_job, replay_job, daily_job],
-        sensors=[build_replay_sensor(replay_job, daily_job)],
+        sensors=[build_replay_sensor(replay_job, daily_job), alert_on_run_failure],
         resources=build_resources(settings),
     )
 
