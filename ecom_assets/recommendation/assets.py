@@ -296,7 +296,8 @@ def recs_evaluation(config: EvaluationConfig, spark: SparkResource, lake: LakeRe
 
 
 @dg.asset(group_name=GROUP, deps=["raw_events"], kinds={"spark", "parquet"}, check_specs=checks.NEXT_ITEM_CHECKS)
-def next_item_evaluation(spark: SparkResource, lake: LakeResource) -> dg.MaterializeResult:
+def next_item_evaluation(context: dg.AssetExecutionContext, spark: SparkResource,
+                         lake: LakeResource) -> dg.MaterializeResult:
     """The session-based next-item protocol of the published results on this dataset, beside ours: view
     sessions of both months cut after 1 h of silence, consecutive repeats removed, sessions of >= 2 views and
     products seen >= 5 times (filtered until stable), test = the sessions starting on the last day, every
@@ -304,7 +305,7 @@ def next_item_evaluation(spark: SparkResource, lake: LakeResource) -> dg.Materia
     co-visitation. Comparable with the published figures (GRU4Rec: Recall@20 0.529, MRR@20 0.201) only when
     the lake holds the real files; on generated data they only compare the two baselines."""
     session = spark.get_session()
-    scores, figures = evaluate_next_item(session, read_raw_events(session, lake.lake))
+    scores, figures = evaluate_next_item(session, read_raw_events(session, lake.lake), log=context.log.info)
     table = scores_table(session, scores)
     path = lake.write_processed(table, "next_item_evaluation")
     return dg.MaterializeResult(

@@ -15,6 +15,7 @@ current one in the training sessions, topped up with the most popular ones).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from pyspark.sql import DataFrame, SparkSession, Window
@@ -80,7 +81,8 @@ def _positions(rows: DataFrame) -> DataFrame:
 
 def filter_supported(rows: DataFrame, min_length: int = MIN_SESSION_LENGTH,
                      min_support: int = MIN_PRODUCT_SUPPORT,
-                     max_rounds: int = MAX_FILTER_ROUNDS) -> tuple[DataFrame, int]:
+                     max_rounds: int = MAX_FILTER_ROUNDS, log: Callable[[str], None] = lambda _: None
+                     ) -> tuple[DataFrame, int]:
     """``rows`` without products seen fewer than ``min_support`` times and sessions shorter than
     ``min_length``, repeated until a round removes nothing; also the number of rounds run.
 
@@ -90,6 +92,7 @@ def filter_supported(rows: DataFrame, min_length: int = MIN_SESSION_LENGTH,
     """
     current = rows.localCheckpoint()
     size = current.count()
+    log(f"view sessions: {size:,} views before filtering")
     for round_no in range(1, max_rounds + 1):
         support = current.groupBy("product_id").agg(F.count(F.lit(1)).alias("_support"))
         supported = current.join(support.where(F.col("_support") >= min_support).select("product_id"), "product_id")
@@ -97,6 +100,7 @@ def filter_supported(rows: DataFrame, min_length: int = MIN_SESSION_LENGTH,
         kept = supported.join(lengths.where(F.col("_length") >= min_length).select("user_id", "session"),
                               ["user_id", "session"]).localCheckpoint()
         kept_size = kept.count()
+        log(f"filter round {round_no}: {kept_size:,} views kept")
         current.unpersist()
         current = kept
         if kept_size == size:
@@ -175,10 +179,12 @@ def score_ranks(recommender: str, ranked: DataFrame) -> NextItemScore:
     return NextItemScore(recommender, n, int(row["hits"]) / n, float(row["rr"]) / n)
 
 
-def evaluate_next_item(spark: SparkSession, events: DataFrame) -> tuple[list[NextItemScore], SplitFigures]:
+def evaluate_next_item(spark: SparkSession, events: DataFrame, log: Callable[[str], None] = lambda _: None
+                       ) -> tuple[list[NextItemScore], SplitFigures]:
     """Both baselines on the protocol, and what the preprocessing kept."""
-    rows, rounds = filter_supported(view_sessions(events))
+    rows, rounds = filter_supported(view_sessions(events), log=log)
     train, test, test_day = split_last_day(rows)
+    log(f"test day {test_day}: scoring the most popular products and the co-visitation lists")
     train, test = train.cache(), test.cache()
     targets = next_item_targets(test).cache()
     popular = most_popular(spark, train)

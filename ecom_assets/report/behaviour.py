@@ -14,9 +14,8 @@ SALE_FACTOR = 2.0  # a day with this many times the median day's purchases count
 
 def _funnel(out: Section, sources: Sources, folder: Path) -> None:
     """Views -> carts -> purchases, overall."""
-    funnel = sources.table("conversion_funnel")
+    funnel = sources.required("conversion_funnel", out.missing)
     if funnel is None:
-        out.missing.append("no `conversion_funnel`: `ecom materialize --select conversion_funnel`")
         return
     overall = funnel[funnel["level"] == "overall"].iloc[0]
     out.figure(figures.bars(folder / "behaviour_funnel.png", ["views", "carts", "purchases"],
@@ -46,9 +45,8 @@ def _funnel(out: Section, sources: Sources, folder: Path) -> None:
 
 def _timing(out: Section, sources: Sources, folder: Path) -> None:
     """Hour of day, weekday and sale days."""
-    patterns = sources.table("activity_patterns")
+    patterns = sources.required("activity_patterns", out.missing)
     if patterns is None:
-        out.missing.append("no `activity_patterns`: `ecom materialize --select activity_patterns`")
         return
     hours = patterns[patterns["grain"] == "hour_of_day"].sort_values("key")
     weekdays = patterns[patterns["grain"] == "day_of_week"].sort_values("key")
@@ -81,12 +79,11 @@ def _timing(out: Section, sources: Sources, folder: Path) -> None:
                            f"{peak['purchases'] / median:.1f} times a median day. Stock, servers and "
                            "recommendations must be ready for that multiple, not for the average.")
 
+
 def _paths(out: Section, sources: Sources) -> None:
     """Frequent category paths and strongest affinities."""
-    paths = sources.table("navigation_paths")
-    if paths is None:
-        out.missing.append("no `navigation_paths`: `ecom materialize --select navigation_paths`")
-    else:
+    paths = sources.required("navigation_paths", out.missing)
+    if paths is not None:
         two = paths[paths["kind"] == "category_2_steps"].nlargest(TOP, "sessions")
         if not two.empty:
             out.table("The most frequent moves between categories, with the conversion of the visits that make "
@@ -96,9 +93,8 @@ def _paths(out: Section, sources: Sources) -> None:
             out.reading.append(f"Visits that go {best['path']} convert at {share(best['conversion_rate'])}: "
                                f"converting visits make this move {best['lift_converting_vs_other']:.1f} times as "
                                "often as the others, a cross-link worth placing on the first page.")
-    affinities = sources.table("affinities")
+    affinities = sources.required("affinities", out.missing)
     if affinities is None:
-        out.missing.append("no `affinities`: `ecom materialize --select affinities`")
         return
     pairs = affinities[affinities["item_kind"] == "category"].nlargest(TOP, "lift")
     if not pairs.empty:

@@ -24,10 +24,9 @@ def daily_events(sources: Sources) -> pd.DataFrame | None:
 def section(sources: Sources, folder: Path) -> Section:
     """Volumes, span and quarantine."""
     out = Section("data", "The data")
-    days = daily_events(sources)
-    if days is None or days.empty:
-        out.missing.append("no `activity_patterns` in the lake: `ecom materialize --select activity_patterns`")
-    else:
+    known = sources.required("activity_patterns", out.missing) is not None
+    days = daily_events(sources) if known else None
+    if days is not None and not days.empty:
         months = days.groupby(days["day"].dt.strftime("%Y-%m"))[["events", "views", "carts", "purchases"]].sum()
         out.table("Events per month and type", months.reset_index(names="month"))
         first, last = days["day"].min().date(), days["day"].max().date()

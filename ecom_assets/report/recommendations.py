@@ -25,9 +25,8 @@ def fold_summary(evaluation: pd.DataFrame) -> pd.DataFrame:
 
 def _offline(out: Section, sources: Sources, folder: Path) -> None:
     """The cross-validated comparison."""
-    evaluation = sources.table("recs_evaluation")
+    evaluation = sources.required("recs_evaluation", out.missing)
     if evaluation is None:
-        out.missing.append("no `recs_evaluation`: `ecom materialize --select recs_evaluation`")
         return
     summary = fold_summary(evaluation)
     folds = evaluation[["fold", "test_window"]].drop_duplicates().sort_values("fold")
@@ -59,9 +58,8 @@ def _offline(out: Section, sources: Sources, folder: Path) -> None:
 
 def _next_item(out: Section, sources: Sources) -> None:
     """The session-based protocol of the published results."""
-    table = sources.table("next_item_evaluation")
+    table = sources.required("next_item_evaluation", out.missing)
     if table is None:
-        out.missing.append("no `next_item_evaluation`: `ecom materialize --select next_item_evaluation`")
         return
     out.table("Next view within a session (the published protocol: Recall@20 and MRR@20; GRU4Rec reports "
               "0.529 and 0.201 on the real files)", table)

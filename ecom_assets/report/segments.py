@@ -34,9 +34,8 @@ def _sweep(out: Section, sources: Sources, folder: Path) -> None:
 
 def _profiles(out: Section, sources: Sources, folder: Path) -> None:
     """Sizes and values per segment."""
-    profiles = sources.table("segment_profiles")
+    profiles = sources.required("segment_profiles", out.missing)
     if profiles is None:
-        out.missing.append("no `segment_profiles`: `ecom materialize --select segment_profiles`")
         return
     profiles = profiles.sort_values("revenue_share", ascending=False)
     out.table("Segment profiles (means per user over the training window)",

@@ -47,6 +47,13 @@ class Sources:
             self._tables[key] = dataset.to_table(columns=columns).to_pandas() if dataset else None
         return self._tables[key]
 
+    def required(self, name: str, missing: list[str]) -> pd.DataFrame | None:
+        """``table(name)``; when absent, says in ``missing`` how to materialize it."""
+        table = self.table(name)
+        if table is None:
+            missing.append(f"no `{name}` in the lake: `ecom materialize --select {name}`")
+        return table
+
     def quarantine_reasons(self) -> pd.Series | None:
         """Rejected lines per reason (an empty series when nothing was rejected), None without ``raw_events``."""
         if _dataset(self.lake.raw_events) is None:
