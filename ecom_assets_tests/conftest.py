@@ -117,9 +117,7 @@ class TrainedLake:
 
 TRAINED_SELECTION = ["raw_events", "rfm_table", "kmeans_model", "segment_profiles", "user_segments",
                      "als_model", "content_similarity", "hybrid_recs", "recs_evaluation", "next_item_evaluation",
-                     "replay_baseline",
-                     # what the report reads besides (test_report.py)
-                     "sessions", "activity_patterns", "conversion_funnel", "navigation_paths", "affinities"]
+                     "replay_baseline"]
 TRAINED_RUN_CONFIG = {"ops": {
     "kmeans_model": {"config": {"k_min": 3, "k_max": 4, "sweep_sample_rows": 5000}},
     "als_model": {"config": {"ranks": [32], "reg_params": [0.5], "alphas": [10.0], "folds": 2,
@@ -163,11 +161,10 @@ def plant_november_changes(input_dir: Path) -> Planted:
 
 @pytest.fixture(scope="session")
 def trained_lake(tmp_path_factory: pytest.TempPathFactory, spark) -> TrainedLake:
-    """Generated data (250 k rows, planted tastes and November changes) through the whole batch graph, once, on
-    the Dagster instance at ``root/dagster_home`` that the replay then uses (the report reads both)."""
+    """Generated data (250 k rows, planted tastes and November changes) through the whole batch graph, once."""
     import dagster as dg
 
-    from ecom_assets.commands.materialize import install_instance_config, whole_steps
+    from ecom_assets.commands.materialize import whole_steps
     from ecom_assets.definitions import BATCH_ASSETS, build_resources
     from ecom_assets.ingest.generator import generate_dataset
     from ecom_assets.settings import load_settings
@@ -178,13 +175,9 @@ def trained_lake(tmp_path_factory: pytest.TempPathFactory, spark) -> TrainedLake
     with pytest.MonkeyPatch.context() as env:
         env.setenv("ECOM_DATA_DIR", str(root / "input"))
         env.setenv("ECOM_LAKE_DIR", str(root / "lake"))
-        env.setenv("DAGSTER_HOME", str(root / "dagster_home"))
-        (root / "dagster_home").mkdir()
-        install_instance_config(root / "dagster_home")
-        with dg.DagsterInstance.get() as instance:
-            result = dg.materialize(BATCH_ASSETS, selection=whole_steps(BATCH_ASSETS, TRAINED_SELECTION),
-                                    resources=build_resources(load_settings()), instance=instance,
-                                    run_config=TRAINED_RUN_CONFIG, raise_on_error=False)
+        result = dg.materialize(BATCH_ASSETS, selection=whole_steps(BATCH_ASSETS, TRAINED_SELECTION), resources=build_resources(load_settings()),
+                                instance=dg.DagsterInstance.ephemeral(), run_config=TRAINED_RUN_CONFIG,
+                                raise_on_error=False)
     assert result.success
     return TrainedLake(root, result, planted)
 

@@ -146,28 +146,6 @@ def screenshot(page: Path, target: Path) -> str:
     return done.stderr
 
 
-@pytest.mark.spark
-@pytest.mark.stack
-def test_the_report_of_the_test_lake_and_its_replay_opens_cleanly_in_chromium(replayed, tmp_path: Path) -> None:
-    from ecom_assets.commands.report import run_report
-    from ecom_assets.settings import load_settings
-    from ecom_assets_tests.conftest import replay_env
-
-    with pytest.MonkeyPatch.context() as env:
-        replay_env(env, replayed)
-        built = run_report(load_settings(), tmp_path / "report")
-    figures = {f.path.name: f for s in built.sections for f in s.figures}
-    assert set(figures) == BATCH_FIGURES | REPLAY_FIGURES | {"segments_silhouette.png"}
-    for figure in figures.values():
-        assert_valid_image(figure.path)
-    assert all(s.reading for s in built.sections)
-    assert not [line for s in built.sections for line in s.missing]
-    log = screenshot(built.html, tmp_path / "screenshot.png")
-    assert_valid_image(tmp_path / "screenshot.png")
-    errors = [line for line in log.splitlines() if "CONSOLE" in line or "Failed to load resource" in line]
-    assert errors == []
-
-
 def replayed_instance(hours: int = 30):
     """An ephemeral Dagster instance holding what a replay records per hour, and a kmeans_model fit."""
     import dagster as dg
