@@ -310,7 +310,8 @@ OOM kills: {oom}; {len(watch.checks)} checks, {len(failed_checks)} not passed{':
 """
     from ingest_vs_duckdb import write_results
 
-    write_results(section, f"<!-- full-{name}:start -->", f"<!-- full-{name}:end -->")
+    # Sections are named by rows at every size, so bench/growth_plot.py reads a --scale run like the others.
+    write_results(section, f"<!-- full-{rows}:start -->", f"<!-- full-{rows}:end -->")
     print(section)
     sys.exit(code)
 

@@ -19,7 +19,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SECTION = re.compile(r"<!-- full-(?P<rows>\d+):start -->(?P<body>.*?)<!-- full-(?P=rows):end -->", re.S)
-ROW = re.compile(r"^\| `(?P<asset>[a-z_]+)` \| (?P<seconds>[\d,]+) \| [\d,]+ \| (?P<peak>[\d.]+) \|", re.M)
+ROW = re.compile(r"^\| `(?P<asset>[a-z_]+)` \| (?P<seconds>[\d,]+) \| [\d,]+ \| (?P<peak>[\d.]+) \|"
+                 r"(?:[^|\n]*\|)? (?P<outcome>[a-zA-Z ]+) \|$", re.M)
 TOTAL = re.compile(r"([\d.]+) min in all")
 PEAK = re.compile(r"peak resident memory of the group ([\d.]+) GiB")
 FASTER_THAN_LINEAR = 1.15
@@ -44,7 +45,9 @@ def read_runs(text: str) -> list[Run]:
         total, peak = TOTAL.search(body), PEAK.search(body)
         if not total or not peak:
             raise ValueError(f"section full-{rows} has no total time or peak memory line")
-        seconds = {m.group("asset"): float(m.group("seconds").replace(",", "")) for m in ROW.finditer(body)}
+        # a failed or cut-short step's time is not the asset's time: left out of the growth
+        seconds = {m.group("asset"): float(m.group("seconds").replace(",", "")) for m in ROW.finditer(body)
+                   if m.group("outcome") == "ok"}
         runs.append(Run(rows, float(total.group(1)), float(peak.group(1)), seconds))
     return sorted(runs, key=lambda r: r.rows)
 
