@@ -36,7 +36,7 @@ STACK_FIXTURES = {"influx_url"}
 SPARK_MODULES = {"test_behaviour", "test_behaviour_assets", "test_incremental", "test_ingest", "test_parsing",
                  "test_raw_events_asset", "test_recommendation", "test_recommendation_assets", "test_replay",
                  "test_replay_hourly", "test_segmentation", "test_segmentation_assets", "test_remote_lake"}
-STACK_MODULES = {"test_spark_connect", "test_ui", "test_run_launcher"}
+STACK_MODULES = {"test_spark_connect", "test_ui", "test_run_launcher", "test_shop_api"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -164,7 +164,7 @@ def trained_lake(tmp_path_factory: pytest.TempPathFactory, spark) -> TrainedLake
     """Generated data (250 k rows, planted tastes and November changes) through the whole batch graph, once."""
     import dagster as dg
 
-    from ecom_assets.commands.materialize import whole_steps
+    from ecom_assets.commands.materialize import install_instance_config, whole_steps
     from ecom_assets.definitions import BATCH_ASSETS, build_resources
     from ecom_assets.ingest.generator import generate_dataset
     from ecom_assets.settings import load_settings
@@ -172,12 +172,15 @@ def trained_lake(tmp_path_factory: pytest.TempPathFactory, spark) -> TrainedLake
     root = tmp_path_factory.mktemp("trained")
     generate_dataset(root / "input", 250_000, seed=5, progress=False)
     planted = plant_november_changes(root / "input")
-    with pytest.MonkeyPatch.context() as env:
+    home = root / "dagster_home"  # persistent, as `ecom materialize` leaves it: the replay and the report read it
+    home.mkdir()
+    install_instance_config(home)
+    with pytest.MonkeyPatch.context() as env, dg.DagsterInstance.from_config(str(home)) as instance:
         env.setenv("ECOM_DATA_DIR", str(root / "input"))
         env.setenv("ECOM_LAKE_DIR", str(root / "lake"))
-        result = dg.materialize(BATCH_ASSETS, selection=whole_steps(BATCH_ASSETS, TRAINED_SELECTION), resources=build_resources(load_settings()),
-                                instance=dg.DagsterInstance.ephemeral(), run_config=TRAINED_RUN_CONFIG,
-                                raise_on_error=False)
+        result = dg.materialize(BATCH_ASSETS, selection=whole_steps(BATCH_ASSETS, TRAINED_SELECTION),
+                                resources=build_resources(load_settings()), instance=instance,
+                                run_config=TRAINED_RUN_CONFIG, raise_on_error=False)
     assert result.success
     return TrainedLake(root, result, planted)
 

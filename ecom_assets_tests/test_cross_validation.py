@@ -16,11 +16,27 @@ from ecom_assets.recommendation.metrics import RankingMetrics
 RECOMMENDERS = ("global_popularity", "segment_popularity", "als", "content", "hybrid")
 
 
-def _fold(ndcg: dict[str, float], sampled: float, day: int) -> OfflineResults:
-    results = {(name, "cart_or_purchase"): Evaluation(RankingMetrics(100, 0.2, 0.02, ndcg[name], ndcg[name], 0.05),
-                                                      0.03, sampled if name == "hybrid" else None)
+def _metrics(ndcg: float, users: int = 100) -> RankingMetrics:
+    return RankingMetrics(users, 0.2, 0.02, ndcg, ndcg, 0.05)
+
+
+def _fold(ndcg: dict[str, float], sampled: float, day: int, segments: dict[str, float] | None = None) -> OfflineResults:
+    """One fold; ``segments``: the NDCG@10 of each segment's users (every recommender alike)."""
+    by_segment = {segment: _metrics(value, 50) for segment, value in (segments or {}).items()}
+    results = {(name, "cart_or_purchase"): Evaluation(_metrics(ndcg[name]), 0.03, sampled if name == "hybrid" else None,
+                                                      by_segment)
                for name in RECOMMENDERS}
-    return OfflineResults(results, None, Window(dt.date(2019, 11, day), dt.date(2019, 11, day + 7)), 1000)
+    return OfflineResults(results, None, None, Window(dt.date(2019, 11, day), dt.date(2019, 11, day + 7)), 1000)
+
+
+def test_per_segment_ndcg_is_averaged_over_the_folds_that_scored_the_segment() -> None:
+    flat = dict.fromkeys(RECOMMENDERS, 0.1)
+    cv = CrossValidation([_fold(flat, 0.5, 1, {"Top customers": 0.3, "Unknown": 0.0}),
+                          _fold(flat, 0.5, 8, {"Top customers": 0.1})])
+    by_segment = cv.ndcg_by_segment()
+    assert list(by_segment) == ["Top customers", "Unknown"]
+    assert by_segment["Top customers"]["hybrid"] == pytest.approx(0.2)
+    assert by_segment["Unknown"] == dict.fromkeys(RECOMMENDERS, 0.0)  # scored in one fold only: that fold's value
 
 
 def test_means_and_spreads_over_folds_drive_the_checks() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from ecom_assets_tests.conftest import TrainedLake
 
@@ -54,6 +55,15 @@ def test_recommendation_group_beats_popularity(spark: SparkSession, trained_lake
     assert model.rank == 32
     evaluation = spark.read.parquet(str(lake / "processed" / "recs_evaluation"))
     assert evaluation.count() == 30  # 3 folds x 5 recommenders x (cart or purchase, view)
+    by_segment = spark.read.parquet(str(lake / "processed" / "recs_evaluation_by_segment"))
+    # Each fold's segments partition the users it scored, for every recommender.
+    users = {(r["fold"], r["recommender"]): r["users"] for r in evaluation.where("ground_truth = 'cart_or_purchase'")
+             .select("fold", "recommender", "users").collect()}
+    summed = {(r["fold"], r["recommender"]): r["users"] for r in by_segment.groupBy("fold", "recommender")
+              .agg(F.sum("users").alias("users")).collect()}
+    assert summed == users
+    assert set(metadata["recs_evaluation"]["ndcg_at_10_by_segment"].value) == {
+        r["segment"] for r in by_segment.select("segment").distinct().collect()}
     recs = spark.read.parquet(str(lake / "processed" / "hybrid_recs"))
     assert recs.groupBy("user_id").count().where("count != 10").count() == 0
     cold_start = spark.read.parquet(str(lake / "processed" / "segment_top_products"))

@@ -10,7 +10,13 @@ from pyspark.sql import SparkSession
 
 from ecom_assets.recommendation.hybrid_definition import Weights, weight_grid
 from ecom_assets.recommendation.interactions import Window, holdout_window, rolling_folds
-from ecom_assets.recommendation.metrics import catalogue_coverage, per_user_metrics, ranking_metrics, sampled_hit_rate
+from ecom_assets.recommendation.metrics import (
+    catalogue_coverage,
+    per_user_metrics,
+    ranking_metrics,
+    ranking_metrics_by_segment,
+    sampled_hit_rate,
+)
 from ecom_assets.recommendation.tuning import choose_weights, training_sample
 
 
@@ -34,6 +40,14 @@ def test_ranking_metrics_match_hand_computation(spark: SparkSession) -> None:
     assert m.recall_at_10 == pytest.approx((2 / 3 + 1 + 0) / 3)
     assert m.ndcg_at_10 == pytest.approx((ndcg_user1 + 1) / 3)
     assert m.map_at_10 == pytest.approx(((1 / 2 + 2 / 5) / 3 + 1) / 3)
+
+
+def test_metrics_by_segment_split_the_users_and_name_those_without_one(spark: SparkSession) -> None:
+    segments = spark.createDataFrame([(1, "Top"), (2, "Top")], "user_id long, segment string")  # user 3: none
+    by_segment = ranking_metrics_by_segment(_recs(spark), _truth(spark), segments, "Unknown")
+    assert {name: m.users for name, m in by_segment.items()} == {"Top": 2, "Unknown": 1}
+    assert by_segment["Top"].hit_rate_at_10 == 1.0 and by_segment["Unknown"].hit_rate_at_10 == 0.0
+    assert by_segment["Top"].recall_at_10 == pytest.approx((2 / 3 + 1) / 2)
 
 
 def test_per_user_metrics_keep_users_without_recommendations(spark: SparkSession) -> None:

@@ -26,7 +26,8 @@ from ecom_assets.report.sources import Sources
 
 BATCH_FIGURES = {"data_daily_events.png", "behaviour_funnel.png", "behaviour_top_categories.png",
                  "behaviour_top_brands.png", "behaviour_hour_of_day.png", "behaviour_weekday.png",
-                 "behaviour_purchases_per_day.png", "segments_shares.png", "recommendations_ndcg.png"}
+                 "behaviour_purchases_per_day.png", "segments_shares.png", "recommendations_ndcg.png",
+                 "recommendations_by_segment.png"}
 REPLAY_FIGURES = {"replay_step_time.png", "replay_latency.png", "replay_churn.png", "replay_segment_sizes.png",
                   "replay_hit_rate.png"}
 
@@ -75,6 +76,12 @@ def small_lake(root: Path) -> Lake:
     _write(processed, "recs_evaluation", pd.DataFrame(rows, columns=[
         "fold", "test_window", "recommender", "ground_truth", "users", "hit_rate_at_10", "precision_at_10",
         "recall_at_10", "ndcg_at_10", "map_at_10", "catalogue_coverage", "sampled_hit_rate_at_10"]))
+    _write(processed, "recs_evaluation_by_segment", pd.DataFrame(
+        [(fold, f"week {fold}", name, segment, users, 0.2, 0.05, 0.1, ndcg, 0.05)
+         for fold in range(3) for segment, users, lift in (("Top customers", 50, 2.0), ("Casual browsers", 450, 1.1))
+         for name, ndcg in (("hybrid", 0.1 * lift), ("global_popularity", 0.1), ("als", 0.08 * lift))],
+        columns=["fold", "test_window", "recommender", "segment", "users", "hit_rate_at_10", "precision_at_10",
+                 "recall_at_10", "ndcg_at_10", "map_at_10"]))
     _write(processed, "next_item_evaluation", pd.DataFrame({
         "recommender": ["most_popular", "covisitation"], "predictions": [1000, 1000], "recall_at_20": [0.1, 0.45],
         "mrr_at_20": [0.04, 0.2]}))
@@ -109,13 +116,14 @@ def test_every_batch_section_figure_and_table_from_the_lake(tmp_path: Path) -> N
         assert f'src="{name}"' in page and f"({name})" in markdown
     assert "wrong_column_count" in page and "Not shown:" in page  # the sweep and the replay need an instance
     assert "2019-11-17" in page  # the planted sale day is read as one
+    assert "gain most over best-sellers for &#x27;Top customers&#x27;" in page
 
 
 def test_an_empty_lake_gives_a_report_that_says_what_to_materialize(tmp_path: Path) -> None:
     built = build_report(Sources(Lake(str(tmp_path / "nothing"))), tmp_path / "report", progress=lambda _: None)
     assert built.figure_count == 0
     missing = " ".join(line for s in built.sections for line in s.missing)
-    for asset in ("activity_patterns", "raw_events", "segment_profiles", "recs_evaluation"):
+    for asset in ("activity_patterns", "raw_events", "segment_profiles", "recs_evaluation", "recs_evaluation_by_segment"):
         assert asset in missing
 
 
@@ -189,4 +197,37 @@ def test_the_html_opens_in_chromium_without_a_console_error(tmp_path: Path) -> N
     assert sources and all((built.html.parent / name).is_file() for name in sources)  # Chromium logs no missing file
     log = screenshot(built.html, tmp_path / "screenshot.png")
     assert_valid_image(tmp_path / "screenshot.png")
+    assert [line for line in log.splitlines() if "CONSOLE" in line or "Failed to load" in line] == []
+
+
+BEHAVIOUR_ASSETS = ["sessions", "activity_patterns", "conversion_funnel", "navigation_paths", "affinities"]
+
+
+def test_the_report_of_the_lake_the_whole_graph_and_a_replay_produced(replayed, tmp_path: Path) -> None:
+    """``ecom report`` on the test lake (the batch graph, the behaviour assets and five replayed hours, all
+    on one persistent instance): every section, figure and reading present, and the page clean in Chromium."""
+    import dagster as dg
+
+    from ecom_assets.commands.materialize import whole_steps
+    from ecom_assets.commands.report import run_report
+    from ecom_assets.definitions import BATCH_ASSETS, build_resources
+    from ecom_assets.settings import load_settings
+    from ecom_assets_tests.conftest import replay_env
+
+    with pytest.MonkeyPatch.context() as env:
+        replay_env(env, replayed)
+        with dg.DagsterInstance.from_config(str(replayed.root / "dagster_home")) as instance:
+            result = dg.materialize(BATCH_ASSETS, selection=whole_steps(BATCH_ASSETS, BEHAVIOUR_ASSETS),
+                                    resources=build_resources(load_settings()), instance=instance)
+        assert result.success
+        built = run_report(load_settings(), tmp_path / "report")
+    assert [s.key for s in built.sections] == [name for name, _ in SECTIONS]
+    figures = {f.path.name for s in built.sections for f in s.figures}
+    assert figures == BATCH_FIGURES | REPLAY_FIGURES | {"segments_silhouette.png"}
+    for section in built.sections:
+        assert section.reading and not section.missing, (section.key, section.missing)
+        for figure in section.figures:
+            assert_valid_image(figure.path)
+    assert "5 hours replayed" in next(s for s in built.sections if s.key == "replay").reading[0]
+    log = screenshot(built.html, tmp_path / "screenshot.png")
     assert [line for line in log.splitlines() if "CONSOLE" in line or "Failed to load" in line] == []

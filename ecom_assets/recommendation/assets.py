@@ -280,9 +280,11 @@ def recs_evaluation(config: EvaluationConfig, spark: SparkResource, lake: LakeRe
                                       config.sampled_positives) for fold in rolling_folds(window, config.folds - 1)]
     cv = CrossValidation([holdout, *weeks])
     path = lake.write_processed(cv.table(), "recs_evaluation")
+    lake.write_processed(cv.segment_table(), "recs_evaluation_by_segment")
     return dg.MaterializeResult(
         metadata={
-            "path": dg.MetadataValue.path(path), "folds": dg.MetadataValue.json([str(f.test) for f in cv.folds]),
+            "path": dg.MetadataValue.path(path),
+            "ndcg_at_10_by_segment": dg.MetadataValue.json(cv.ndcg_by_segment()), "folds": dg.MetadataValue.json([str(f.test) for f in cv.folds]),
             "cross_validated": dg.MetadataValue.md(cv.summary_markdown()),
             "cart_or_purchase": dg.MetadataValue.json(cv.summary()),
             "holdout": dg.MetadataValue.json({name: ev.as_dict() for name, ev in holdout.main.items()}),

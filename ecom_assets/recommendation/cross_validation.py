@@ -96,12 +96,29 @@ class CrossValidation:
 
     def table(self) -> DataFrame:
         """Every fold's table with its number (0: the holdout) and test window."""
-        frames = [fold.table.select(F.lit(i).alias("fold"), F.lit(str(fold.test)).alias("test_window"), "*")
-                  for i, fold in enumerate(self.folds)]
-        table = frames[0]
+        return self._stacked([fold.table for fold in self.folds])
+
+    def segment_table(self) -> DataFrame:
+        """Every fold's per-segment table (carts and purchases), numbered like :meth:`table`."""
+        return self._stacked([fold.segment_table for fold in self.folds])
+
+    def _stacked(self, tables: list[DataFrame]) -> DataFrame:
+        frames = [table.select(F.lit(i).alias("fold"), F.lit(str(fold.test)).alias("test_window"), "*")
+                  for i, (fold, table) in enumerate(zip(self.folds, tables, strict=True))]
+        stacked = frames[0]
         for frame in frames[1:]:
-            table = table.unionByName(frame)
-        return table
+            stacked = stacked.unionByName(frame)
+        return stacked
+
+    def ndcg_by_segment(self) -> dict[str, dict[str, float]]:
+        """segment -> recommender -> NDCG@10 averaged over the folds that scored users of that segment."""
+        values: dict[str, dict[str, list[float]]] = {}
+        for fold in self.folds:
+            for name, evaluation in fold.main.items():
+                for segment, metrics in evaluation.by_segment.items():
+                    values.setdefault(segment, {}).setdefault(name, []).append(metrics.ndcg_at_10)
+        return {segment: {name: round(statistics.fmean(v), 5) for name, v in by_name.items()}
+                for segment, by_name in sorted(values.items())}
 
     def summary_markdown(self) -> str:
         """Mean ± spread of the main metrics per recommender (carts and purchases), as a markdown table."""

@@ -8,7 +8,7 @@ score arbitrary products the same way, which is what sampled HitRate needs.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -21,7 +21,7 @@ from ecom_assets.recommendation.hybrid import (
     score_components,
     weights_frame,
 )
-from ecom_assets.recommendation.hybrid_definition import Weights
+from ecom_assets.recommendation.hybrid_definition import UNKNOWN_SEGMENT, Weights
 from ecom_assets.recommendation.interactions import Window as DayWindow
 from ecom_assets.recommendation.interactions import events_in, ground_truth, holdout_window
 from ecom_assets.recommendation.metrics import (
@@ -30,6 +30,7 @@ from ecom_assets.recommendation.metrics import (
     RankingMetrics,
     catalogue_coverage,
     ranking_metrics,
+    ranking_metrics_by_segment,
     sampled_hit_rate,
     top_k,
 )
@@ -52,6 +53,7 @@ class Evaluation:
     metrics: RankingMetrics
     coverage: float
     sampled_hit_rate_at_10: float | None
+    by_segment: dict[str, RankingMetrics] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, float]:
         """Flat dict of every number, for metadata and tables."""
@@ -146,15 +148,17 @@ def sampled_scores(spark: SparkSession, scored_samples: DataFrame, weights: dict
 
 def evaluate(spark: SparkSession, recs: DataFrame, truth: DataFrame, catalogue_size: int,
              scored_samples: DataFrame | None = None, weights: dict[str, Weights] | None = None,
-             fallback: Weights | None = None) -> Evaluation:
+             fallback: Weights | None = None, segments: DataFrame | None = None) -> Evaluation:
     """Top-10 metrics and coverage of ``recs`` (user_id, product_id, rank); sampled HitRate@10 too when
-    ``scored_samples`` and the recommender's ``weights`` are given."""
+    ``scored_samples`` and the recommender's ``weights`` are given; the metrics per segment when the users'
+    ``segments`` (user_id, segment) are."""
     metrics = ranking_metrics(recs, truth)
     coverage = catalogue_coverage(recs, catalogue_size)
     sampled = None
     if scored_samples is not None and fallback is not None:
         sampled = sampled_hit_rate(sampled_scores(spark, scored_samples, weights or {}, fallback))
-    return Evaluation(metrics, coverage, sampled)
+    by_segment = {} if segments is None else ranking_metrics_by_segment(recs, truth, segments, UNKNOWN_SEGMENT)
+    return Evaluation(metrics, coverage, sampled, by_segment)
 
 
 TRUTHS = ("cart_or_purchase", "view")
@@ -166,6 +170,7 @@ class OfflineResults:
 
     results: dict[tuple[str, str], Evaluation]
     table: DataFrame
+    segment_table: DataFrame
     test: DayWindow
     catalogue_size: int
 
@@ -192,6 +197,18 @@ def evaluation_table(spark: SparkSession, results: dict[tuple[str, str], Evaluat
     return spark.createDataFrame(rows, "recommender string, ground_truth string, users long, hit_rate_at_10 double, "
                                        "precision_at_10 double, recall_at_10 double, ndcg_at_10 double, "
                                        "map_at_10 double, catalogue_coverage double, sampled_hit_rate_at_10 double")
+
+
+SEGMENT_TABLE_SCHEMA = ("recommender string, segment string, users long, hit_rate_at_10 double, "
+                        "precision_at_10 double, recall_at_10 double, ndcg_at_10 double, map_at_10 double")
+
+
+def segment_evaluation_table(spark: SparkSession, results: dict[tuple[str, str], Evaluation]) -> DataFrame:
+    """One row per (recommender, segment) against carts and purchases: whom each recommender serves well."""
+    rows = [(name, segment, m.users, m.hit_rate_at_10, m.precision_at_10, m.recall_at_10, m.ndcg_at_10, m.map_at_10)
+            for (name, truth), ev in results.items() if truth == "cart_or_purchase"
+            for segment, m in sorted(ev.by_segment.items())]
+    return spark.createDataFrame(rows, SEGMENT_TABLE_SCHEMA)
 
 
 def sample_users(users: DataFrame, cap: int) -> DataFrame:
@@ -232,11 +249,13 @@ def evaluate_window(spark: SparkSession, events: DataFrame, interactions: DataFr
             with_samples = truth_name == "cart_or_purchase"
             results[(name, truth_name)] = evaluate(
                 spark, recs, truth, catalogue_size,
-                scored_samples[kind] if with_samples else None, segment_weights, default if with_samples else None)
+                scored_samples[kind] if with_samples else None, segment_weights, default if with_samples else None,
+                inputs.segments if with_samples else None)
         recs.unpersist()
     for frame in (*truths.values(), samples, als_top, *scored.values(), *scored_samples.values()):
         frame.unpersist()
-    return OfflineResults(results, evaluation_table(spark, results), test, catalogue_size)
+    return OfflineResults(results, evaluation_table(spark, results), segment_evaluation_table(spark, results), test,
+                          catalogue_size)
 
 
 def evaluate_holdout(spark: SparkSession, events: DataFrame, interactions: DataFrame, training: DayWindow,

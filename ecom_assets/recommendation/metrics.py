@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame, Row, Window
 from pyspark.sql import functions as F
 
 K = 10
@@ -92,13 +92,26 @@ def mean_metrics(per_user: DataFrame, group: tuple[str, ...] = ()) -> DataFrame:
     )
 
 
+def _as_metrics(row: Row) -> RankingMetrics:
+    return RankingMetrics(int(row["users"]), *(float(row[name]) for name in METRIC_NAMES))
+
+
 def ranking_metrics(recs: DataFrame, truth: DataFrame, k: int = K) -> RankingMetrics:
     """HitRate, Precision, Recall, NDCG and MAP at ``k`` of ``recs`` against ``truth``, averaged over users."""
     row = mean_metrics(per_user_metrics(recs, truth, k)).collect()
     if not row or row[0]["users"] == 0:
         return RankingMetrics(0, 0.0, 0.0, 0.0, 0.0, 0.0)
-    r = row[0]
-    return RankingMetrics(int(r["users"]), *(float(r[name]) for name in METRIC_NAMES))
+    return _as_metrics(row[0])
+
+
+def ranking_metrics_by_segment(recs: DataFrame, truth: DataFrame, segments: DataFrame, unknown: str,
+                               k: int = K) -> dict[str, RankingMetrics]:
+    """:func:`ranking_metrics` per segment of the evaluated users, so a shop sees whom the lists serve well;
+    ``segments``: (user_id, segment), a user without a row counted under ``unknown``. One row per segment
+    reaches the driver."""
+    per_user = per_user_metrics(recs, truth, k).join(segments.select("user_id", "segment"), "user_id", "left")
+    rows = mean_metrics(per_user.fillna({"segment": unknown}), ("segment",)).collect()
+    return {row["segment"]: _as_metrics(row) for row in rows if row["users"]}
 
 
 def catalogue_coverage(recs: DataFrame, catalogue_size: int) -> float:
