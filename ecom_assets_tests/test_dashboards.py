@@ -23,7 +23,8 @@ def _dashboards() -> dict[str, dict]:
 
 def test_committed_json_is_what_the_code_generates() -> None:
     assert stale() == []
-    assert sorted(rendered()) == sorted(_dashboards())
+    assert sorted(name for name in rendered() if name.startswith("dashboards/")) == [
+        f"dashboards/{name}" for name in sorted(_dashboards())]
 
 
 def test_dashboards_are_well_formed() -> None:

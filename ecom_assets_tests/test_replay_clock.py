@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from ecom_assets.replay.orchestration.clock import MARGIN, RETENTION, load_or_start, offset_weeks_for
-from ecom_assets.replay.orchestration.partitions import REPLAY_END, REPLAY_START, all_hours, parse_hour
+from ecom_assets.replay.orchestration.partitions import (
+    REPLAY_END,
+    REPLAY_START,
+    all_hours,
+    hours_left,
+    parse_hour,
+)
 
 
 @pytest.mark.parametrize("now", [dt.datetime(2026, 11, 25, 14, tzinfo=dt.UTC), dt.datetime(2030, 2, 3, 1, tzinfo=dt.UTC),
@@ -63,3 +69,10 @@ def test_clock_started_by_many_threads_at_once_is_one_clock(tmp_path: Path) -> N
             clocks = list(pool.map(start, moments))
         assert len(set(clocks)) == 1 and clocks[0] == load_or_start(path, "shifted")
         assert [p.name for p in path.parent.iterdir()] == ["state.json"]
+
+
+def test_the_heartbeat_counts_the_hours_a_replay_still_plans() -> None:
+    start = dt.datetime(2019, 11, 1, 21, tzinfo=dt.UTC)
+    assert hours_left(start, "2019-11-02-01:00") == 4
+    assert hours_left(start, "2019-11-01-21:00") == 0
+    assert hours_left(start, None) == 0  # an hour materialized on its own: no replay to wait for

@@ -20,6 +20,7 @@ from ecom_assets.replay.orchestration.ordering import (
     DUE_AT_TAG,
     HOURS_LANE,
     LANE_TAG,
+    LAST_HOUR_TAG,
     REPLAY_TAG,
     previous_hour_problem,
 )
@@ -90,6 +91,7 @@ def test_sensor_goes_in_order_retries_failures_and_stops_at_the_end() -> None:
         retry = replay_tick(instance, cursor, HOURS)
         assert retry.run_requests[0].partition_key == HOURS[1]  # the failed hour again, never the next one
         assert retry.run_requests[0].tags[ATTEMPT_TAG] == "2"
+        assert retry.run_requests[0].tags[LAST_HOUR_TAG] == HOURS[-1]  # the heartbeat's hours left
         assert retry.run_requests[0].run_key != second.run_requests[0].run_key
         cursor = retry.cursor
         _record_run(instance, retry, dg.DagsterRunStatus.SUCCESS)

@@ -16,7 +16,13 @@ import dagster as dg
 
 from ecom_assets.commands.materialize import ensure_dagster_home, root_error_message
 from ecom_assets.commands.progress import clock_text
-from ecom_assets.replay.orchestration.ordering import ATTEMPT_TAG, DUE_AT_TAG, REPLAY_TAG, REQUESTED_AT_TAG
+from ecom_assets.replay.orchestration.ordering import (
+    ATTEMPT_TAG,
+    DUE_AT_TAG,
+    LAST_HOUR_TAG,
+    REPLAY_TAG,
+    REQUESTED_AT_TAG,
+)
 from ecom_assets.replay.orchestration.partitions import all_hours, day_completed_by
 from ecom_assets.replay.orchestration.retry import MAX_ATTEMPTS, RETRY_BACKOFF_S, RetryRule
 from ecom_assets.replay.orchestration.sensor import DAILY_JOB_NAME, REPLAY_JOB_NAME
@@ -80,7 +86,7 @@ def run_replay(count: int, start: str | None = None, interval_s: float = 10.0, s
             result = job.execute_in_process(
                 partition_key=key, instance=instance, raise_on_error=False,
                 tags={REPLAY_TAG: replay_id, ATTEMPT_TAG: str(attempt), REQUESTED_AT_TAG: f"{requested:.3f}",
-                      DUE_AT_TAG: f"{began + position * interval_s:.3f}"},
+                      DUE_AT_TAG: f"{began + position * interval_s:.3f}", LAST_HOUR_TAG: todo[-1]},
                 run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
             )
             if result.success:

@@ -59,8 +59,15 @@ REPLAY = Measurement(
     fields={"batch_events": COUNT, "step_s": RATE, "end_to_end_s": RATE, "lag_s": RATE, "offset_weeks": COUNT,
             "simulated_hour": TEXT, "attempt": COUNT},
 )
+# The replay's points carry November's times shifted by whole weeks, so "nothing written for 2 minutes"
+# cannot be read from them: each hour also writes this point at the wall-clock time it was written.
+REPLAY_HEARTBEAT = Measurement(
+    "replay_heartbeat",
+    tags=(),
+    fields={"step_s": RATE, "end_to_end_s": RATE, "lag_s": RATE, "hours_left": COUNT, "simulated_hour": TEXT},
+)
 MEASUREMENTS = {m.name: m for m in (USER_BEHAVIOR, PRODUCT_POPULARITY, SEGMENT_EVOLUTION, RECOMMENDATION_METRICS,
-                                    REPLAY)}
+                                    REPLAY, REPLAY_HEARTBEAT)}
 
 
 def point(measurement: Measurement, time: dt.datetime, fields: dict[str, object],

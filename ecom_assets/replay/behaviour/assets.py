@@ -14,13 +14,20 @@ from pyspark.sql import DataFrame, SparkSession
 
 from ecom_assets.lake import Lake
 from ecom_assets.publishing.sinks import Sink
-from ecom_assets.replay.behaviour.points import behaviour_points, minute_points, popularity_points, replay_point
+from ecom_assets.replay.behaviour.points import (
+    behaviour_points,
+    heartbeat_point,
+    minute_points,
+    popularity_points,
+    replay_point,
+)
 from ecom_assets.replay.behaviour.spark_jobs import day_rollup, process_hour
 from ecom_assets.replay.orchestration.clock import ReplayClock, replay_clock
-from ecom_assets.replay.orchestration.ordering import ATTEMPT_TAG, DUE_AT_TAG, REQUESTED_AT_TAG
+from ecom_assets.replay.orchestration.ordering import ATTEMPT_TAG, DUE_AT_TAG, LAST_HOUR_TAG, REQUESTED_AT_TAG
 from ecom_assets.replay.orchestration.partitions import (
     PREVIOUS_HOUR,
     day_start,
+    hours_left,
     november_days,
     part_name,
     partition_key,
@@ -111,6 +118,8 @@ def _progress_result(clock: ReplayClock, sink: Sink, start: dt.datetime, events:
               "end_to_end_s": round(now - requested, 3), "lag_s": round(_lag_s(tags, now), 3),
               "attempt": int(tags.get(ATTEMPT_TAG, "1"))}
     written = sink.write(f"replay-{part_name(start)}", replay_point(clock, start, fields))
+    written += sink.write(f"replay_heartbeat-{part_name(start)}", heartbeat_point(
+        dt.datetime.fromtimestamp(now, dt.UTC), start, fields, hours_left(start, tags.get(LAST_HOUR_TAG))))
     return dg.MaterializeResult(
         asset_key="replay_progress", metadata={**fields, "points_written": written, "offset_weeks": clock.offset_weeks,
                                                "seconds": dg.MetadataValue.json(seconds)})

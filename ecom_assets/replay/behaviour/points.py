@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from ecom_assets.publishing.measurements import PRODUCT_POPULARITY, REPLAY, USER_BEHAVIOR, point
+from ecom_assets.publishing.measurements import PRODUCT_POPULARITY, REPLAY, REPLAY_HEARTBEAT, USER_BEHAVIOR, point
 from ecom_assets.replay.orchestration.clock import ReplayClock
 
 BEHAVIOUR_FIELDS = ("events", "views", "carts", "purchases", "active_users", "sessions", "buyers", "revenue",
@@ -49,3 +49,11 @@ def replay_point(clock: ReplayClock, start: dt.datetime, fields: dict) -> list[s
     """The ``replay`` measurement's point for an hour (its time is the replayed hour, shifted)."""
     return [point(REPLAY, clock.shift(start), {**fields, "offset_weeks": clock.offset_weeks,
                                                 "simulated_hour": start.strftime("%Y-%m-%d %H:00")})]
+
+
+def heartbeat_point(written: dt.datetime, start: dt.datetime, fields: dict, hours_left: int) -> list[str]:
+    """The ``replay_heartbeat`` point of an hour, at the wall-clock time ``written``: what the "replay has gone
+    silent" alert reads; ``hours_left``: hours the replay still plans after this one (0: it is done)."""
+    kept = {k: fields[k] for k in ("step_s", "end_to_end_s", "lag_s")}
+    return [point(REPLAY_HEARTBEAT, written, {**kept, "hours_left": hours_left,
+                                              "simulated_hour": start.strftime("%Y-%m-%d %H:00")})]

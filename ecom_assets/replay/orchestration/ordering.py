@@ -16,6 +16,7 @@ REPLAY_TAG = "ecom/replay"
 ATTEMPT_TAG = "ecom/attempt"
 REQUESTED_AT_TAG = "ecom/requested_at"
 DUE_AT_TAG = "ecom/due_at"  # when the hour was due on the replay's cadence (epoch seconds)
+LAST_HOUR_TAG = "ecom/last_hour"  # the last hour this replay plans (its heartbeat says how many are left)
 # Every replayed hour runs in this lane; dagster.yaml limits the lane to one run at a time, so an hour
 # requested while the previous one still runs waits in the queue behind it.
 LANE_TAG = "ecom/lane"

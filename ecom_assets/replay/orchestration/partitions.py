@@ -75,3 +75,10 @@ def day_completed_by(hour_key: str) -> str | None:
     """The daily partition key that ``hour_key`` completes (the day's last hour, 23:00), else None."""
     start = hour_start(hour_key)
     return start.strftime(DAY_FORMAT) if start.hour == 23 else None
+
+
+def hours_left(start: dt.datetime, last_hour: str | None) -> int:
+    """Hours the replay still plans after the one starting at ``start`` (0 for an hour run on its own)."""
+    if not last_hour:
+        return 0
+    return max(0, int((hour_start(last_hour) - start) / dt.timedelta(hours=1)))

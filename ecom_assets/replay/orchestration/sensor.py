@@ -37,6 +37,7 @@ from ecom_assets.replay.orchestration.ordering import (
     DUE_AT_TAG,
     HOURS_LANE,
     LANE_TAG,
+    LAST_HOUR_TAG,
     REPLAY_TAG,
     REQUESTED_AT_TAG,
     latest_hour_run,
@@ -120,7 +121,7 @@ def run_request(cursor: ReplayCursor, hours: list[str], index: int, attempt: int
     """The request for hour ``index`` (attempt ``attempt``); ``after``: the in-flight hour it waits behind."""
     key = hours[index]
     tags = {REPLAY_TAG: cursor.replay, ATTEMPT_TAG: str(attempt), REQUESTED_AT_TAG: f"{time.time():.3f}",
-            DUE_AT_TAG: f"{cursor.due(index):.3f}", LANE_TAG: HOURS_LANE}
+            DUE_AT_TAG: f"{cursor.due(index):.3f}", LANE_TAG: HOURS_LANE, LAST_HOUR_TAG: hours[-1]}
     if after:
         tags[AFTER_TAG] = after
     return dg.RunRequest(job_name=REPLAY_JOB_NAME, partition_key=key,
