@@ -159,14 +159,14 @@ def cmd_spark(args: argparse.Namespace) -> int:
 
 
 def cmd_dashboards(args: argparse.Namespace) -> int:
-    """Write the Grafana dashboards' JSON from code, or check that the committed files are current."""
-    from ecom_assets.dashboards.export import DASHBOARD_DIR, export, stale
+    """Write the Grafana dashboards and alert rules from code, or check that the committed files are current."""
+    from ecom_assets.dashboards.export import GRAFANA_DIR, export, stale
 
     if args.check:
         outdated = stale()
         if outdated:
-            raise CliError(f"out of date in {DASHBOARD_DIR}: {', '.join(outdated)}; run `ecom dashboards`")
-        print(f"dashboards in {DASHBOARD_DIR} match the code")
+            raise CliError(f"out of date in {GRAFANA_DIR}: {', '.join(outdated)}; run `ecom dashboards`")
+        print(f"dashboards and alert rules in {GRAFANA_DIR} match the code")
         return 0
     for path in export():
         print(f"wrote {path}")
@@ -180,6 +180,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     built = run_report(load_settings(), args.out)
     print(built.describe())
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the recommendations, similar products and segments over HTTP until interrupted."""
+    from ecom_assets.commands.serve import run_serve
+    from ecom_assets.settings import load_settings
+
+    run_serve(load_settings(), args.host, args.port, args.refresh)
     return 0
 
 
@@ -229,8 +238,15 @@ def build_parser() -> argparse.ArgumentParser:
     rpt.add_argument("--out", type=Path, default=Path("report"), help="folder to write it into (default report/)")
     rpt.set_defaults(handler=cmd_report)
 
-    dash = sub.add_parser("dashboards", help="write the Grafana dashboards' JSON from code (grafana/dashboards/)")
-    dash.add_argument("--check", action="store_true", help="only check that the committed JSON is current")
+    srv = sub.add_parser("serve", help="the shop's HTTP API: recommendations with reasons, similar products, "
+                                       "segments (OpenAPI at /docs)")
+    srv.add_argument("--host", help="address to listen on (default ECOM_SERVE_HOST or 127.0.0.1)")
+    srv.add_argument("--port", type=int, help="port (default ECOM_SERVE_PORT or 8100)")
+    srv.add_argument("--refresh", type=float, default=5.0, help="seconds between checks for newer tables (5)")
+    srv.set_defaults(handler=cmd_serve)
+
+    dash = sub.add_parser("dashboards", help="write the Grafana dashboards and alert rules from code (grafana/)")
+    dash.add_argument("--check", action="store_true", help="only check that the committed files are current")
     dash.set_defaults(handler=cmd_dashboards)
     return parser
 

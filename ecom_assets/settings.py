@@ -40,6 +40,14 @@ def _float(name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number, got {raw!r}") from exc
 
 
+def _port(name: str, default: int) -> int:
+    """A TCP port number, with a clear error when it is not one."""
+    value = float(_float(name, default))
+    if not value.is_integer() or not 0 < value < 65536:
+        raise ValueError(f"{name} must be a port number (1-65535), got {os.environ.get(name)!r}")
+    return int(value)
+
+
 def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
     """A variable restricted to ``allowed`` values, with a clear error otherwise."""
     raw = os.environ.get(name, "").strip().lower() or default
@@ -91,6 +99,8 @@ class Settings:
     spark_connect_port: int
     run_dir: str
     training_window: TrainingWindow
+    serve_host: str = "127.0.0.1"
+    serve_port: int = 8100
 
     @property
     def influx_token(self) -> str:
@@ -137,4 +147,6 @@ def load_settings() -> Settings:
         replay_models=_choice("ECOM_REPLAY_MODELS", ("on", "off"), "on") == "on",
         training_window=TrainingWindow(_date("ECOM_TRAIN_START", DEFAULT_TRAIN_START),
                                        _date("ECOM_TRAIN_END", DEFAULT_TRAIN_END)),
+        serve_host=os.environ.get("ECOM_SERVE_HOST", "").strip() or "127.0.0.1",
+        serve_port=_port("ECOM_SERVE_PORT", 8100),
     )

@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ecom_assets"
 MAX_ASSET_BODY_LINES = 40
 # Each unit may import only from units listed before it (the data flows one way; helpers sit below).
 ORDER = ("lake", "settings", "schema", "table_metadata", "processes", "speedups", "publishing", "resources",
-         "ingest", "behaviour", "segmentation", "recommendation", "replay", "dashboards", "report", "alerting", "runs", "definitions",
+         "ingest", "behaviour", "segmentation", "recommendation", "replay", "dashboards", "report", "alerting", "shop_api", "runs", "definitions",
          "commands", "cli")
 
 

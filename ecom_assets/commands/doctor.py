@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -141,6 +142,21 @@ def check_dagster_home(settings: Settings) -> CheckResult:
                        f"(for a live replay, opt in to the warm one: cat {WARM_LAUNCHER_FILE} >> {config})")
 
 
+def check_shop_api(settings: Settings, timeout_s: float = 3.0) -> CheckResult:
+    """``ecom serve`` (optional) answers at ECOM_SERVE_HOST:ECOM_SERVE_PORT and has the lake's lists loaded."""
+    url = f"http://{settings.serve_host}:{settings.serve_port}/ready"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 - URL from settings
+            loaded = json.loads(response.read()).get("loaded_at", "?")
+            return CheckResult("shop api", "ok", f"{url} ready, tables loaded at {loaded}")
+    except urllib.error.HTTPError as exc:
+        detail = json.loads(exc.read() or b"{}").get("detail", exc.reason)
+        return CheckResult("shop api", "WARN", f"{url} answers but is not ready: {detail}",
+                           "materialize what it names; the server picks the tables up without a restart")
+    except (urllib.error.URLError, OSError, ValueError):
+        return CheckResult("shop api", "ok", f"not running at {url} (optional: `ecom serve` starts it)")
+
+
 def run_checks(settings: Settings | None = None, start_spark: bool = True) -> list[CheckResult]:
     """Every check, in the order a user would fix them."""
     settings = settings or load_settings()
@@ -151,4 +167,5 @@ def run_checks(settings: Settings | None = None, start_spark: bool = True) -> li
         check_lake(settings),
         check_influx(settings),
         check_dagster_home(settings),
+        check_shop_api(settings),
     ]

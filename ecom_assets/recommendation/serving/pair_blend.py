@@ -32,7 +32,7 @@ from pyspark.sql import functions as F
 
 from ecom_assets.recommendation.als import AlsParams
 from ecom_assets.recommendation.fold_in import solve_users
-from ecom_assets.recommendation.hybrid_definition import UNKNOWN_SEGMENT
+from ecom_assets.recommendation.hybrid_definition import COMPONENTS, UNKNOWN_SEGMENT
 from ecom_assets.recommendation.interactions import EVENT_WEIGHTS
 from ecom_assets.recommendation.metrics import K
 from ecom_assets.recommendation.serving.user_blend import BlendTables, UserBlock, blend_users, category_affinity
@@ -41,7 +41,10 @@ from ecom_assets.speedups.shipped import Shipped
 from ecom_assets.speedups.sorted_lookup import places_in_runs, run_numbers, run_starts
 
 PAIR_FIELDS = ("product_id", "views", "carts", "purchases", "last_seen")
-SERVED_SCHEMA = "user_id long, segment string, products array<long>, folded boolean"
+# Each list keeps its products' three blend components (float32: 12 bytes a product), so a list served
+# during the replay can say why it holds each product (ecom serve).
+SERVED_SCHEMA = ("user_id long, segment string, products array<long>, als array<float>, content array<float>, "
+                 "popularity array<float>, folded boolean")
 
 
 def pair_inputs(users: DataFrame, pairs: DataFrame) -> DataFrame:
@@ -133,12 +136,17 @@ def serve_block(batch: pa.RecordBatch, tables: BlendTables, matrix: np.ndarray, 
     ranked = blend_users(users, tables, matrix, order, k)
     counts = np.bincount(ranked.user, minlength=block.users)
     served = np.flatnonzero(counts)
-    offsets = np.append(0, np.cumsum(counts[served])).astype(np.int32)
+    offsets = pa.array(np.append(0, np.cumsum(counts[served])).astype(np.int32), type=pa.int32())
+
+    def per_user(values: np.ndarray, kind: pa.DataType) -> pa.ListArray:
+        return pa.ListArray.from_arrays(offsets, pa.array(values, type=kind))
+
     return pa.RecordBatch.from_arrays(
         [pa.array(block.user_ids[served], type=pa.int64()), pa.array(block.segments[served], type=pa.string()),
-         pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), pa.array(ranked.product, type=pa.int64())),
-         pa.array(has_factors[served], type=pa.bool_())],
-        names=["user_id", "segment", "products", "folded"])
+         per_user(ranked.product, pa.int64()), per_user(ranked.als.astype(np.float32), pa.float32()),
+         per_user(ranked.content.astype(np.float32), pa.float32()),
+         per_user(ranked.popularity.astype(np.float32), pa.float32()), pa.array(has_factors[served], type=pa.bool_())],
+        names=["user_id", "segment", "products", *COMPONENTS, "folded"])
 
 
 def serve_from_pairs(users: DataFrame, pairs: DataFrame, params: AlsParams, tables: Shipped[BlendTables],

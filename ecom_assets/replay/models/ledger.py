@@ -158,6 +158,9 @@ class Ledger:
         found: list[pa.Table] = []
 
         def add(rows: pa.Table, priority: int) -> None:
+            for name in self.schema.fieldNames():  # a column added since the table was written: null
+                if name not in rows.column_names:
+                    rows = rows.append_column(arrow_schema.field(name), pa.nulls(rows.num_rows, arrow_schema.field(name).type))
             rows = rows.select(self.schema.fieldNames()).cast(arrow_schema).replace_schema_metadata(None)
             found.append(rows.append_column(PRIORITY, pa.array(np.full(rows.num_rows, priority, dtype=np.int32))))
 

@@ -30,8 +30,13 @@ SERVED_SCHEMA = T.StructType([
     T.StructField("user_id", T.LongType()),
     T.StructField("segment", T.StringType()),
     T.StructField("products", T.ArrayType(T.LongType())),
+    # The blend's components of each product, in the list's order (the reasons of ecom serve).
+    T.StructField("als", T.ArrayType(T.FloatType())),
+    T.StructField("content", T.ArrayType(T.FloatType())),
+    T.StructField("popularity", T.ArrayType(T.FloatType())),
     T.StructField("served_at", T.TimestampType()),
 ])
+LIST_COLUMNS = ("products", "als", "content", "popularity")
 
 
 def pair_strengths(pairs: DataFrame, weights: dict[str, float]) -> DataFrame:
@@ -57,13 +62,18 @@ def event_strengths(pairs: DataFrame) -> DataFrame:
 
 
 def served_lists(recs: DataFrame, served_at: dt.datetime) -> DataFrame:
-    """(user_id, segment, products, served_at): each user's top-10 (ranked rows) as one ordered list."""
-    ordered = recs.groupBy("user_id", "segment").agg(
-        F.sort_array(F.collect_list(F.struct("rank", "product_id"))).alias("ranked"))
-    return stamped(ordered.select("user_id", "segment", F.col("ranked.product_id").alias("products")), served_at)
+    """(user_id, segment, products, als, content, popularity, served_at): each user's top-10 (ranked rows with
+    their components) as one ordered list."""
+    ordered = recs.groupBy("user_id", "segment").agg(F.sort_array(F.collect_list(F.struct(
+        "rank", "product_id", *[F.col(c).cast("float").alias(c) for c in ("als", "content", "popularity")]))
+    ).alias("ranked"))
+    return stamped(ordered.select("user_id", "segment", F.col("ranked.product_id").alias("products"),
+                                  *[F.col(f"ranked.{c}").alias(c) for c in ("als", "content", "popularity")]),
+                   served_at)
 
 
 def stamped(lists: DataFrame, served_at: dt.datetime) -> DataFrame:
-    """(user_id, segment, products, served_at): ranked ``lists`` with the hour they were served."""
-    return lists.select("user_id", "segment", "products", F.lit(served_at).cast("timestamp").alias("served_at"))
+    """(user_id, segment, products, als, content, popularity, served_at): ranked ``lists`` with the hour they
+    were served."""
+    return lists.select("user_id", "segment", *LIST_COLUMNS, F.lit(served_at).cast("timestamp").alias("served_at"))
 
