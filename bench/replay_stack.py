@@ -15,7 +15,8 @@ from pathlib import Path
 import dagster as dg
 
 from ecom_assets.lake import Lake
-from ecom_assets.publishing.influx_server import LocalInflux, free_port, start_local_influx
+from ecom_assets.processes import free_port
+from ecom_assets.publishing.influx_server import LocalInflux, start_local_influx
 from ecom_assets.replay.behaviour.warm_up import warm_up_server
 from ecom_assets.replay.orchestration.sensor import SENSOR_NAME, ReplayCursor
 from ecom_assets.resources import spark_server

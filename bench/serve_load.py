@@ -34,19 +34,13 @@ import pyarrow.dataset as ds
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 from ingest_vs_duckdb import write_results  # noqa: E402
 
+from ecom_assets.shop_api.launch import start_server, wait_until  # noqa: E402
+
 START, END = "<!-- serve-load:start -->", "<!-- serve-load:end -->"
-
-
-def free_port() -> int:
-    """A free loopback port."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def sample_ids(lake: Path, table: str, column: str, count: int, seed: int) -> list[int]:
@@ -133,23 +127,9 @@ def main() -> None:
             paths.append(f"/users/{users[i]}/segment")
 
     fresh = not any((args.lake / "temp" / "serving").glob("*.arrow"))
-    port = free_port()
-    env = {**os.environ, "ECOM_LAKE_DIR": str(args.lake)}
-    began = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "-m", "ecom_assets.cli", "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    server, url = start_server(args.lake)
     try:
-        while True:
-            try:
-                if requests.get(url + "/ready", timeout=5).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if server.poll() is not None:
-                raise SystemExit("ecom serve exited before it was ready")
-            time.sleep(0.5)
-        load_s = time.perf_counter() - began
+        load_s = wait_until(url, server)
         process = psutil.Process(server.pid)
         rss_ready = process.memory_info().rss
         for path in paths[:200]:  # warm: the pages of the tables the first requests touch

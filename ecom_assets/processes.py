@@ -7,6 +7,7 @@ scripts, so the same code runs on Linux, macOS and Windows.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from typing import Any
 
@@ -39,3 +40,10 @@ def terminate_tree(pid: int, timeout_s: float = 30.0) -> None:
         except psutil.NoSuchProcess:
             pass
     psutil.wait_procs(alive, timeout=5)
+
+
+def free_port() -> int:
+    """A free TCP port on loopback, for a server started next."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

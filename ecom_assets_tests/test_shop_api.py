@@ -6,9 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +19,8 @@ import pytest
 import requests
 
 from ecom_assets.commands.doctor import check_shop_api
+from ecom_assets.processes import free_port
+from ecom_assets.shop_api.launch import start_server, wait_until
 from ecom_assets.settings import load_settings
 from ecom_assets_tests.conftest import REDIRECTING_SETTINGS, TrainedLake
 
@@ -76,13 +76,6 @@ def small_lake(root: Path) -> Path:
     return root
 
 
-def free_port() -> int:
-    """A free TCP port on the loopback interface."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @dataclass
 class Server:
     """A running ``ecom serve``."""
@@ -101,23 +94,16 @@ def serve(tmp_path: Path) -> Iterator:
     started: list[subprocess.Popen] = []
 
     def start(lake: Path) -> Server:
-        port = free_port()
         env = {k: v for k, v in os.environ.items() if k not in REDIRECTING_SETTINGS}
-        env.update(ECOM_LAKE_DIR=str(lake), DAGSTER_HOME=str(tmp_path / "dagster_home"))
-        log = (tmp_path / f"serve-{port}.log").open("w")
-        process = subprocess.Popen([sys.executable, "-m", "ecom_assets.cli", "serve", "--port", str(port),
-                                    "--refresh", "0.2"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        env["DAGSTER_HOME"] = str(tmp_path / "dagster_home")
+        log = tmp_path / f"serve-{len(started)}.log"
+        process, url = start_server(lake, refresh_s=0.2, env=env, log=log.open("w"))
         started.append(process)
-        server = Server(f"http://127.0.0.1:{port}", process)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            assert process.poll() is None, (tmp_path / f"serve-{port}.log").read_text()
-            try:
-                if server.get("/health").status_code == 200:
-                    return server
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        pytest.fail("ecom serve did not answer within 120 s")
+        try:
+            wait_until(url, process, "/health", timeout_s=120)
+        except RuntimeError as exc:
+            pytest.fail(f"{exc}:\n{log.read_text()}")
+        return Server(url, process)
 
     yield start
     for process in started:

@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def connect_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Spark Connect server started the way `ecom spark start` does, stopped afterwards."""
-    from ecom_assets.publishing.influx_server import free_port
+    from ecom_assets.processes import free_port
     from ecom_assets.resources import spark_server
 
     run_dir = tmp_path_factory.mktemp("spark-connect")

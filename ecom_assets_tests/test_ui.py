@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ecom_assets.commands.materialize import install_instance_config
-from ecom_assets.publishing.influx_server import free_port
+from ecom_assets.processes import free_port
 from ecom_assets_tests.conftest import REPO_ROOT
 
 LOCATION = "ecom_assets.definitions%3Adefs"

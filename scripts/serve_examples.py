@@ -12,27 +12,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pyarrow.dataset as ds
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from ecom_assets.shop_api.launch import start_server, wait_until  # noqa: E402
+
 README = REPO / "README.md"
 START, END = "<!-- serve-examples:start -->", "<!-- serve-examples:end -->"
-
-
-def free_port() -> int:
-    """A free loopback port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def candidate_users(lake: Path, count: int = 200) -> list[int]:
@@ -60,21 +52,9 @@ def main() -> None:
     parser.add_argument("--product", type=int)
     parser.add_argument("--note", default="", help="what the lake is (printed above the examples)")
     args = parser.parse_args()
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "ecom_assets.cli", "serve", "--port", str(port)],
-                              env={**os.environ, "ECOM_LAKE_DIR": str(args.lake)},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    server, url = start_server(args.lake)
     try:
-        while True:
-            try:
-                if requests.get(url + "/ready", timeout=5).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if server.poll() is not None:
-                raise SystemExit("ecom serve exited before it was ready")
-            time.sleep(0.5)
+        wait_until(url, server)
         user = args.user
         if user is None:
             for candidate in candidate_users(args.lake):

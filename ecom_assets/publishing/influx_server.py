@@ -7,7 +7,6 @@ detached from the terminal's Ctrl-C (the tests stop it themselves) and stopped w
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -15,14 +14,7 @@ from pathlib import Path
 
 import requests
 
-from ecom_assets.processes import detached
-
-
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from ecom_assets.processes import detached, free_port
 
 
 @dataclass
