@@ -119,6 +119,23 @@ def test_every_batch_section_figure_and_table_from_the_lake(tmp_path: Path) -> N
     assert "gain most over best-sellers for &#x27;Top customers&#x27;" in page
 
 
+def test_lifts_below_one_are_read_as_no_finding(tmp_path: Path) -> None:
+    """Generated data has no real affinities: a best lift under 1 must not be sold as a bundle or a cross-link."""
+    lake = small_lake(tmp_path / "lake")
+    processed = tmp_path / "lake" / "processed"
+    _write(processed, "affinities", pd.DataFrame({
+        "item_kind": "category", "item_a": ["a"], "item_b": ["c"], "sessions_together": [10], "support": [0.01],
+        "confidence_a_to_b": [0.3], "confidence_b_to_a": [0.2], "lift": [0.3]}))
+    _write(processed, "navigation_paths", pd.DataFrame({
+        "kind": "category_2_steps", "path": ["a > b"], "sessions": [40], "converted_sessions": [4],
+        "conversion_rate": [0.1], "share_of_converting_sessions": [0.04], "share_of_other_sessions": [0.05],
+        "lift_converting_vs_other": [0.8]}))
+    built = build_report(Sources(lake), tmp_path / "report", progress=lambda _: None)
+    reading = " ".join(next(s for s in built.sections if s.key == "behaviour").reading)
+    assert "No two categories share visits more often than chance" in reading and "bundle them" not in reading
+    assert "do not point at a cross-link" in reading
+
+
 def test_an_empty_lake_gives_a_report_that_says_what_to_materialize(tmp_path: Path) -> None:
     built = build_report(Sources(Lake(str(tmp_path / "nothing"))), tmp_path / "report", progress=lambda _: None)
     assert built.figure_count == 0

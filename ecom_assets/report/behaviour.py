@@ -90,19 +90,27 @@ def _paths(out: Section, sources: Sources) -> None:
                       "them and how much more often converting visits make them (lift)",
                       two[["path", "sessions", "conversion_rate", "lift_converting_vs_other"]])
             best = two.loc[two["lift_converting_vs_other"].fillna(0).idxmax()]
-            out.reading.append(f"Visits that go {best['path']} convert at {share(best['conversion_rate'])}: "
-                               f"converting visits make this move {best['lift_converting_vs_other']:.1f} times as "
-                               "often as the others, a cross-link worth placing on the first page.")
+            if best["lift_converting_vs_other"] > 1:
+                out.reading.append(f"Visits that go {best['path']} convert at {share(best['conversion_rate'])}: "
+                                   f"converting visits make this move {best['lift_converting_vs_other']:.1f} times "
+                                   "as often as the others, a cross-link worth placing on the first page.")
+            else:
+                out.reading.append("No frequent move between categories is made more often by the visits that "
+                                   "convert than by the others: the paths do not point at a cross-link to add.")
     affinities = sources.required("affinities", out.missing)
     if affinities is None:
         return
     pairs = affinities[affinities["item_kind"] == "category"].nlargest(TOP, "lift")
     if not pairs.empty:
-        out.table("Categories visited together far more often than chance (lift), with support and confidence",
-                  pairs[["item_a", "item_b", "sessions_together", "support", "confidence_a_to_b", "lift"]])
+        out.table("Categories visited together, by lift (above 1: more often than chance), with support and "
+                  "confidence", pairs[["item_a", "item_b", "sessions_together", "support", "confidence_a_to_b", "lift"]])
         top = pairs.iloc[0]
-        out.reading.append(f"{top['item_a']} and {top['item_b']} share visits {top['lift']:.1f} times more often "
-                           "than chance: bundle them, or show one on the other's page.")
+        if top["lift"] > 1:
+            out.reading.append(f"{top['item_a']} and {top['item_b']} share visits {top['lift']:.1f} times as often "
+                               "as chance would: bundle them, or show one on the other's page.")
+        else:
+            out.reading.append("No two categories share visits more often than chance would (best lift "
+                               f"{top['lift']:.2f}): a bundle between categories would be a guess, not a finding.")
 
 def section(sources: Sources, folder: Path) -> Section:
     """Funnel, timing, sale days, top sellers, paths and affinities."""
