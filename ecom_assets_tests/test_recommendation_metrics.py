@@ -44,7 +44,8 @@ def test_ranking_metrics_match_hand_computation(spark: SparkSession) -> None:
 
 def test_metrics_by_segment_split_the_users_and_name_those_without_one(spark: SparkSession) -> None:
     segments = spark.createDataFrame([(1, "Top"), (2, "Top")], "user_id long, segment string")  # user 3: none
-    by_segment = ranking_metrics_by_segment(_recs(spark), _truth(spark), segments, "Unknown")
+    overall, by_segment = ranking_metrics_by_segment(_recs(spark), _truth(spark), segments, "Unknown")
+    assert overall == ranking_metrics(_recs(spark), _truth(spark))  # the same figures, in one query
     assert {name: m.users for name, m in by_segment.items()} == {"Top": 2, "Unknown": 1}
     assert by_segment["Top"].hit_rate_at_10 == 1.0 and by_segment["Unknown"].hit_rate_at_10 == 0.0
     assert by_segment["Top"].recall_at_10 == pytest.approx((2 / 3 + 1) / 2)

@@ -152,12 +152,14 @@ def evaluate(spark: SparkSession, recs: DataFrame, truth: DataFrame, catalogue_s
     """Top-10 metrics and coverage of ``recs`` (user_id, product_id, rank); sampled HitRate@10 too when
     ``scored_samples`` and the recommender's ``weights`` are given; the metrics per segment when the users'
     ``segments`` (user_id, segment) are."""
-    metrics = ranking_metrics(recs, truth)
+    if segments is None:
+        metrics, by_segment = ranking_metrics(recs, truth), {}
+    else:
+        metrics, by_segment = ranking_metrics_by_segment(recs, truth, segments, UNKNOWN_SEGMENT)
     coverage = catalogue_coverage(recs, catalogue_size)
     sampled = None
     if scored_samples is not None and fallback is not None:
         sampled = sampled_hit_rate(sampled_scores(spark, scored_samples, weights or {}, fallback))
-    by_segment = {} if segments is None else ranking_metrics_by_segment(recs, truth, segments, UNKNOWN_SEGMENT)
     return Evaluation(metrics, coverage, sampled, by_segment)
 
 

@@ -80,9 +80,11 @@ def per_user_metrics(recs: DataFrame, truth: DataFrame, k: int = K, group: tuple
     )
 
 
-def mean_metrics(per_user: DataFrame, group: tuple[str, ...] = ()) -> DataFrame:
-    """Averages of :func:`per_user_metrics` per ``group`` (one row when ``group`` is empty)."""
-    return per_user.groupBy(*group).agg(
+def mean_metrics(per_user: DataFrame, group: tuple[str, ...] = (), rollup: bool = False) -> DataFrame:
+    """Averages of :func:`per_user_metrics` per ``group`` (one row when ``group`` is empty); with ``rollup``,
+    also the row over every group (its ``group`` columns null)."""
+    grouped = per_user.rollup(*group) if rollup else per_user.groupBy(*group)
+    return grouped.agg(
         F.count(F.lit(1)).alias("users"),
         F.avg("hit").alias("hit_rate_at_10"),
         F.avg("precision").alias("precision_at_10"),
@@ -105,13 +107,14 @@ def ranking_metrics(recs: DataFrame, truth: DataFrame, k: int = K) -> RankingMet
 
 
 def ranking_metrics_by_segment(recs: DataFrame, truth: DataFrame, segments: DataFrame, unknown: str,
-                               k: int = K) -> dict[str, RankingMetrics]:
-    """:func:`ranking_metrics` per segment of the evaluated users, so a shop sees whom the lists serve well;
-    ``segments``: (user_id, segment), a user without a row counted under ``unknown``. One row per segment
-    reaches the driver."""
+                               k: int = K) -> tuple[RankingMetrics, dict[str, RankingMetrics]]:
+    """:func:`ranking_metrics` over every user and per segment, so a shop sees whom the lists serve well, in
+    one query; ``segments``: (user_id, segment), a user without a row counted under ``unknown``. One row per
+    segment reaches the driver."""
     per_user = per_user_metrics(recs, truth, k).join(segments.select("user_id", "segment"), "user_id", "left")
-    rows = mean_metrics(per_user.fillna({"segment": unknown}), ("segment",)).collect()
-    return {row["segment"]: _as_metrics(row) for row in rows if row["users"]}
+    rows = mean_metrics(per_user.fillna({"segment": unknown}), ("segment",), rollup=True).collect()
+    overall = next((_as_metrics(r) for r in rows if r["segment"] is None), RankingMetrics(0, 0.0, 0.0, 0.0, 0.0, 0.0))
+    return overall, {r["segment"]: _as_metrics(r) for r in rows if r["segment"] is not None and r["users"]}
 
 
 def catalogue_coverage(recs: DataFrame, catalogue_size: int) -> float:

@@ -8,9 +8,14 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from ecom_assets.recommendation.hybrid_definition import COMPONENTS, UNKNOWN_SEGMENT
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ecom_assets.recommendation.hybrid_definition import COMPONENTS, UNKNOWN_SEGMENT, hybrid_score
 from ecom_assets.recommendation.interactions import EVENT_WEIGHTS
-from ecom_assets.shop_api.reasons import Reason, explain, weighted_parts
+from ecom_assets.recommendation.serving.pair_blend import latest_products, strengths
+from ecom_assets.shop_api.reasons import Reason, explain, popularity_reason, weighted_parts
 from ecom_assets.shop_api.snapshot import Snapshot
 
 
@@ -43,15 +48,19 @@ def segment_of(snapshot: Snapshot, user_id: int) -> str | None:
 
 def recent_products(snapshot: Snapshot, user_id: int) -> list[int]:
     """The user's most recent products (the ones the content component looks at), as of the replay's newest
-    hour when it ran, else over the training window: latest first, then the strongest (the hybrid's event
-    weights), then the smallest id."""
+    hour when it ran, else over the training window, chosen as the replay's blend chooses them
+    (:func:`~ecom_assets.recommendation.serving.pair_blend.latest_products`)."""
     found = snapshot.replay.pairs.rows(user_id) if snapshot.replay is not None else None
     if found is None and snapshot.pairs is not None:
         found = snapshot.pairs.rows(user_id)
-    pairs = found.to_pylist() if found is not None else []
-    strength = {r["product_id"]: sum(r[f"{kind}s"] * weight for kind, weight in EVENT_WEIGHTS.items()) for r in pairs}
-    pairs.sort(key=lambda r: (-r["last_seen"].timestamp(), -strength[r["product_id"]], r["product_id"]))
-    return [int(r["product_id"]) for r in pairs[:snapshot.recent_products]]
+    if found is None or found.num_rows == 0:
+        return []
+    ints = {name: found.column(name).to_numpy().astype(np.int64) for name in ("user_id", "product_id", "views",
+                                                                                "carts", "purchases")}
+    seen = pc.fill_null(pc.cast(found.column("last_seen"), pa.int64()), np.iinfo(np.int64).min).to_numpy()
+    strength = strengths(ints["views"], ints["carts"], ints["purchases"], EVENT_WEIGHTS)
+    _, products = latest_products(ints["user_id"], ints["product_id"], seen, strength, snapshot.recent_products)
+    return [int(p) for p in products]
 
 
 @dataclass(frozen=True)
@@ -109,10 +118,10 @@ def _item(snapshot: Snapshot, row: dict, segment: str, recent: list[int]) -> dic
     components = {name: float(row[name]) for name in COMPONENTS}
     reason = explain(components, weights, segment, product, recent, lambda p: neighbours(snapshot, p),
                      lambda p: product_label(snapshot, p))
-    weighted = weighted_parts(components, weights)
-    return {"product_id": product, "rank": int(row["rank"]), "score": sum(weighted.values()),
+    score = hybrid_score(weights.als, weights.content, weights.popularity, *(components[c] for c in COMPONENTS))
+    return {"product_id": product, "rank": int(row["rank"]), "score": score,
             "label": product_label(snapshot, product), "reason": _reason(reason), "components": components,
-            "weighted": weighted}
+            "weighted": weighted_parts(components, weights)}
 
 
 def recommendations(snapshot: Snapshot, user_id: int, n: int) -> dict[str, Any]:
@@ -126,9 +135,8 @@ def recommendations(snapshot: Snapshot, user_id: int, n: int) -> dict[str, Any]:
     known = segment_of(snapshot, user_id)
     segment = known if known in snapshot.cold_start else UNKNOWN_SEGMENT
     popular = snapshot.cold_start.get(segment, [])
-    text = "popular with every shopper" if segment == UNKNOWN_SEGMENT else f"popular with shoppers like you ({segment})"
-    items = [{"product_id": p, "rank": i, "score": score, "label": product_label(snapshot, p),
-              "reason": {"kind": "popularity", "text": text, "because_product_id": None},
+    reason = _reason(popularity_reason(segment))
+    items = [{"product_id": p, "rank": i, "score": score, "label": product_label(snapshot, p), "reason": reason,
               "components": {"als": 0.0, "content": 0.0, "popularity": score},
               "weighted": {"als": 0.0, "content": 0.0, "popularity": score}}
              for i, (p, score) in enumerate(popular[:n], start=1)]

@@ -51,6 +51,13 @@ def closest_recent(product: int, recent: Sequence[int], similarity_of: Callable[
     return best, cosine
 
 
+def popularity_reason(segment: str) -> Reason:
+    """Popular in the user's segment, or with everyone for a user without one."""
+    if segment == UNKNOWN_SEGMENT:
+        return Reason("popularity", "popular with every shopper")
+    return Reason("popularity", f"popular with shoppers like you ({segment})")
+
+
 def explain(components: Mapping[str, float], weights: Weights, segment: str, product: int, recent: Sequence[int],
             similarity_of: Callable[[int], Mapping[int, float]], label_of: Callable[[int], str]) -> Reason:
     """The main reason for recommending ``product`` to a user of ``segment`` whose recent products are
@@ -59,9 +66,7 @@ def explain(components: Mapping[str, float], weights: Weights, segment: str, pro
     if kind == "als":
         return Reason("als", "people with your taste chose it")
     if kind == "popularity":
-        if segment == UNKNOWN_SEGMENT:
-            return Reason("popularity", "popular with every shopper")
-        return Reason("popularity", f"popular with shoppers like you ({segment})")
+        return popularity_reason(segment)
     seen, cosine = closest_recent(product, recent, similarity_of)
     if seen is not None and cosine + TOLERANCE >= float(components["content"]):
         if seen == product:

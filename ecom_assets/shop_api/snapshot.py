@@ -113,7 +113,6 @@ def load_snapshot(lake: Lake, previous: Snapshot | None = None) -> Snapshot:
             return current
         return SortedTable.open(path[name], key, copies, name) if before[name] else None
 
-    old = previous
     weights, fallback = _weights(path["hybrid_weights"])
     settings = read_small(path["hybrid_settings"]).to_pylist() if before["hybrid_settings"] else []
     profiles = ({r["segment"]: r for r in read_small(path["segment_profiles"]).to_pylist()}
@@ -122,16 +121,16 @@ def load_snapshot(lake: Lake, previous: Snapshot | None = None) -> Snapshot:
         if before[REPLAY_VERSION] else None
     replay_tables = (REPLAY_VERSION, "replay_base_served", "replay_base_pairs")
     snapshot = Snapshot(
-        versions=before, recs=sorted_table("hybrid_recs", "user_id", old.recs if old else None),  # type: ignore[arg-type]
+        versions=before, recs=sorted_table("hybrid_recs", "user_id", previous.recs if previous else None),  # type: ignore[arg-type]
         weights=weights, fallback=fallback, cold_start=_cold_start(path["segment_top_products"]),
-        segments=sorted_table("user_segments", "user_id", old.segments if old else None), profiles=profiles,
-        similar=sorted_table("content_similarity", "product_id", old.similar if old else None),
-        products=sorted_table("product_attributes", "product_id", old.products if old else None),
-        pairs=(old.pairs if old and unchanged("replay_base_pairs") else  # the replay's own copy, shared
+        segments=sorted_table("user_segments", "user_id", previous.segments if previous else None), profiles=profiles,
+        similar=sorted_table("content_similarity", "product_id", previous.similar if previous else None),
+        products=sorted_table("product_attributes", "product_id", previous.products if previous else None),
+        pairs=(previous.pairs if previous and unchanged("replay_base_pairs") else  # the replay's own copy, shared
                SortedTable.of_copy(Ledgers.of(lake).pairs.sorted_copy(str(path["replay_base_pairs"]), "base"), "user_id")
                if before["replay_base_pairs"] else None),
-        replay=(old.replay if old and unchanged(*replay_tables)
-                else ReplayState.open(lake, hour, old.replay if old else None) if hour else None),
+        replay=(previous.replay if previous and unchanged(*replay_tables)
+                else ReplayState.open(lake, hour, previous.replay if previous else None) if hour else None),
         recent_products=int(settings[0]["recent_products"]) if settings else CandidateSizes().recent)
     after = versions(lake)
     if any(after[name] != before[name] for name in (*REQUIRED, *OPTIONAL)):
