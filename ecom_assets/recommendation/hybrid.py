@@ -19,7 +19,6 @@ from pyspark.sql import functions as F
 
 from ecom_assets.recommendation.als import (
     Indexers,
-    index_ids,
     product_index_table,
     recommend_from_factors,
     recommend_top,
@@ -49,7 +48,11 @@ class HybridInputs:
     (product_id, product_idx) of the ALS model; ``categories``: (product_id, category_id) of every product
     the shop lists; ``affinity``: (user_id, category_id, affinity) (:func:`category_affinity`);
     ``user_factors``: (user_id, features) folded in during the replay, used instead of the model's own
-    user factors when given.
+    user factors when given. ``user_index``: (user_id, user_idx) of the users the blend will score (every
+    user of the interactions, or the given ones), so that scoring joins it instead of running the users'
+    ``StringIndexerModel`` again: that model's transform ships its whole label map (3 M users at the real
+    size) in the task closure of every stage downstream of it, cached or not, which filled the driver's heap
+    in ``recs_evaluation``.
     """
 
     model: ALSModel | None
@@ -63,6 +66,7 @@ class HybridInputs:
     categories: DataFrame
     affinity: DataFrame
     user_factors: DataFrame | None = None
+    user_index: DataFrame | None = None
 
 
 def recent_products(interactions: DataFrame, recent: int) -> DataFrame:
@@ -132,10 +136,13 @@ def build_inputs(interactions: DataFrame, similarity: DataFrame, segments: DataF
     scores alone are computed, instead of every user's (a hundred rows per user) filtered afterwards.
     """
     mine = interactions if users is None else interactions.join(users.select("user_id"), "user_id", "left_semi")
+    scored_users = interactions if users is None else users
     return HybridInputs(
         model=model,
         indexers=indexers,
-        catalogue=product_index_table(indexers, interactions) if indexers is not None else None,
+        # Both index tables checkpointed (lazily: on first use) so no later plan carries an indexer's label map.
+        catalogue=product_index_table(indexers, interactions).localCheckpoint(eager=False)
+        if indexers is not None else None,
         segments=segments.select("user_id", "segment"),
         popularity=segment_popularity(interactions, segments, as_of),
         content=content_scores(recent_products(mine, sizes.recent), similarity),
@@ -143,6 +150,8 @@ def build_inputs(interactions: DataFrame, similarity: DataFrame, segments: DataF
         sizes=sizes,
         categories=categories,
         affinity=category_affinity(mine, categories),
+        user_index=user_index_table(indexers, scored_users).localCheckpoint(eager=False)
+        if indexers is not None else None,
     )
 
 
@@ -161,9 +170,20 @@ def als_candidates(inputs: HybridInputs, users: DataFrame) -> DataFrame:
         factors = inputs.user_factors.join(users.select("user_id").distinct(), "user_id")
         top = recommend_from_factors(factors, inputs.model, inputs.catalogue, inputs.sizes.als)
         return top.select("user_id", "product_id", "als_score")
-    known = user_index_table(inputs.indexers, users)
+    known = users_indexed(inputs, users)
     top = recommend_top(inputs.model, known, inputs.catalogue, inputs.sizes.als)
     return top.select("user_id", "product_id", "als_score")
+
+
+def users_indexed(inputs: HybridInputs, users: DataFrame) -> DataFrame:
+    """(user_id, user_idx) of the distinct ``users`` the ALS model knows, joined on ``inputs.user_index``."""
+    return inputs.user_index.join(users.select("user_id").distinct(), "user_id")
+
+
+def indexed_pairs(inputs: HybridInputs, pairs: DataFrame) -> DataFrame:
+    """``pairs`` (user_id, product_id) with user_idx and product_idx, pairs of an unknown id dropped (as
+    :func:`~ecom_assets.recommendation.als.index_ids`), through joins on the inputs' index tables."""
+    return pairs.join(inputs.user_index, "user_id").join(inputs.catalogue, "product_id")
 
 
 def popular_candidates(popularity: DataFrame, n: int) -> DataFrame:
@@ -197,7 +217,7 @@ def score_components(inputs: HybridInputs, pairs: DataFrame) -> DataFrame:
         if inputs.user_factors is not None:
             raw = score_with_factors(inputs.user_factors, inputs.model, keys.join(inputs.catalogue, "product_id"))
         else:
-            raw = score_pairs(inputs.model, index_ids(inputs.indexers, keys))
+            raw = score_pairs(inputs.model, indexed_pairs(inputs, keys))
         # least() skips nulls: an unknown user or product must score 0, not the cap.
         capped = F.least(F.coalesce(F.col("als_score"), F.lit(0.0)), F.lit(1.0))
         als = raw.select("user_id", "product_id", capped.alias("als"))
