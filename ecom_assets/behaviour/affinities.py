@@ -7,31 +7,51 @@ a pair cannot be more frequent than its items), and a session contributes at mos
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark import StorageLevel
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.window import Window
 
 MAX_ITEMS_PER_SESSION = 30
+KINDS = {"product": "products", "category": "categories"}
 
 
-def baskets(events_with_sessions: DataFrame, item: str) -> DataFrame:
-    """Distinct (session_id, item) rows, at most ``MAX_ITEMS_PER_SESSION`` items per session."""
-    distinct = events_with_sessions.where(F.col(item).isNotNull()).select("session_id", F.col(item).alias("item")).distinct()
-    order = Window.partitionBy("session_id").orderBy("item")
-    return distinct.withColumn("_n", F.row_number().over(order)).where(F.col("_n") <= MAX_ITEMS_PER_SESSION).drop("_n")
+def session_baskets(events_with_sessions: DataFrame) -> DataFrame:
+    """(session_id, products, categories): each session's distinct items in ascending order, the first
+    ``MAX_ITEMS_PER_SESSION`` of each kind; a category is the ``category_code``, else ``id:<category_id>``.
+
+    Materialized on disk once (three parts of the computation read it): one pass over the events
+    instead of a distinct, a window and a self-join per kind, each of which read the events again.
+    """
+    category = F.coalesce(F.col("category_code"), F.concat(F.lit("id:"), F.col("category_id").cast("string")))
+    grouped = events_with_sessions.groupBy("session_id").agg(
+        F.array_sort(F.collect_set("product_id")).alias("products"),
+        F.array_sort(F.collect_set(category)).alias("categories"))
+    capped = grouped.select("session_id", *[F.slice(column, 1, MAX_ITEMS_PER_SESSION).alias(column)
+                                            for column in KINDS.values()])
+    return capped.localCheckpoint(eager=True, storageLevel=StorageLevel.DISK_ONLY)
 
 
-def co_occurrence(basket_rows: DataFrame, kind: str, min_sessions: int) -> DataFrame:
+def ordered_pairs(items: Column) -> Column:
+    """Every (item_a, item_b) with item_a before item_b in ``items`` (an ascending array of distinct items)."""
+    return F.flatten(F.transform(items, lambda a, i: F.transform(
+        F.slice(items, i + 2, MAX_ITEMS_PER_SESSION),
+        lambda b: F.named_struct(F.lit("item_a"), a, F.lit("item_b"), b))))
+
+
+def co_occurrence(baskets: DataFrame, kind: str, min_sessions: int) -> DataFrame:
     """Pairs (item_a < item_b) seen together in at least ``min_sessions`` sessions, with support,
     both confidences and lift (over sessions that hold at least one item)."""
-    total = basket_rows.select("session_id").distinct().count()
-    support = basket_rows.groupBy("item").agg(F.count(F.lit(1)).alias("sessions"))
-    frequent = support.where(F.col("sessions") >= min_sessions)
-    kept = basket_rows.join(frequent.select("item"), "item")
-    left, right = kept.alias("a"), kept.alias("b")
+    column = KINDS[kind]
+    total = baskets.where(F.size(column) > 0).count()
+    rows = baskets.select("session_id", F.explode(column).alias("item"))
+    frequent = rows.groupBy("item").agg(F.count(F.lit(1)).alias("sessions")).where(
+        F.col("sessions") >= min_sessions).localCheckpoint()  # small, read three times
+    # The baskets stay partitioned by session: regrouping the frequent items of a session moves no rows.
+    kept = rows.join(F.broadcast(frequent.select("item")), "item").groupBy("session_id").agg(
+        F.array_sort(F.collect_list("item")).alias("items"))
     pairs = (
-        left.join(right, (F.col("a.session_id") == F.col("b.session_id")) & (F.col("a.item") < F.col("b.item")))
-        .groupBy(F.col("a.item").alias("item_a"), F.col("b.item").alias("item_b"))
+        kept.select(F.inline(ordered_pairs(F.col("items"))))
+        .groupBy("item_a", "item_b")
         .agg(F.count(F.lit(1)).alias("sessions_together"))
         .where(F.col("sessions_together") >= min_sessions)
     )
@@ -55,9 +75,6 @@ def co_occurrence(basket_rows: DataFrame, kind: str, min_sessions: int) -> DataF
 
 def affinities(events_with_sessions: DataFrame, min_sessions: int) -> DataFrame:
     """Product pairs and category pairs (by ``category_code``, else ``id:<category_id>``) in one table."""
-    labelled = events_with_sessions.withColumn(
-        "category", F.coalesce(F.col("category_code"), F.concat(F.lit("id:"), F.col("category_id").cast("string")))
-    )
-    products = co_occurrence(baskets(labelled, "product_id"), "product", min_sessions)
-    categories = co_occurrence(baskets(labelled, "category"), "category", min_sessions)
-    return products.unionByName(categories)
+    baskets = session_baskets(events_with_sessions)
+    return co_occurrence(baskets, "product", min_sessions).unionByName(
+        co_occurrence(baskets, "category", min_sessions))

@@ -6,9 +6,7 @@ before and every rate lies in [0, 1]: a pair "converts" when the user bought a p
 
 from __future__ import annotations
 
-from functools import reduce
-
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from ecom_assets.behaviour.common import count_type, safe_ratio
@@ -28,10 +26,9 @@ def interaction_pairs(events: DataFrame, *keys: str) -> DataFrame:
     )
 
 
-def summarize_funnel(pairs: DataFrame, level: str, key: str | None) -> DataFrame:
-    """Funnel counts and rates of ``pairs`` grouped by ``key`` (all pairs together when None)."""
-    key_col = F.lit("all") if key is None else F.coalesce(F.col(key).cast("string"), F.lit("unknown"))
-    grouped = pairs.groupBy(key_col.alias("key")).agg(
+def _totals() -> list[Column]:
+    """The sums and pair counts every funnel row is made of."""
+    return [
         F.sum("views").alias("views"),
         F.sum("carts").alias("carts"),
         F.sum("purchases").alias("purchases"),
@@ -41,10 +38,14 @@ def summarize_funnel(pairs: DataFrame, level: str, key: str | None) -> DataFrame
         F.count_if(F.col("viewed") & F.col("carted")).alias("viewed_carted_pairs"),
         F.count_if(F.col("viewed") & F.col("bought")).alias("viewed_bought_pairs"),
         F.count_if(F.col("carted") & F.col("bought")).alias("carted_bought_pairs"),
-    )
+    ]
+
+
+def _with_rates(grouped: DataFrame, level: Column, key: Column) -> DataFrame:
+    """The funnel row of each group of ``grouped`` (:func:`_totals`): counts and rates."""
     return grouped.select(
-        F.lit(level).alias("level"),
-        "key",
+        level.alias("level"),
+        key.alias("key"),
         "views",
         "carts",
         "purchases",
@@ -60,6 +61,28 @@ def summarize_funnel(pairs: DataFrame, level: str, key: str | None) -> DataFrame
     )
 
 
+def _key(column: str) -> Column:
+    return F.coalesce(F.col(column).cast("string"), F.lit("unknown"))
+
+
+def summarize_funnel(pairs: DataFrame, level: str, key: str | None) -> DataFrame:
+    """Funnel counts and rates of ``pairs`` grouped by ``key`` (all pairs together when None)."""
+    key_col = F.lit("all") if key is None else _key(key)
+    return _with_rates(pairs.groupBy(key_col.alias("_key")).agg(*_totals()), F.lit(level), F.col("_key"))
+
+
+def summarize_product_levels(pairs: DataFrame) -> DataFrame:
+    """The overall, category and brand levels of ``pairs`` in one aggregation (grouping sets): the
+    (user, product) pairs, the largest table of the funnel, are read once instead of once per level."""
+    grouped = pairs.groupingSets([[], ["category_code"], ["brand"]], "category_code", "brand").agg(
+        F.grouping_id().alias("_set"), *_totals())
+    # grouping_id: bit 1 is category_code, bit 0 brand, set when the column is not grouped on.
+    level = F.when(F.col("_set") == 3, "overall").when(F.col("_set") == 1, "category").otherwise("brand")
+    key = F.when(F.col("_set") == 3, F.lit("all")).when(F.col("_set") == 1, _key("category_code")).otherwise(
+        _key("brand"))
+    return _with_rates(grouped, level, key)
+
+
 def conversion_funnel(events: DataFrame) -> DataFrame:
     """The funnel at every level of ``LEVELS`` in one table (``level``, ``key``)."""
     labelled = events.select(
@@ -67,10 +90,5 @@ def conversion_funnel(events: DataFrame) -> DataFrame:
     )
     # A product always has one category and brand, so they can key the per-product pairs.
     pairs = interaction_pairs(labelled, "category_code", "brand")
-    tables = [
-        summarize_funnel(pairs, "overall", None),
-        summarize_funnel(pairs, "category", "category_code"),
-        summarize_funnel(pairs, "brand", "brand"),
-        summarize_funnel(interaction_pairs(labelled, "day"), "day", "day"),
-    ]
-    return reduce(DataFrame.unionByName, tables)
+    return summarize_product_levels(pairs).unionByName(
+        summarize_funnel(interaction_pairs(labelled, "day"), "day", "day"))

@@ -88,17 +88,20 @@ def filter_supported(rows: DataFrame, min_length: int = MIN_SESSION_LENGTH,
 
     Each round's result is checkpointed locally (materialized, its lineage cut: a plan that referred to
     every earlier round twice would double with each round) and counted (the test of "nothing removed");
-    at most ``max_rounds``.
+    at most ``max_rounds``. A round moves no view between partitions: the views stay partitioned by user
+    (:func:`view_sessions`' window), the supported products are a broadcast set, and a session's length
+    is a window over the user's partition, where two joins used to shuffle every view twice a round.
     """
     current = rows.localCheckpoint()
     size = current.count()
     log(f"view sessions: {size:,} views before filtering")
     for round_no in range(1, max_rounds + 1):
         support = current.groupBy("product_id").agg(F.count(F.lit(1)).alias("_support"))
-        supported = current.join(support.where(F.col("_support") >= min_support).select("product_id"), "product_id")
-        lengths = supported.groupBy("user_id", "session").agg(F.count(F.lit(1)).alias("_length"))
-        kept = supported.join(lengths.where(F.col("_length") >= min_length).select("user_id", "session"),
-                              ["user_id", "session"]).localCheckpoint()
+        supported = current.join(F.broadcast(support.where(F.col("_support") >= min_support).select("product_id")),
+                                 "product_id")
+        length = F.count(F.lit(1)).over(Window.partitionBy("user_id", "session"))
+        kept = supported.withColumn("_length", length).where(F.col("_length") >= min_length).drop(
+            "_length").select(*rows.columns).localCheckpoint()
         kept_size = kept.count()
         log(f"filter round {round_no}: {kept_size:,} views kept")
         current.unpersist()

@@ -226,13 +226,16 @@ def fold_inputs(data: FoldData, similarity: DataFrame, segments: DataFrame, cate
 def grid_metrics(spark: SparkSession, inputs: HybridInputs, data: FoldData, grid: list[Weights]) -> list[dict]:
     """Mean metrics per (segment, weight triple) on one fold, as plain rows (segments x triples, small)."""
     scored = score_components(inputs, candidates(inputs, data.users)).cache()
-    ranked = grid_top_k(scored, grid_frame(spark, grid))
+    # Cached: four parts of the query read it, each pruned to other columns, so Spark cannot reuse one
+    # shuffle for all and ranked every user's candidates under every triple four times.
+    ranked = grid_top_k(scored, grid_frame(spark, grid)).cache()
     per_user = per_user_metrics(ranked, data.truth, group=("combo",))
     users_segment = scored.select("user_id", "segment").distinct()
     by_segment = mean_metrics(per_user.join(users_segment, "user_id", "left").fillna(UNKNOWN_SEGMENT, ["segment"]),
                               group=("segment", "combo"))
     overall = mean_metrics(per_user, group=("combo",)).withColumn("segment", F.lit(None).cast("string"))
     rows = [r.asDict() for r in by_segment.unionByName(overall).collect()]
+    ranked.unpersist()
     scored.unpersist()
     return rows
 

@@ -37,8 +37,14 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from ecom_assets.recommendation.als import USER_INDEX, ItemFactors, user_index_table
-from ecom_assets.recommendation.hybrid import HybridInputs, popular_candidates, recent_products, with_segment
+from ecom_assets.recommendation.als import USER_INDEX, ItemFactors
+from ecom_assets.recommendation.hybrid import (
+    HybridInputs,
+    popular_candidates,
+    recent_products,
+    users_indexed,
+    with_segment,
+)
 from ecom_assets.recommendation.hybrid_definition import UNKNOWN_SEGMENT, CandidateSizes, Weights, hybrid_score
 from ecom_assets.recommendation.metrics import K
 from ecom_assets.recommendation.serving.content_neighbours import ContentNeighbours
@@ -434,7 +440,7 @@ def serve_training_users(inputs: HybridInputs, interactions: DataFrame, similari
                                          weights, fallback, inputs.sizes),
                      neighbours=ContentNeighbours.collect(similarity), categories=collect_categories(inputs.categories))
     users = with_segment(inputs, interactions)
-    factors = user_index_table(inputs.indexers, users).join(
+    factors = users_indexed(inputs, users).join(
         inputs.model.userFactors.select(F.col("id").alias(USER_INDEX), "features"), USER_INDEX)
     return recommend_per_user(users, factors.select("user_id", "features"), None, inputs.purchased, tables,
                               recent=recent_products(interactions, inputs.sizes.recent), affinity=inputs.affinity)
