@@ -19,8 +19,8 @@ def session_baskets(events_with_sessions: DataFrame) -> DataFrame:
     """(session_id, products, categories): each session's distinct items in ascending order, the first
     ``MAX_ITEMS_PER_SESSION`` of each kind; a category is the ``category_code``, else ``id:<category_id>``.
 
-    Materialized on disk once (three parts of the computation read it): one pass over the events
-    instead of a distinct, a window and a self-join per kind, each of which read the events again.
+    Materialized on disk once, since each kind reads it three times (its total, its support, its pairs):
+    one pass over the events, where a self-join per kind read them again for each side.
     """
     category = F.coalesce(F.col("category_code"), F.concat(F.lit("id:"), F.col("category_id").cast("string")))
     grouped = events_with_sessions.groupBy("session_id").agg(
@@ -46,7 +46,6 @@ def co_occurrence(baskets: DataFrame, kind: str, min_sessions: int) -> DataFrame
     rows = baskets.select("session_id", F.explode(column).alias("item"))
     frequent = rows.groupBy("item").agg(F.count(F.lit(1)).alias("sessions")).where(
         F.col("sessions") >= min_sessions).localCheckpoint()  # small, read three times
-    # The baskets stay partitioned by session: regrouping the frequent items of a session moves no rows.
     kept = rows.join(F.broadcast(frequent.select("item")), "item").groupBy("session_id").agg(
         F.array_sort(F.collect_list("item")).alias("items"))
     pairs = (

@@ -48,11 +48,9 @@ class HybridInputs:
     (product_id, product_idx) of the ALS model; ``categories``: (product_id, category_id) of every product
     the shop lists; ``affinity``: (user_id, category_id, affinity) (:func:`category_affinity`);
     ``user_factors``: (user_id, features) folded in during the replay, used instead of the model's own
-    user factors when given. ``user_index``: (user_id, user_idx) of the users the blend will score (every
-    user of the interactions, or the given ones), so that scoring joins it instead of running the users'
-    ``StringIndexerModel`` again: that model's transform ships its whole label map (3 M users at the real
-    size) in the task closure of every stage downstream of it, cached or not, which filled the driver's heap
-    in ``recs_evaluation``.
+    user factors when given. ``user_index``: (user_id, user_idx) of the users the blend will score; scoring
+    joins it rather than running the users' ``StringIndexerModel`` again, whose transform ships its whole
+    label map (3 M users at the real size) with every later stage.
     """
 
     model: ALSModel | None

@@ -88,9 +88,8 @@ def filter_supported(rows: DataFrame, min_length: int = MIN_SESSION_LENGTH,
 
     Each round's result is checkpointed locally (materialized, its lineage cut: a plan that referred to
     every earlier round twice would double with each round) and counted (the test of "nothing removed");
-    at most ``max_rounds``. A round moves no view between partitions: the views stay partitioned by user
-    (:func:`view_sessions`' window), the supported products are a broadcast set, and a session's length
-    is a window over the user's partition, where two joins used to shuffle every view twice a round.
+    at most ``max_rounds``. The supported products are a broadcast set and a session's length a window,
+    so a round shuffles every view once (for the window), not twice (a join by product, then by session).
     """
     current = rows.localCheckpoint()
     size = current.count()
