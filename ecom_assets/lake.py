@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MONTH_FILE_NAMES = ("2019-Oct.csv", "2019-Nov.csv")
+# What Spark's text reader decompresses by itself, in order of preference (a plain file splits
+# across cores; gzip is read by one task).
+COMPRESSED_SUFFIXES = ("", ".gz", ".bz2")
 
 
 def is_local(uri: str) -> bool:
@@ -86,8 +89,21 @@ class Lake:
 
 
 def input_month_files(data_dir: str) -> list[str]:
-    """The month CSVs present in ``data_dir`` (local folders are listed; URIs are taken as given)."""
+    """The month CSVs present in ``data_dir``, each plain or compressed (local folders are listed;
+    URIs are taken as given, plain).
+
+    A month present only as a ``.zip`` (Kaggle's download) is an error that says to unzip it: no
+    Hadoop codec reads zip archives, and skipping the month would lose it.
+    """
     if not is_local(data_dir):
         return [_join(data_dir, name) for name in MONTH_FILE_NAMES]
     folder = local_path(data_dir)
-    return [str(folder / name) for name in MONTH_FILE_NAMES if (folder / name).is_file()]
+    found = []
+    for name in MONTH_FILE_NAMES:
+        present = [folder / (name + suffix) for suffix in COMPRESSED_SUFFIXES if (folder / (name + suffix)).is_file()]
+        if present:
+            found.append(str(present[0]))
+        elif (folder / (name + ".zip")).is_file():
+            raise ValueError(f"{folder / (name + '.zip')} is a zip archive, which Spark cannot read: unzip it "
+                             f"(`unzip {name}.zip` in {folder}) or recompress it with gzip")
+    return found

@@ -34,7 +34,7 @@ TEST_SPARK_CONF = (
 SPARK_FIXTURES = {"spark", "trained_lake", "replayed"}
 STACK_FIXTURES = {"influx_url"}
 SPARK_MODULES = {"test_behaviour", "test_behaviour_assets", "test_incremental", "test_ingest", "test_parsing",
-                 "test_raw_events_asset", "test_recommendation", "test_recommendation_assets", "test_replay",
+                 "test_raw_events_asset", "test_csv_forms", "test_hostile_input", "test_recommendation", "test_recommendation_assets", "test_replay",
                  "test_replay_hourly", "test_segmentation", "test_segmentation_assets", "test_remote_lake"}
 STACK_MODULES = {"test_spark_connect", "test_ui", "test_run_launcher", "test_shop_api"}
 

@@ -116,6 +116,16 @@ def test_doctor_fails_on_an_unwritable_lake(isolated_env: Path, monkeypatch: pyt
     assert "FAIL lake:" in capsys.readouterr().out
 
 
+def test_doctor_names_a_zipped_month(isolated_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    (isolated_env / "input" / "2019-Oct.csv.zip").write_bytes(b"PK")
+    monkeypatch.setenv("INFLUX_URL", "http://127.0.0.1:9")
+    assert main(["doctor", "--no-spark"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL input:" in out and "2019-Oct.csv.zip is a zip archive, which Spark cannot read" in out
+    assert "unzip it" in out
+
+
 def test_replay_rejects_hours_outside_november(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["replay", "--from", "2019-10-31-23:00"])

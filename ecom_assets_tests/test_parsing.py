@@ -50,6 +50,11 @@ def with_field(index: int, value: str) -> str:
         (with_field(6, "-1.00"), p.NEGATIVE_PRICE),
         (with_field(7, ""), p.MISSING_USER_ID),
         (with_field(7, "user42"), p.UNPARSABLE_USER_ID),
+        (with_field(5, '"apple'), p.MALFORMED_QUOTING),
+        (with_field(5, '"app"le'), p.MALFORMED_QUOTING),
+        (with_field(5, '"apple" '), p.MALFORMED_QUOTING),
+        (with_field(5, '"app,le'), p.MALFORMED_QUOTING),
+        (with_field(5, '"app,le"') + ",x", p.WRONG_COLUMN_COUNT),
     ],
 )
 def test_each_bad_line_gets_its_reason(spark: SparkSession, line: str, reason: str) -> None:
@@ -104,3 +109,13 @@ def test_line_numbers_count_lines_of_earlier_splits(spark: SparkSession) -> None
     )
     numbered = {r["raw_line"]: r["line_number"] for r in p.number_lines(rejected, splits).collect()}
     assert numbered == {"x": 4, "y": 15, "z": 1}
+
+
+def test_quoted_fields_byte_order_marks_and_quoted_headers(spark: SparkSession) -> None:
+    quoted_header = ",".join(f'"{name}"' for name in HEADER.split(","))
+    rows = parse(spark, [quoted_header, "\ufeff" + HEADER, "\ufeff" + GOOD, with_field(5, '"a ""b"", c"'),
+                         with_field(5, 'a"b'), with_field(5, '""')])
+    assert [row["is_header"] for row in rows] == [True, True, False, False, False, False]
+    assert [row["reject_code"] for row in rows[2:]] == [None] * 4
+    assert [row["brand"] for row in rows[2:]] == ["apple", 'a "b", c', 'a"b', None]
+    assert rows[2]["event_time"] == dt.datetime(2019, 10, 1, 0, 0, 4)

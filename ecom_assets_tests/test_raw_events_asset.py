@@ -75,3 +75,21 @@ def test_missing_input_is_a_clear_failure(spark: SparkSession, isolated_env: Pat
     message = root_error_message(failure.step_failure_data.error)
     assert message.startswith("FileNotFoundError: no 2019-Oct.csv or 2019-Nov.csv in ECOM_DATA_DIR=")
     assert "ecom generate" in message
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"", "the input holds no event line (0 line(s) in "),
+    (b"event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session\r\n",
+     "the input holds no event line (1 line(s) in "),
+    (b"\x00\xff garbage\n" * 3 + b"a;b;c\n", "none of the 4 data line(s) of "),
+])
+def test_input_without_a_valid_event_is_a_clear_failure(spark: SparkSession, isolated_env: Path, content: bytes,
+                                                          expected: str) -> None:
+    (isolated_env / "input" / "2019-Nov.csv").write_bytes(content)
+    result = materialize()
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = root_error_message(failure.step_failure_data.error)
+    assert message.startswith("NoValidEventsError: " + expected), message
+    if "none of" in expected:
+        assert "wrong_column_count 4" in message and "temp/quarantine/events" in message

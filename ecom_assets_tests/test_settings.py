@@ -69,6 +69,18 @@ def test_lake_paths_work_for_local_folders_and_uris(tmp_path: Path) -> None:
     assert input_month_files(str(tmp_path)) == [str(tmp_path / "2019-Nov.csv")]
 
 
+def test_month_files_may_be_compressed_and_a_zip_is_named(tmp_path: Path) -> None:
+    (tmp_path / "2019-Oct.csv.gz").write_bytes(b"")
+    (tmp_path / "2019-Nov.csv.bz2").write_bytes(b"")
+    assert input_month_files(str(tmp_path)) == [str(tmp_path / "2019-Oct.csv.gz"), str(tmp_path / "2019-Nov.csv.bz2")]
+    (tmp_path / "2019-Oct.csv").write_bytes(b"")  # the plain file wins: it splits across cores
+    assert input_month_files(str(tmp_path))[0] == str(tmp_path / "2019-Oct.csv")
+    (tmp_path / "2019-Nov.csv.bz2").unlink()
+    (tmp_path / "2019-Nov.csv.zip").write_bytes(b"PK")
+    with pytest.raises(ValueError, match=r"2019-Nov.csv.zip is a zip archive, which Spark cannot read: unzip it"):
+        input_month_files(str(tmp_path))
+
+
 def test_the_replay_state_of_a_lake_at_a_uri_lives_in_the_run_folder(tmp_path: Path) -> None:
     local = Lake(str(tmp_path / "lake"), str(tmp_path / "run"))
     assert local.local_state("replay/state.json") == tmp_path / "lake" / "temp" / "replay" / "state.json"

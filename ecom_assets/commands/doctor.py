@@ -81,7 +81,10 @@ def check_spark(settings: Settings, start: bool) -> CheckResult:
 
 def check_input(settings: Settings) -> CheckResult:
     """The month CSVs are present in ECOM_DATA_DIR."""
-    files = input_month_files(settings.data_dir)
+    try:
+        files = input_month_files(settings.data_dir)
+    except ValueError as exc:
+        return CheckResult("input", "FAIL", str(exc).split(": ")[0], str(exc).split(": ", 1)[1])
     if not files:
         return CheckResult(
             "input",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -49,7 +50,8 @@ def root_error_message(error: SerializableErrorInfo) -> str:
     while error.cause is not None:
         error = error.cause
     lines = [line for line in error.message.strip().splitlines() if line.strip()]
-    return lines[0] if lines else error.cls_name or "unknown error"
+    # The project's own errors are named without their module path (``NoValidEventsError: ...``).
+    return re.sub(r"^(?:\w+\.)+(?=\w+Error: )", "", lines[0]) if lines else error.cls_name or "unknown error"
 
 
 def install_instance_config(home: Path) -> bool:

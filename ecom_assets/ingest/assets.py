@@ -3,7 +3,7 @@
 import dagster as dg
 
 from ecom_assets.ingest import checks
-from ecom_assets.ingest.pipeline import IngestReport, ingest_events
+from ecom_assets.ingest.pipeline import IngestReport, ingest_events, require_events
 from ecom_assets.resources import LakeResource, SparkResource
 
 
@@ -33,6 +33,7 @@ def raw_events(context: dg.AssetExecutionContext, spark: SparkResource, lake: La
     files = lake.input_files()
     context.log.info(f"ingesting {len(files)} file(s): {', '.join(files)}")
     report = ingest_events(session, files, lake.lake)
+    require_events(report, files)
     quarantine = session.read.parquet(lake.lake.quarantine)
     figures = checks.RawFigures.of(session.read.parquet(lake.lake.raw_events), quarantine, report)
     yield dg.MaterializeResult(

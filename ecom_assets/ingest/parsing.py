@@ -3,6 +3,13 @@
 Lines are read as text (not with the CSV reader) so that a rejected line is kept exactly as it
 was, wrong column counts are caught, and CRLF endings, missing headers and a truncated last row
 need no special case. Every field is cast with ``try_*`` functions: no row can fail the job.
+
+Any RFC 4180 form is accepted: a line with a double quote is split by a quote-aware pattern (any
+field quoted, separators and doubled quotes inside quotes), the others, all of the real files, by a
+plain split. Quoting follows Python's ``csv`` module in strict mode, line by line: a quote inside an
+unquoted field is a character; a quoted field must end before the next separator or the line's end,
+else the line is quarantined as ``malformed_quoting`` (so is each piece of a record whose quoted
+field holds a line break: no REES46 field can). A UTF-8 byte-order mark before a line is ignored.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ UNPARSABLE_PRICE = "unparsable_price"
 NEGATIVE_PRICE = "negative_price"
 MISSING_USER_ID = "missing_user_id"
 UNPARSABLE_USER_ID = "unparsable_user_id"
+MALFORMED_QUOTING = "malformed_quoting"
+# Appended, not inserted: a reason's index is its code (the order of the checks is the rules' order).
 REJECT_REASONS: tuple[str, ...] = (
     EMPTY_LINE,
     WRONG_COLUMN_COUNT,
@@ -43,7 +52,18 @@ REJECT_REASONS: tuple[str, ...] = (
     NEGATIVE_PRICE,
     MISSING_USER_ID,
     UNPARSABLE_USER_ID,
+    MALFORMED_QUOTING,
 )
+
+BYTE_ORDER_MARK = "\ufeff"
+# One field after its separator, on the line with a separator put in front (every match then takes at
+# least one character, so the matcher never skips one after an empty match): a quoted field (doubled
+# quotes inside), an unquoted one (not starting with a quote), or an empty one. Possessive quantifiers:
+# no backtracking, so a huge field costs linear time and no stack.
+_QUOTED_FIELD = '"(?:[^"]++|"")*+"'
+_FIELD = f'({_QUOTED_FIELD}|[^,"][^,]*+|)'
+FIELD_PATTERN = "," + _FIELD
+WELL_QUOTED_LINE_PATTERN = f"^(?:,{_FIELD})*+\\z"
 
 EVENT_SCHEMA = T.StructType(
     [
@@ -84,6 +104,30 @@ def _blank_to_null(field: Column) -> Column:
     return F.when(field == "", None).otherwise(field)
 
 
+def _unquoted(field: Column) -> Column:
+    """A field without its surrounding quotes and with doubled quotes made single."""
+    inner = field.substr(F.lit(2), F.length(field) - 2)
+    return F.when(field.startswith('"'), F.regexp_replace(inner, '""', '"')).otherwise(field)
+
+
+def split_fields(lines: DataFrame, carried: list[str]) -> DataFrame:
+    """``lines`` with ``_fields`` (the line's fields), ``_well_quoted`` and ``is_header``.
+
+    A line without a double quote (every line of the real files) only pays for the plain split.
+    """
+    raw = F.col("raw_line")
+    line = F.when(raw.startswith(BYTE_ORDER_MARK), raw.substr(F.lit(2), F.length(raw))).otherwise(raw)
+    marked = lines.select(*carried, "raw_line", line.alias("_line"), line.contains('"').alias("_quoted"))
+    prefixed = F.concat(F.lit(","), F.col("_line"))
+    checked = marked.withColumn("_well_quoted", ~F.col("_quoted") | prefixed.rlike(WELL_QUOTED_LINE_PATTERN))
+    quoted_fields = F.transform(F.regexp_extract_all(prefixed, F.lit(FIELD_PATTERN), 1), _unquoted)
+    fields = F.when(F.col("_quoted") & F.col("_well_quoted"), quoted_fields).otherwise(F.split("_line", ",", -1))
+    split = checked.withColumn("_fields", fields)
+    header = F.when(F.col("_quoted"), F.col("_fields") == F.array(*[F.lit(c) for c in CSV_HEADER]))
+    is_header = header.otherwise(F.col("_line") == ",".join(CSV_HEADER))
+    return split.select(*carried, "raw_line", "_well_quoted", "_fields", is_header.alias("is_header"))
+
+
 def parse_lines(lines: DataFrame) -> DataFrame:
     """Typed event columns, ``is_header`` and ``reject_code`` (null for an accepted row) for each line.
 
@@ -91,16 +135,20 @@ def parse_lines(lines: DataFrame) -> DataFrame:
     expression once per line; other columns of ``lines`` (positions) are carried through.
     """
     carried = [c for c in lines.columns if c != "raw_line"]
-    split = lines.select(*carried, "raw_line", F.split(F.col("raw_line"), ",", -1).alias("_fields"))
+    split = split_fields(lines, carried)
     text = split.select(
         *carried,
         "raw_line",
+        "is_header",
+        "_well_quoted",
         F.size("_fields").alias("_n_fields"),
         *[_blank_to_null(F.get(F.col("_fields"), i)).alias(f"_{name}") for i, name in enumerate(CSV_HEADER)],
     )
     typed = text.select(
         *carried,
         "raw_line",
+        "is_header",
+        "_well_quoted",
         "_n_fields",
         *[f"_{name}" for name in CSV_HEADER],
         # The shape is checked below (length, " UTC" suffix); the cast of the first 19 characters
@@ -114,6 +162,7 @@ def parse_lines(lines: DataFrame) -> DataFrame:
     raw = {name: F.col(f"_{name}") for name in CSV_HEADER}
     rules: list[tuple[Column, str]] = [
         ((F.col("_n_fields") != len(CSV_HEADER)) & (F.trim(F.col("raw_line")) == ""), EMPTY_LINE),
+        (~F.col("_well_quoted"), MALFORMED_QUOTING),
         (F.col("_n_fields") != len(CSV_HEADER), WRONG_COLUMN_COUNT),
         (raw["event_time"].isNull(), MISSING_EVENT_TIME),
         (
@@ -136,11 +185,10 @@ def parse_lines(lines: DataFrame) -> DataFrame:
     reason: Column = F.lit(None).cast("tinyint")
     for condition, name in reversed(rules):
         reason = F.when(condition, F.lit(REJECT_REASONS.index(name)).cast("tinyint")).otherwise(reason)
-    header_line = ",".join(CSV_HEADER)
     return typed.select(
         *carried,
         "raw_line",
-        (F.col("raw_line") == header_line).alias("is_header"),
+        "is_header",
         reason.alias("reject_code"),
         "event_time",
         raw["event_type"].alias("event_type"),

@@ -51,6 +51,22 @@ class IngestReport:
         return self.rows_read == self.rows_accepted + self.rows_quarantined
 
 
+class NoValidEventsError(ValueError):
+    """The input held no line that could be ingested: nothing downstream could run on it."""
+
+
+def require_events(report: IngestReport, paths: list[str]) -> None:
+    """Raise a one-line ``NoValidEventsError`` when ``report`` accepted no row (empty or unusable input)."""
+    if report.rows_accepted:
+        return
+    if not report.rows_read:
+        raise NoValidEventsError(f"the input holds no event line ({report.lines_read} line(s) in {', '.join(paths)}): "
+                                 "point ECOM_DATA_DIR at the month CSVs")
+    top = ", ".join(f"{reason} {count:,}" for reason, count in sorted(report.reasons.items(), key=lambda kv: -kv[1])[:3])
+    raise NoValidEventsError(f"none of the {report.rows_read:,} data line(s) of {', '.join(paths)} is a valid event "
+                             f"({top}); the lines, numbered, are in the quarantine (temp/quarantine/events)")
+
+
 def _observed_counts(parsed: DataFrame) -> tuple[DataFrame, Observation]:
     """Attach the run's counters to ``parsed``: they are filled by the write, with no extra pass."""
     observation = Observation("ingest")
