@@ -109,6 +109,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     """Replay hours of November in order on a cadence (the sensor's job, without the daemon)."""
     from ecom_assets.commands.replay import run_replay
     from ecom_assets.replay.orchestration.clock import replay_state_path
+    from ecom_assets.replay.orchestration.exclusive import ReplayBusyError
     from ecom_assets.settings import load_settings
 
     if args.reset:
@@ -118,7 +119,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
             print(f"replay state reset ({state}); the next hour fixes a new time shift")
         if args.hours == 0:
             return 0
-    summary = run_replay(args.hours, args.start, args.interval)
+    try:
+        summary = run_replay(args.hours, args.start, args.interval)
+    except ReplayBusyError as exc:
+        raise CliError(str(exc)) from exc
     if summary.seconds:
         ordered = sorted(summary.seconds)
         print(f"{len(summary.done)} hour(s) replayed ({summary.done[0]} .. {summary.done[-1]}); "

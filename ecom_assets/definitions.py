@@ -73,7 +73,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=[*BATCH_ASSETS, *HOURLY_ASSETS, *DAILY_REPLAY_ASSETS],
         jobs=[batch_job, replay_job, daily_job],
-        sensors=[build_replay_sensor(replay_job, daily_job), alert_on_run_failure],
+        sensors=[build_replay_sensor(replay_job, daily_job, settings.lake), alert_on_run_failure],
         resources=build_resources(settings),
     )
 

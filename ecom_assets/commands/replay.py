@@ -16,6 +16,7 @@ import dagster as dg
 
 from ecom_assets.commands.materialize import ensure_dagster_home, root_error_message
 from ecom_assets.commands.progress import clock_text
+from ecom_assets.replay.orchestration.exclusive import CliReplayLock, lock_path, refuse_beside_sensor_runs
 from ecom_assets.replay.orchestration.ordering import (
     ATTEMPT_TAG,
     DUE_AT_TAG,
@@ -25,7 +26,7 @@ from ecom_assets.replay.orchestration.ordering import (
 )
 from ecom_assets.replay.orchestration.partitions import all_hours, day_completed_by
 from ecom_assets.replay.orchestration.retry import MAX_ATTEMPTS, RETRY_BACKOFF_S, RetryRule
-from ecom_assets.replay.orchestration.sensor import DAILY_JOB_NAME, REPLAY_JOB_NAME
+from ecom_assets.replay.orchestration.sensor import DAILY_JOB_NAME, REPLAY_JOB_NAME, SENSOR_NAME
 from ecom_assets.settings import Settings, load_settings
 
 
@@ -62,12 +63,24 @@ def run_replay(count: int, start: str | None = None, interval_s: float = 10.0, s
                retry_backoff_s: float = RETRY_BACKOFF_S) -> ReplaySummary:
     """Run ``count`` hours from ``start`` (default: where the last replay stopped), one every ``interval_s``;
     a failed hour is retried by the replay's retry rule (:mod:`ecom_assets.replay.orchestration.retry`), as
-    the sensor does; ``max_attempts`` and ``retry_backoff_s`` change it (the tests shorten the waits)."""
+    the sensor does; ``max_attempts`` and ``retry_backoff_s`` change it (the tests shorten the waits).
+
+    One replay of a lake at a time (:mod:`ecom_assets.replay.orchestration.exclusive`): raises
+    ``ReplayBusyError`` beside another `ecom replay` or the sensor's runs in flight."""
+    settings = settings or load_settings()
+    instance = ensure_dagster_home(settings)
+    replay_id = f"cli-{int(time.time())}"
+    with CliReplayLock(lock_path(settings.lake), replay_id):
+        refuse_beside_sensor_runs(instance, REPLAY_JOB_NAME, SENSOR_NAME)
+        return _replay_hours(instance, settings, count, start, interval_s, replay_id,
+                             RetryRule(max_attempts, retry_backoff_s), log)
+
+
+def _replay_hours(instance: dg.DagsterInstance, settings: Settings, count: int, start: str | None,
+                  interval_s: float, replay_id: str, rule: RetryRule, log: Callable[[str], None]) -> ReplaySummary:
+    """The hours of ``run_replay``, run while it holds the lake."""
     from ecom_assets.definitions import build_definitions
 
-    settings = settings or load_settings()
-    rule = RetryRule(max_attempts, retry_backoff_s)
-    instance = ensure_dagster_home(settings)
     definitions = build_definitions(settings)
     job = definitions.resolve_job_def(REPLAY_JOB_NAME)
     daily_job = definitions.resolve_job_def(DAILY_JOB_NAME)
@@ -75,7 +88,6 @@ def run_replay(count: int, start: str | None = None, interval_s: float = 10.0, s
     first = start or next_hour(instance)
     index = hours.index(first)
     todo = hours[index:index + count]
-    replay_id = f"cli-{int(time.time())}"
     summary = ReplaySummary()
     began = time.time()
     for position, key in enumerate(todo):

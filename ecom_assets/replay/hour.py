@@ -26,7 +26,8 @@ from ecom_assets.replay.behaviour.assets import BEHAVIOUR_CHECKS, BEHAVIOUR_SPEC
 from ecom_assets.replay.behaviour.spark_jobs import hour_events, prefetch_next_hour
 from ecom_assets.replay.models.assets import MODEL_SPECS, publish_models
 from ecom_assets.replay.models.checks import MODEL_CHECKS
-from ecom_assets.replay.orchestration.ordering import require_previous_hour
+from ecom_assets.replay.orchestration.exclusive import require_lake_to_itself
+from ecom_assets.replay.orchestration.ordering import REPLAY_TAG, require_previous_hour
 from ecom_assets.replay.orchestration.partitions import hour_start, november_hours
 from ecom_assets.replay.orchestration.parts import Published, running_beside
 from ecom_assets.resources import InfluxResource, LakeResource, SparkResource
@@ -46,6 +47,7 @@ def replay_hour(context: dg.AssetExecutionContext, spark: SparkResource, lake: L
                 influx: InfluxResource):
     """One hour of November: behaviour, product trends and timings beside the incremental models."""
     require_previous_hour(context)
+    require_lake_to_itself(context, lake.lake, REPLAY_TAG)
     step_started = time.perf_counter()
     selected = context.selected_asset_keys
     session = spark.get_session()

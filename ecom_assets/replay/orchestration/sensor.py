@@ -31,6 +31,8 @@ from dataclasses import asdict, dataclass, replace
 
 import dagster as dg
 
+from ecom_assets.lake import Lake
+from ecom_assets.replay.orchestration.exclusive import cli_replay_holder
 from ecom_assets.replay.orchestration.ordering import (
     AFTER_TAG,
     ATTEMPT_TAG,
@@ -230,9 +232,9 @@ def replay_tick(instance: dg.DagsterInstance, cursor_text: str | None, hours: li
                            cursor=cursor.dumps())
 
 
-def build_replay_sensor(job: AssetJob, daily_job: AssetJob) -> dg.SensorDefinition:
+def build_replay_sensor(job: AssetJob, daily_job: AssetJob, lake: Lake | None = None) -> dg.SensorDefinition:
     """The sensor for the hourly ``job`` and the ``daily_job`` roll-ups (off by default: turn it on in the UI
-    or with ``make replay-demo``)."""
+    or with ``make replay-demo``); it skips its ticks while an `ecom replay` holds ``lake``."""
 
     @dg.sensor(name=SENSOR_NAME, jobs=[job, daily_job], minimum_interval_seconds=INTERVAL_S,
                default_status=dg.DefaultSensorStatus.STOPPED,
@@ -241,6 +243,10 @@ def build_replay_sensor(job: AssetJob, daily_job: AssetJob) -> dg.SensorDefiniti
                            "roll-up after its last hour.")
     def november_replay_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
         """Request the next hour when the previous one succeeded or is overdue (see the module docstring)."""
+        holder = cli_replay_holder(lake) if lake is not None else None
+        if holder is not None:
+            return dg.SkipReason(f"an `ecom replay` (pid {holder.get('pid', '?')}) is replaying this lake: the "
+                                 "sensor waits until it ends")
         return replay_tick(context.instance, context.cursor)
 
     return november_replay_sensor
