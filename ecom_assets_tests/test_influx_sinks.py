@@ -161,3 +161,51 @@ def test_v2_path_creates_the_bucket_and_writes_line_protocol(fake_v2: str) -> No
     _FakeV2.write_failures = [400]
     with pytest.raises(InfluxWriteError, match="HTTP 400"):
         sink.write("hour", [line])
+
+
+ADMIN = ("ecom_admin", "right-password-3b7e")
+
+
+@pytest.fixture(scope="module")
+def secured_influx_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A second real InfluxDB 1.x, with authentication on and one admin (token ``user:password``)."""
+    from ecom_assets.publishing.influx_server import start_local_influx
+
+    server = start_local_influx(tmp_path_factory.mktemp("secured-influxdb"), admin=ADMIN)
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.mark.faults
+def test_a_wrong_token_is_one_clear_error_that_names_the_setting(secured_influx_url: str) -> None:
+    wrong = "ecom_admin:wrong-password-91c2"
+    with pytest.raises(InfluxWriteError, match="HTTP 401: InfluxDB refused the credentials") as refused:
+        V1Sink(secured_influx_url, "secured_test", wrong).ensure_database()
+    assert "set INFLUX_TOKEN to a token with write access" in str(refused.value)
+    assert wrong not in str(refused.value) and "wrong-password" not in str(refused.value)
+    right = V1Sink(secured_influx_url, "secured_test", ":".join(ADMIN))
+    right.ensure_database()
+    assert right.write("b", [point(USER_BEHAVIOR, NOW, {"events": 1, "conversion_rate": 0}, {"granularity": "hour"})]) == 1
+
+
+@pytest.mark.faults
+@pytest.mark.parametrize(("token", "expected"), [
+    ("ecom_admin:wrong-password-91c2", "FAIL influxdb: {url} (1."),
+    ("", "FAIL influxdb: {url} (1."),
+    (":".join(ADMIN), "ok   influxdb: {url} answers (1."),
+])
+def test_doctor_checks_the_token_before_a_replay(secured_influx_url: str, isolated_env: Path,
+                                                 monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                                 token: str, expected: str) -> None:
+    from ecom_assets.cli import main
+
+    monkeypatch.setenv("INFLUX_URL", secured_influx_url)
+    monkeypatch.setenv("INFLUX_TOKEN", token)
+    main(["doctor", "--no-spark"])
+    out = capsys.readouterr().out
+    assert expected.format(url=secured_influx_url) in out, out
+    if expected.startswith("FAIL"):
+        assert "refused INFLUX_TOKEN: HTTP 401" in out and "set INFLUX_TOKEN to a token with write access" in out
+    assert not token or token not in out

@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from ecom_assets.lake import input_month_files, is_local, local_path
+from ecom_assets.publishing.sinks import CREDENTIALS_FIX, v1_auth_headers
 from ecom_assets.settings import PROJECT_ROOT, Settings, load_settings
 
 MIN_JAVA = 17
@@ -110,6 +111,23 @@ def check_lake(settings: Settings) -> CheckResult:
     return CheckResult("lake", "ok", f"{root} writable, {free_gb:,.0f} GB free")
 
 
+def credentials_refused(url: str, version: str, token: str, timeout_s: float) -> str | None:
+    """The server's answer when it refuses ``token`` on a read that needs it (``None`` when accepted): 1.x
+    ``SHOW DATABASES``, 2.x and later the bucket list. The token goes in a header, never in a message."""
+    if version.lstrip("v").startswith("1."):
+        probe, headers = f"{url}/query?q=SHOW+DATABASES", v1_auth_headers(token)
+    else:
+        probe, headers = f"{url}/api/v2/buckets?limit=1", {"Authorization": f"Token {token}"} if token else {}
+    request = urllib.request.Request(probe, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s):  # noqa: S310 - URL from settings
+            return None
+    except urllib.error.HTTPError as exc:
+        if exc.code in (401, 403):
+            return f"HTTP {exc.code} {exc.read(200).decode(errors='replace').strip()}"
+        return None
+
+
 def check_influx(settings: Settings, timeout_s: float = 3.0) -> CheckResult:
     """InfluxDB answers ``/ping`` (the replay writes line-protocol files when INFLUX_URL is unset)."""
     if not settings.influx_url:
@@ -118,7 +136,11 @@ def check_influx(settings: Settings, timeout_s: float = 3.0) -> CheckResult:
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 - URL from settings
             version = response.headers.get("X-Influxdb-Version", "unknown version")
-            return CheckResult("influxdb", "ok", f"{settings.influx_url} answers ({version})")
+        refused = credentials_refused(settings.influx_url, version, settings.influx_token, timeout_s)
+        if refused:
+            return CheckResult("influxdb", "FAIL", f"{settings.influx_url} ({version}) refused INFLUX_TOKEN: {refused}",
+                               CREDENTIALS_FIX)
+        return CheckResult("influxdb", "ok", f"{settings.influx_url} answers ({version}), credentials accepted")
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         return CheckResult(

@@ -41,8 +41,12 @@ class LocalInflux:
                 self.process.wait()
 
 
-def start_local_influx(folder: Path, timeout_s: float = 60.0) -> LocalInflux:
-    """Start ``influxd`` with its files under ``folder``; raises with its log when it does not answer."""
+def start_local_influx(folder: Path, timeout_s: float = 60.0, admin: tuple[str, str] | None = None) -> LocalInflux:
+    """Start ``influxd`` with its files under ``folder``; raises with its log when it does not answer.
+
+    With ``admin`` (user, password), authentication is on and that admin is created: the token of a
+    1.x server is then ``user:password``.
+    """
     binary = shutil.which("influxd")
     if binary is None:
         raise FileNotFoundError("influxd is not installed: install Debian's influxdb package (`make setup-dev` does)")
@@ -54,6 +58,7 @@ def start_local_influx(folder: Path, timeout_s: float = 60.0) -> LocalInflux:
         f'[meta]\n  dir = "{folder}/meta"\n'
         f'[data]\n  dir = "{folder}/data"\n  wal-dir = "{folder}/wal"\n  query-log-enabled = false\n'
         f'[http]\n  bind-address = "127.0.0.1:{port}"\n  log-enabled = false\n'
+        f"  auth-enabled = {'true' if admin else 'false'}\n"
         "[monitor]\n  store-enabled = false\n",
         encoding="utf-8",
     )
@@ -65,6 +70,10 @@ def start_local_influx(folder: Path, timeout_s: float = 60.0) -> LocalInflux:
     while time.monotonic() < deadline and process.poll() is None:
         try:
             if requests.get(f"{server.url}/ping", timeout=1).status_code == 204:
+                if admin:  # the first user may be created without credentials
+                    user, password = admin
+                    requests.post(f"{server.url}/query", timeout=10, params={
+                        "q": f"CREATE USER \"{user}\" WITH PASSWORD '{password}' WITH ALL PRIVILEGES"}).raise_for_status()
                 return server
         except requests.RequestException:
             pass

@@ -9,6 +9,7 @@ dropped") raises at once, never silently drops points.
 
 from __future__ import annotations
 
+import base64
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +26,7 @@ RETRIES = 4
 BACKOFF_S = 0.5
 TIMEOUT_S = 30.0
 BATCH_LINES = 5000
+CREDENTIALS_FIX = "set INFLUX_TOKEN to a token with write access (a 1.x server with authentication: user:password)"
 
 
 class InfluxWriteError(RuntimeError):
@@ -56,12 +58,25 @@ def with_retries(action: Callable[[], requests.Response], what: str, retries: in
         else:
             if response.status_code < 400:
                 return response
+            if response.status_code in (401, 403):
+                raise InfluxWriteError(f"{what}: HTTP {response.status_code}: InfluxDB refused the credentials "
+                                       f"({response.text.strip()[:200]}): {CREDENTIALS_FIX}")
             if response.status_code < 500:
                 raise InfluxWriteError(f"{what}: HTTP {response.status_code}: {response.text.strip()[:500]}")
             last = f"HTTP {response.status_code}: {response.text.strip()[:200]}"
         if attempt < retries:
             time.sleep(backoff_s * 2**attempt)
     raise InfluxWriteError(f"{what}: failed after {retries + 1} attempts ({last})")
+
+
+def v1_auth_headers(token: str) -> dict[str, str]:
+    """The header a 1.x server accepts for ``token``: ``user:password`` as HTTP Basic (every 1.x release; the
+    ``Token user:password`` form needs 1.8+), anything else as ``Token`` (the 1.x API of InfluxDB 2.x and 3.x)."""
+    if not token:
+        return {}
+    if ":" in token:
+        return {"Authorization": "Basic " + base64.b64encode(token.encode()).decode()}
+    return {"Authorization": f"Token {token}"}
 
 
 def chunks(lines: Sequence[str], size: int = BATCH_LINES) -> list[Sequence[str]]:
@@ -120,8 +135,8 @@ class V1Sink:
         return f"{self.database}{ORIGINAL_SUFFIX}" if self.original else "ecom_30d"
 
     def _headers(self) -> dict[str, str]:
-        """Token authentication (``user:password`` for 1.x servers with auth on)."""
-        return {"Authorization": f"Token {self.token}"} if self.token else {}
+        """The credentials' header (see ``v1_auth_headers``)."""
+        return v1_auth_headers(self.token)
 
     def query(self, statement: str, method: str = "GET") -> dict:
         """Run InfluxQL and return the JSON answer (errors raise with the server's message)."""
