@@ -45,11 +45,30 @@ class MaterializeSummary:
         return "\n".join(lines)
 
 
+# A Java exception in a JVM stack trace (``Caused by: java.io.IOException: ...``).
+JAVA_CAUSE = re.compile(r"^\s*Caused by: (?:[\w$]+\.)*([\w$]+): (.+)$")
+DISK_FULL = "No space left on device"
+WRITING_TO = re.compile(r"writing rows to (\S+?)\.?(?:\s|$)")
+
+
 def root_error_message(error: SerializableErrorInfo) -> str:
-    """The message of the innermost cause of a step failure (what the user has to fix), on one line."""
+    """The message of the innermost cause of a step failure (what the user has to fix), on one line.
+
+    A Spark job's failure carries the JVM's stack trace: its innermost ``Caused by`` is the message; a
+    full disk is said as such, with the folder being written and what to do.
+    """
     while error.cause is not None:
         error = error.cause
-    lines = [line for line in error.message.strip().splitlines() if line.strip()]
+    text = error.message.strip()
+    if DISK_FULL in text:
+        target = WRITING_TO.search(text)
+        where = f" while writing {target.group(1)}" if target else ""
+        return (f"{DISK_FULL}{where}: free space on that disk (or set ECOM_LAKE_DIR to a larger one), then run the "
+                "same command again")
+    causes = [match for match in map(JAVA_CAUSE.match, text.splitlines()) if match]
+    if causes:
+        return f"{causes[-1].group(1)}: {causes[-1].group(2).strip()}"
+    lines = [line for line in text.splitlines() if line.strip()]
     # The project's own errors are named without their module path (``NoValidEventsError: ...``).
     return re.sub(r"^(?:\w+\.)+(?=\w+Error: )", "", lines[0]) if lines else error.cls_name or "unknown error"
 
