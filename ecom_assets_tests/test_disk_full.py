@@ -8,43 +8,44 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pyspark.sql import SparkSession
 
+from ecom_assets.commands.materialize import root_error_message
 from ecom_assets.ingest.generator import generate_dataset
+
+from .test_raw_events_asset import materialize
 
 pytestmark = [pytest.mark.faults, pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")]
 
 
 @pytest.fixture()
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 2 MiB tmpfs (the generated events need about 6 MiB of Parquet), unmounted afterwards."""
+    """A 1 MiB tmpfs (the generated events need about 3 MiB of Parquet), unmounted afterwards."""
     mount = tmp_path / "small-disk"
     mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
     try:
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
-def test_a_full_disk_fails_the_ingest_in_one_line_and_the_same_command_then_succeeds(small_disk: Path,
-                                                                                     tmp_path: Path) -> None:
-    generate_dataset(tmp_path / "input", 200_000, seed=11, progress=False)
-    env = {**os.environ, "ECOM_DATA_DIR": str(tmp_path / "input"), "ECOM_LAKE_DIR": str(small_disk / "lake"),
-           "DAGSTER_HOME": str(tmp_path / "dagster_home"), "ECOM_SPARK_CONF": "spark.ui.enabled=false"}
-    command = [sys.executable, "-m", "ecom_assets.cli", "materialize", "--select", "raw_events"]
-    full = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    assert full.returncode != 0
-    [error] = [line for line in full.stdout.splitlines() if line.strip().startswith("error:")]
-    assert error.strip() == (f"error: No space left on device while writing file:{small_disk}/lake/raw/events: free "
-                             "space on that disk (or set ECOM_LAKE_DIR to a larger one), then run the same command again")
-    written = small_disk / "lake" / "raw" / "events"
-    assert not list(written.rglob("*.parquet"))  # the aborted job left no half table behind
+def test_a_full_disk_fails_the_ingest_in_one_line_and_the_same_command_then_succeeds(
+        spark: SparkSession, isolated_env: Path, small_disk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    generate_dataset(isolated_env / "input", 100_000, seed=11, progress=False)
+    monkeypatch.setenv("ECOM_LAKE_DIR", str(small_disk / "lake"))
+    full = materialize()
+    assert not full.success
+    failure = next(e for e in full.all_events if e.is_step_failure)
+    assert root_error_message(failure.step_failure_data.error) == (
+        f"No space left on device while writing file:{small_disk}/lake/raw/events: free space on that disk (or set "
+        "ECOM_LAKE_DIR to a larger one), then run the same command again")
+    assert not list((small_disk / "lake").rglob("*.parquet"))  # the aborted job left no half table behind
     subprocess.run(["mount", "-o", "remount,size=64m", str(small_disk)], check=True)  # space freed
-    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    assert again.returncode == 0, again.stdout + again.stderr
-    assert "materialized raw_events" in again.stdout
+    again = materialize()
+    assert again.success
+    assert list((small_disk / "lake" / "raw" / "events").rglob("*.parquet"))

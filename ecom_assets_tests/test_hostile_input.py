@@ -7,7 +7,7 @@ the lake write and the quarantine's) and must: finish; read exactly the lines th
 accept or quarantine every data line (accepted + quarantined = lines read, less headers); accept
 every untouched real row and every row rewritten in a valid quoted form, with its values.
 
-``ECOM_FUZZ_EXAMPLES`` sets the number of files (default 12, a few seconds each); the last longer
+``ECOM_FUZZ_EXAMPLES`` sets the number of files (default 8, a few seconds each); the last longer
 run is in ``docs/reliability.md``.
 """
 
@@ -34,7 +34,7 @@ from .conftest import REAL_NOV_HEAD, REAL_OCT_HEAD
 
 pytestmark = pytest.mark.faults
 
-EXAMPLES = int(os.environ.get("ECOM_FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("ECOM_FUZZ_EXAMPLES", "8"))
 HEADER = ",".join(CSV_HEADER)
 LINE_END = re.compile(rb"\r\n|\r|\n")
 
