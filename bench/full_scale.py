@@ -11,6 +11,12 @@ The table goes to ``docs/benchmarks.md`` between ``full-<size>`` markers.
 
     python bench/full_scale.py --scale 1 --memory-limit 16G          # the real files' 110 M rows
     python bench/full_scale.py --rows 10000000 --replay-hours 0      # the batch graph only
+    python bench/full_scale.py --scale 1 --replay-hours 0 --resume   # go on after a run cut short
+
+A run longer than a session can be cut (``--time-limit`` or SIGTERM) and resumed: each part saves its
+steps in ``part-N.json`` in the run folder; ``--resume`` keeps the lake and the Dagster instance,
+materializes only the assets no earlier part finished, and the table joins the parts (each asset is
+measured whole in one part; the total is the sum of the parts).
 
 Needs root (it creates the memory group) and nothing else running.
 """
@@ -195,6 +201,47 @@ def rows_written(dagster_home: Path) -> dict[str, int]:
         return out
 
 
+def load_parts(run: Path) -> list[dict]:
+    """The parts an earlier run of ``run`` saved (``part-N.json``), in order; none means nothing to resume."""
+    parts = sorted(run.glob("part-*.json"), key=lambda p: int(p.stem.split("-")[1]))
+    if not parts:
+        raise SystemExit(f"--resume: no part-N.json in {run}: nothing to resume")
+    return [json.loads(p.read_text(encoding="utf-8")) for p in parts]
+
+
+def remaining_selection(finished: set[str]) -> str:
+    """A Dagster selection of every batch asset but those computed by the ``finished`` steps."""
+    from ecom_assets.definitions import BATCH_ASSETS
+
+    done = [key.to_user_string() for d in BATCH_ASSETS if d.node_def.name in finished for key in d.keys]
+    return "not (" + " or ".join(f"key:{key}" for key in sorted(done)) + ")"
+
+
+def commit_of(repo: Path) -> str:
+    """The repository's short commit (``?`` outside a checkout)."""
+    done = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return done.stdout.strip() or "?"
+
+
+def checks_recorded(dagster_home: Path) -> dict[str, str]:
+    """Every check's latest outcome in the run's instance (all parts: a part cut short prints none)."""
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    import dagster as dg
+
+    outcomes: dict[str, tuple[float, str]] = {}
+    with dg.DagsterInstance.get() as instance:
+        for run in instance.get_runs():
+            for record in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+                evaluation = record.dagster_event.event_specific_data
+                outcome = "passed" if evaluation.passed else (
+                    "warning" if evaluation.severity == dg.AssetCheckSeverity.WARN else "FAILED")
+                name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"  # as ecom materialize prints
+                previous = outcomes.get(name)
+                if previous is None or previous[0] <= record.timestamp:
+                    outcomes[name] = (record.timestamp, outcome)
+    return {name: outcome for name, (_, outcome) in outcomes.items()}
+
+
 def gib(value: int) -> str:
     """Bytes as GiB with two decimals."""
     return f"{value / (1 << 30):.2f}"
@@ -212,6 +259,8 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=0.0,
                         help="minutes after which the run is stopped and the table written as a partial run "
                              "(0: none); SIGTERM to this script does the same")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the run folder of a run cut short and materialize what it did not finish")
     args = parser.parse_args()
     from ecom_assets.ingest.generator import generate_dataset, rows_for_scale
 
@@ -224,20 +273,24 @@ def main() -> None:
         print(f"generating {rows:,} rows into {data}", flush=True)
         generate_dataset(data, rows, seed=42, progress=False)
     run = args.work_dir / f"full-{name}"
-    subprocess.run(["rm", "-rf", str(run)], check=True)
-    events = run / "spark-events"
+    earlier = load_parts(run) if args.resume else []
+    if not args.resume:
+        subprocess.run(["rm", "-rf", str(run)], check=True)
+    part = len(earlier) + 1
+    events = run / ("spark-events" if part == 1 else f"spark-events-{part}")
     events.mkdir(parents=True)
     env = dict(os.environ, ECOM_DATA_DIR=str(data), ECOM_LAKE_DIR=str(run / "lake"),
                DAGSTER_HOME=str(run / "dagster_home"), ECOM_RUN_DIR=str(run / "run"), PYTHONUNBUFFERED="1",
                ECOM_SPARK_CONF=f"spark.eventLog.enabled=true,spark.eventLog.dir=file://{events}")
     ecom = str(Path(sys.executable).parent / "ecom")
-    command = f"{ecom} materialize"
+    finished = {row["step"] for p in earlier for row in p["rows"] if row["outcome"] == "ok"}
+    command = f"{ecom} materialize" + (f" --select '{remaining_selection(finished)}'" if finished else "")
     if args.replay_hours:
         command += f" && {ecom} replay --reset --from 2019-11-01-00:00 --hours {args.replay_hours} --interval 0"
 
     group = MemoryGroup.create(args.memory_limit)
     watch = Watch(group)
-    log = open(run / "output.log", "w", encoding="utf-8")
+    log = open(run / ("output.log" if part == 1 else f"output-{part}.log"), "w", encoding="utf-8")
     began = time.time()
     # The child waits on a pipe until it is in the group, so not one byte it maps is counted outside.
     gate_read, gate_write = os.pipe()
@@ -283,16 +336,32 @@ def main() -> None:
 
     spills = spilled_per_window(events)
     written = rows_written(run / "dagster_home")
-    lines = []
+    rows_of_part = []
     for step, stats in watch.steps.items():
         end = stats.ended or began + total
         spilled = sum(b for t, b in spills if stats.started <= t <= end)
         outcome = "cut short" if cut.is_set() and stats.ended is None else stats.outcome
-        lines.append(f"| `{step}` | {end - stats.started:,.0f} | {written.get(step, 0):,} | {gib(stats.peak_rss)} | "
-                     f"{spilled / (1 << 20):,.0f} | {outcome} |")
-    failed_checks = sorted(n for n, o in watch.checks.items() if o != "passed")
+        rows_of_part.append({"step": step, "seconds": end - stats.started, "rows": written.get(step, 0),
+                             "peak_rss": stats.peak_rss, "spilled": spilled, "outcome": outcome})
+    this = {"part": part, "rows": rows_of_part, "total": total, "peak_rss": watch.peak_rss, "max_usage": max_usage,
+            "oom": oom, "checks": watch.checks, "code": code, "cut": cut.is_set(), "commit": commit_of(REPO)}
+    (run / f"part-{part}.json").write_text(json.dumps(this, indent=1), encoding="utf-8")
+    parts = [*earlier, this]
+    lines = [f"| `{r['step']}` | {r['seconds']:,.0f} | {r['rows']:,} | {gib(r['peak_rss'])} | "
+             f"{r['spilled'] / (1 << 20):,.0f} | {r['outcome']} |"
+             for p in parts for r in p["rows"] if r["outcome"] != "cut short" or p is this]
+    checks = {**{name: outcome for p in parts for name, outcome in p["checks"].items()},
+              **checks_recorded(run / "dagster_home")}
+    failed_checks = sorted(n for n, o in checks.items() if o != "passed")
+    total = sum(p["total"] for p in parts)
+    peak_rss = max(p["peak_rss"] for p in parts)
+    max_usage = max(p["max_usage"] for p in parts)
+    oom = sum(p["oom"] for p in parts)
     cut_note = ("**A partial run: stopped on purpose (time limit or SIGTERM) before the command finished; the "
                 "last step's row is cut short.** " if cut.is_set() else "")
+    if len(parts) > 1:
+        cut_note += (f"In {len(parts)} parts (cut, then `--resume`: each asset measured whole in one part, the "
+                     f"total is their sum; commits {', '.join(sorted({p.get('commit', '?') for p in parts}))}). ")
     section = f"""
 ## The main command at {rows:,} rows in a {args.memory_limit >> 30} GiB memory group
 
@@ -300,9 +369,9 @@ def main() -> None:
 {os.cpu_count()} cores, generated data, default settings (`spark_conf/`; Spark's event log on to count
 spills): `ecom materialize`{f', then `ecom replay` of {args.replay_hours} hours' if args.replay_hours else ''},
 inside a cgroup-v1 memory group of {args.memory_limit >> 30} GiB. {cut_note}Exit code {code}; {total / 60:,.1f} min in all;
-peak resident memory of the group {gib(watch.peak_rss)} GiB (kernel's peak usage with page cache
+peak resident memory of the group {gib(peak_rss)} GiB (kernel's peak usage with page cache
 {gib(max_usage)} GiB){f', during the replay {gib(watch.replay_peak_rss)} GiB' if args.replay_hours else ''};
-OOM kills: {oom}; {len(watch.checks)} checks, {len(failed_checks)} not passed{': ' + ', '.join(failed_checks) if failed_checks else ''}.
+OOM kills: {oom}; {len(checks)} checks, {len(failed_checks)} not passed{': ' + ', '.join(failed_checks) if failed_checks else ''}.
 
 | asset | seconds | rows written | peak resident memory of the group (GiB) | spilled to disk (MiB) | outcome |
 |---|---:|---:|---:|---:|---|
