@@ -37,7 +37,7 @@ def test_the_influx_token_appears_in_no_log_event_or_file(trained_lake: TrainedL
            "DAGSTER_HOME": str(root / "dagster_home"), "INFLUX_URL": influx_url, "INFLUX_TOKEN": TOKEN,
            "INFLUX_DATABASE": "secrets_test"}
     command = [sys.executable, "-m", "ecom_assets.cli", "replay", "--interval", "0"]
-    published = subprocess.run([*command, "--from", "2019-11-03-10:00", "--hours", "2"], env=env,
+    published = subprocess.run([*command, "--from", "2019-11-03-10:00", "--hours", "1"], env=env,
                                capture_output=True, text=True, timeout=600)
     assert published.returncode == 0, published.stdout + published.stderr
     unreachable = subprocess.run([sys.executable, "-m", "ecom_assets.cli", "doctor", "--no-spark"],

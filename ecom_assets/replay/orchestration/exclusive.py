@@ -4,27 +4,28 @@
 sensor's hours apart (``dagster.yaml``). So it holds an advisory lock file in the lake's replay state
 for as long as it runs: a second `ecom replay` refuses to start, naming the first; the sensor skips
 its ticks while the lock is held; an hour run the sensor had already launched stops before any work;
-and `ecom replay` refuses to start while the sensor's hour runs are in flight. The kernel releases
-the lock when the process ends, however it ends, so a killed replay never leaves the lake locked.
+and `ecom replay` refuses to start while the sensor's hour runs are in flight. The lock is the operating
+system's (``filelock``: flock on Linux and macOS, a locked file on Windows), released when the process
+ends, however it ends, so a killed replay never leaves the lake locked; who holds it is written beside
+it (``cli.lock.json``).
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 import dagster as dg
+from filelock import FileLock, Timeout
 
 from ecom_assets.lake import Lake
 
 LOCK_NAME = "replay/cli.lock"
-ACQUIRE_ATTEMPTS = 5
-ACQUIRE_PAUSE_S = 0.2
+# A sensor tick may be probing the lock this instant: wait that long before calling the lake busy.
+ACQUIRE_TIMEOUT_S = 1.0
 
 
 class ReplayBusyError(RuntimeError):
@@ -41,12 +42,20 @@ def _holder_text(holder: dict) -> str:
     return f"pid {holder.get('pid', '?')}, replay {holder.get('replay', '?')}, since {since}"
 
 
-def _read(handle: IO[str]) -> dict:
-    handle.seek(0)
+def _holder_file(path: Path) -> Path:
+    return path.with_name(path.name + ".json")
+
+
+def _read_holder(path: Path) -> dict:
     try:
-        return json.loads(handle.read() or "{}")
-    except json.JSONDecodeError:
+        return json.loads(_holder_file(path).read_text(encoding="utf-8") or "{}")
+    except (OSError, json.JSONDecodeError):
         return {}
+
+
+def _os_lock(path: Path) -> FileLock:
+    # Kept in place on release: deleting it would let two processes lock two different files.
+    return FileLock(str(path), preserve_lock_file=True)
 
 
 def cli_replay_holder(lake: Lake) -> dict | None:
@@ -60,12 +69,12 @@ def cli_replay_holder(lake: Lake) -> dict | None:
         return None
     if not path.is_file():
         return None
-    with path.open("r") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return _read(handle) or {}
-        fcntl.flock(handle, fcntl.LOCK_UN)
+    probe = _os_lock(path)
+    try:
+        probe.acquire(timeout=0)
+    except Timeout:
+        return _read_holder(path)
+    probe.release()
     return None
 
 
@@ -75,37 +84,28 @@ class CliReplayLock:
 
     path: Path
     replay: str
-    _handle: IO[str] | None = field(default=None, repr=False)
+    _lock: FileLock | None = field(default=None, repr=False)
 
     def __enter__(self) -> CliReplayLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a+")
-        for attempt in range(ACQUIRE_ATTEMPTS):
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if attempt + 1 < ACQUIRE_ATTEMPTS:
-                    time.sleep(ACQUIRE_PAUSE_S)  # a sensor tick may be reading the lock this instant
-        else:
-            holder = _read(handle)
-            handle.close()
+        lock = _os_lock(self.path)
+        try:
+            lock.acquire(timeout=ACQUIRE_TIMEOUT_S)
+        except Timeout:
+            holder = _read_holder(self.path)
             raise ReplayBusyError(
                 f"another `ecom replay` ({_holder_text(holder)}) is replaying this lake: wait until it ends, or stop "
                 f"it (kill {holder.get('pid', 'its process')}); it resumes where it stopped") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(json.dumps({"pid": os.getpid(), "replay": self.replay, "since": time.time()}))
-        handle.flush()
-        self._handle = handle
+        info = {"pid": os.getpid(), "replay": self.replay, "since": time.time()}
+        _holder_file(self.path).write_text(json.dumps(info), encoding="utf-8")
+        self._lock = lock
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._handle is not None:
-            self._handle.truncate(0)
-            fcntl.flock(self._handle, fcntl.LOCK_UN)
-            self._handle.close()
-            self._handle = None
+        if self._lock is not None:
+            _holder_file(self.path).unlink(missing_ok=True)
+            self._lock.release()
+            self._lock = None
 
 
 def sensor_runs_in_flight(instance: dg.DagsterInstance, job_name: str) -> list[dg.DagsterRun]:
