@@ -85,7 +85,7 @@ def check_input(settings: Settings) -> CheckResult:
     try:
         files = input_month_files(settings.data_dir)
     except ValueError as exc:
-        return CheckResult("input", "FAIL", str(exc).split(": ")[0], str(exc).split(": ", 1)[1])
+        return CheckResult("input", "FAIL", str(exc), "unzip it (plain, .gz and .bz2 month files are read as they are)")
     if not files:
         return CheckResult(
             "input",

@@ -22,6 +22,7 @@ import dagster as dg
 from filelock import FileLock, Timeout
 
 from ecom_assets.lake import Lake
+from ecom_assets.replay.orchestration.ordering import IN_PROGRESS
 
 LOCK_NAME = "replay/cli.lock"
 # A sensor tick may be probing the lock this instant: wait that long before calling the lake busy.
@@ -110,9 +111,7 @@ class CliReplayLock:
 
 def sensor_runs_in_flight(instance: dg.DagsterInstance, job_name: str) -> list[dg.DagsterRun]:
     """The replay job's runs queued or running on ``instance`` (the sensor's: `ecom replay` runs in process)."""
-    statuses = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-                dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
-    return list(instance.get_runs(filters=dg.RunsFilter(job_name=job_name, statuses=statuses), limit=5))
+    return list(instance.get_runs(filters=dg.RunsFilter(job_name=job_name, statuses=list(IN_PROGRESS)), limit=5))
 
 
 def refuse_beside_sensor_runs(instance: dg.DagsterInstance, job_name: str, sensor_name: str) -> None:

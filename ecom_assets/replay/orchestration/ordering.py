@@ -21,6 +21,11 @@ LAST_HOUR_TAG = "ecom/last_hour"  # the last hour this replay plans (its heartbe
 # requested while the previous one still runs waits in the queue behind it.
 LANE_TAG = "ecom/lane"
 HOURS_LANE = "november-replay-hours"
+# A run of these statuses is in flight: queued or running (the sensor waits for it; `ecom replay` refuses beside it).
+IN_PROGRESS = frozenset({
+    dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING,
+})
 # Set on an hour requested while the previous hour (the tag's value) was still in flight: the hour only
 # proceeds if that previous hour's latest run in the replay succeeded.
 AFTER_TAG = "ecom/after_hour"

@@ -38,6 +38,7 @@ from ecom_assets.replay.orchestration.ordering import (
     ATTEMPT_TAG,
     DUE_AT_TAG,
     HOURS_LANE,
+    IN_PROGRESS,
     LANE_TAG,
     LAST_HOUR_TAG,
     REPLAY_TAG,
@@ -57,10 +58,6 @@ INTERVAL_S = 10
 PAUSE_S = 3 * INTERVAL_S
 # At most this many hours wait in the queue behind the one in flight.
 MAX_AHEAD = 3
-IN_PROGRESS = {
-    dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING,
-}
 
 
 @dataclass(frozen=True)
