@@ -301,6 +301,7 @@ def main() -> None:
     group.add(child.pid)
     os.write(gate_write, b"go\n")
     os.close(gate_write)
+    commit = commit_of(REPO)  # the code the run started with (later commits do not change a running process)
     stop = threading.Event()
 
     def sampler() -> None:
@@ -341,10 +342,12 @@ def main() -> None:
         end = stats.ended or began + total
         spilled = sum(b for t, b in spills if stats.started <= t <= end)
         outcome = "cut short" if cut.is_set() and stats.ended is None else stats.outcome
+        if outcome == "running" and code == 0:  # the run succeeded before the step's own end line was printed
+            outcome = "ok"
         rows_of_part.append({"step": step, "seconds": end - stats.started, "rows": written.get(step, 0),
                              "peak_rss": stats.peak_rss, "spilled": spilled, "outcome": outcome})
     this = {"part": part, "rows": rows_of_part, "total": total, "peak_rss": watch.peak_rss, "max_usage": max_usage,
-            "oom": oom, "checks": watch.checks, "code": code, "cut": cut.is_set(), "commit": commit_of(REPO)}
+            "oom": oom, "checks": watch.checks, "code": code, "cut": cut.is_set(), "commit": commit}
     (run / f"part-{part}.json").write_text(json.dumps(this, indent=1), encoding="utf-8")
     parts = [*earlier, this]
     lines = [f"| `{r['step']}` | {r['seconds']:,.0f} | {r['rows']:,} | {gib(r['peak_rss'])} | "

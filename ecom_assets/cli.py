@@ -131,7 +131,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"days rolled up: {', '.join(summary.days) or 'none'}"
               + (f"; roll-up failed: {', '.join(summary.failed_days)}" if summary.failed_days else ""))
     if not summary.success:
-        raise CliError(f"hour {summary.failed_hour} failed after retries: {summary.error}")
+        raise CliError(f"hour {summary.failed_hour} failed: {summary.error}")
     return 0
 
 
@@ -160,6 +160,23 @@ def cmd_spark(args: argparse.Namespace) -> int:
     state = spark_server.stop(run_dir, port) if args.action == "stop" else spark_server.status(run_dir, port)
     print(state.describe())
     return 0 if args.action == "stop" or state.listening else 1
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    """Start the Dagster UI and daemon on 127.0.0.1 (``ECOM_UI_PORT``), after checking the port is free."""
+    from ecom_assets.commands.ui import dagster_ui_at, run_ui, ui_port_problem
+    from ecom_assets.settings import load_settings
+
+    settings = load_settings()
+    problem = ui_port_problem(settings.ui_port)
+    if problem and dagster_ui_at(settings.ui_port):
+        problem = f"the Dagster UI already runs at http://127.0.0.1:{settings.ui_port}: open it there"
+    if problem:
+        raise CliError(problem)
+    if args.check:
+        print(f"port {settings.ui_port} on 127.0.0.1 is free for the Dagster UI")
+        return 0
+    return run_ui(settings)
 
 
 def cmd_dashboards(args: argparse.Namespace) -> int:
@@ -229,6 +246,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--interval", type=_seconds, default=10.0, help="seconds between hours (default 10; 0 = flat out)")
     rep.add_argument("--reset", action="store_true", help="forget the replay's time shift before starting")
     rep.set_defaults(handler=cmd_replay)
+
+    uip = sub.add_parser("ui", help="the Dagster UI and daemon (dagster dev) on 127.0.0.1:ECOM_UI_PORT (3000)")
+    uip.add_argument("--check", action="store_true", help="only check that the port is free (exit 2 when not)")
+    uip.set_defaults(handler=cmd_ui)
 
     spk = sub.add_parser("spark", help="manage the local Spark Connect server the replay runs on")
     spk.add_argument("action", choices=("start", "stop", "status"))

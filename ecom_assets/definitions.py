@@ -30,6 +30,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             driver_memory=settings.spark_driver_memory,
             local_ip=settings.spark_local_ip,
             session_id_file=settings.spark_session_id_file,
+            connect_wait_s=settings.spark_connect_wait_s,
         ),
         "lake": LakeResource(data_dir=settings.data_dir, root=settings.lake_dir,
                              max_quarantine_rate=settings.max_quarantine_rate, local_state_root=settings.run_dir),
@@ -73,7 +74,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=[*BATCH_ASSETS, *HOURLY_ASSETS, *DAILY_REPLAY_ASSETS],
         jobs=[batch_job, replay_job, daily_job],
-        sensors=[build_replay_sensor(replay_job, daily_job, settings.lake), alert_on_run_failure],
+        sensors=[build_replay_sensor(replay_job, daily_job, settings.lake, settings.spark_remote, settings.influx_url),
+                 alert_on_run_failure],
         resources=build_resources(settings),
     )
 

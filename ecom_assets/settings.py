@@ -48,6 +48,14 @@ def _port(name: str, default: int) -> int:
     return int(value)
 
 
+def _seconds(name: str, default: float) -> float:
+    """A positive duration in seconds, with a clear error otherwise."""
+    value = _float(name, default)
+    if not value > 0:
+        raise ValueError(f"{name} must be a number of seconds above 0, got {os.environ.get(name)!r}")
+    return value
+
+
 def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
     """A variable restricted to ``allowed`` values, with a clear error otherwise."""
     raw = os.environ.get(name, "").strip().lower() or default
@@ -101,6 +109,8 @@ class Settings:
     training_window: TrainingWindow
     serve_host: str = "127.0.0.1"
     serve_port: int = 8100
+    spark_connect_wait_s: float = 20.0
+    ui_port: int = 3000
 
     @property
     def influx_token(self) -> str:
@@ -149,4 +159,6 @@ def load_settings() -> Settings:
                                        _date("ECOM_TRAIN_END", DEFAULT_TRAIN_END)),
         serve_host=os.environ.get("ECOM_SERVE_HOST", "").strip() or "127.0.0.1",
         serve_port=_port("ECOM_SERVE_PORT", 8100),
+        spark_connect_wait_s=_seconds("ECOM_SPARK_CONNECT_WAIT_S", 20.0),
+        ui_port=_port("ECOM_UI_PORT", 3000),
     )

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from ecom_assets.processes import free_port
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 REAL_OCT_HEAD = SHARED_DATA / "rees46-real" / "2019-Oct-head-raw.csv"
@@ -76,6 +78,9 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.setenv("ECOM_DATA_DIR", str(tmp_path / "input"))
     monkeypatch.setenv("ECOM_LAKE_DIR", str(tmp_path / "lake"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    monkeypatch.setenv("ECOM_RUN_DIR", str(tmp_path / "run"))
+    monkeypatch.setenv("ECOM_UI_PORT", str(free_port()))  # nothing else's ports, whatever runs beside the tests
+    monkeypatch.setenv("ECOM_SPARK_CONNECT_PORT", str(free_port()))
     (tmp_path / "input").mkdir()
     yield tmp_path
 
@@ -123,6 +128,8 @@ TRAINED_RUN_CONFIG = {"ops": {
     "als_model": {"config": {"ranks": [32], "reg_params": [0.5], "alphas": [10.0], "folds": 2,
                              "event_weights": [[4.0, 8.0], [2.0, 3.0]]}},
     "hybrid_recs": {"config": {"folds": 2}},
+    # The holdout week and one validation week (the default adds a second: ~80 s more at this size).
+    "recs_evaluation": {"config": {"folds": 2}},
 }}
 
 

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import dagster as dg
+import psutil
 import pytest
 from pyspark.sql import SparkSession
 
 from ecom_assets.cli import main
+from ecom_assets.resources.java import find_java
 from ecom_assets_tests.conftest import REPO_ROOT
 
 ECOM = str(Path(sys.executable).with_name("ecom"))
 
 
-@pytest.mark.parametrize("command", [[], ["generate"], ["materialize"], ["doctor"], ["replay"], ["spark"]])
+@pytest.mark.parametrize("command", [[], ["generate"], ["materialize"], ["doctor"], ["replay"], ["spark"], ["ui"]])
 def test_help_of_every_command(command: list[str]) -> None:
     done = subprocess.run([ECOM, *command, "--help"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0
@@ -124,6 +129,96 @@ def test_doctor_names_a_zipped_month(isolated_env: Path, monkeypatch: pytest.Mon
     out = capsys.readouterr().out
     assert "FAIL input:" in out and "2019-Oct.csv.zip is a zip archive, which Spark cannot read" in out
     assert "unzip it" in out
+
+
+@pytest.mark.faults
+def test_a_taken_ui_port_is_named_by_ecom_ui_and_the_doctor(isolated_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    port = int(os.environ["ECOM_UI_PORT"])
+    assert main(["ui", "--check"]) == 0
+    assert f"port {port} on 127.0.0.1 is free" in capsys.readouterr().out
+    monkeypatch.setenv("INFLUX_URL", "")
+    with socket.create_server(("127.0.0.1", port)):  # another program's server on the UI's port
+        assert main(["ui", "--check"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == (f"ecom ui: error: port {port} on 127.0.0.1 is taken by {psutil.Process().name()} (pid {os.getpid()}): "
+                       f"stop it, or choose another port for the Dagster UI with ECOM_UI_PORT (e.g. ECOM_UI_PORT={port + 2} "
+                       "make ui)")
+        assert main(["doctor", "--no-spark"]) == 1
+        assert f"FAIL ports: port {port} on 127.0.0.1 is taken by" in capsys.readouterr().out
+    assert main(["doctor", "--no-spark"]) == 0
+    assert "ok   ports:" in capsys.readouterr().out
+
+
+@pytest.mark.faults
+def test_an_influx_url_where_another_program_answers_is_named_by_the_doctor_and_the_sink(
+        isolated_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from ecom_assets.publishing.sinks import InfluxWriteError
+    from ecom_assets.resources.influx import InfluxResource
+
+    class NotFound(BaseHTTPRequestHandler):  # a web application that is not InfluxDB
+        def do_GET(self) -> None:
+            self.send_error(404)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setenv("INFLUX_URL", url)
+    try:
+        assert main(["doctor", "--no-spark"]) == 1
+        out = capsys.readouterr().out
+        assert (f"FAIL influxdb: {url} answers but is not InfluxDB ({url}/ping answered HTTP 404 without an "
+                "X-Influxdb-Version header: is it an InfluxDB server?)") in out
+        assert "point INFLUX_URL at InfluxDB (it listens on port 8086 by default)" in out
+        with pytest.raises(InfluxWriteError, match=r"answered HTTP 404 without an X-Influxdb-Version header"):
+            InfluxResource(url=url).sink()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.faults
+def test_a_taken_spark_connect_port_is_named_by_ecom_spark_start_and_the_doctor(
+        isolated_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    port = int(os.environ["ECOM_SPARK_CONNECT_PORT"])
+    monkeypatch.setenv("INFLUX_URL", "")
+    with socket.create_server(("127.0.0.1", port)):  # another program's server on Spark Connect's port
+        assert main(["spark", "start"]) == 2
+        assert capsys.readouterr().err.strip() == (
+            f"ecom spark: error: port {port} on 127.0.0.1 is taken by {psutil.Process().name()} (pid {os.getpid()}): "
+            "stop it, or choose another port with ECOM_SPARK_CONNECT_PORT")
+        assert main(["doctor", "--no-spark"]) == 1
+        assert (f"FAIL ports: port {port} on 127.0.0.1 (Spark Connect) is taken by {psutil.Process().name()}"
+                in capsys.readouterr().out)
+
+
+@pytest.mark.faults
+def test_a_missing_java_is_named_by_the_doctor_and_by_a_run(real_heads: tuple[Path, Path], isolated_env: Path,
+                                                            tmp_path: Path) -> None:
+    for head, name in zip(real_heads, ("2019-Oct.csv", "2019-Nov.csv"), strict=True):
+        shutil.copy(head, isolated_env / "input" / name)
+    env = {**os.environ, "JAVA_HOME": str(tmp_path / "no-java"), "INFLUX_URL": ""}
+    doctor = subprocess.run([ECOM, "doctor", "--no-spark"], env=env, capture_output=True, text=True, timeout=120)
+    assert doctor.returncode == 1
+    assert f"FAIL java: no java in JAVA_HOME={tmp_path / 'no-java'}" in doctor.stdout
+    run = subprocess.run([ECOM, "materialize", "--select", "raw_events"], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 1
+    assert (f"  error: JavaMissingError: Spark cannot start: no java in JAVA_HOME={tmp_path / 'no-java'}; point JAVA_HOME at a Java 17+ "
+            "installation") in run.stdout
+    assert "JAVA_GATEWAY_EXITED" not in run.stdout
+    empty_path = tmp_path / "bin"
+    empty_path.mkdir()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("JAVA_HOME", raising=False)
+        patch.setenv("PATH", str(empty_path))
+        found = find_java()
+    assert found.path is None and found.problem == "no java in the PATH" and "openjdk-17-jre-headless" in found.fix
 
 
 def test_replay_rejects_hours_outside_november(capsys: pytest.CaptureFixture[str]) -> None:

@@ -62,14 +62,15 @@ def wait_for_url(url: str, seconds: float = 120.0) -> None:
 
 @pytest.fixture()
 def dagster_dev(tmp_path: Path) -> Iterator[tuple[int, int]]:
-    """``dagster dev`` as ``make ui`` starts it (webserver + daemon + code server); its pid and port."""
+    """``dagster dev`` as ``make ui`` starts it, through ``ecom ui`` (webserver + daemon + code server); the
+    pid of ``ecom ui`` and the port."""
     home = tmp_path / "dagster_home"
     home.mkdir()
     install_instance_config(home)
     port = free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home), "ECOM_LAKE_DIR": str(tmp_path / "lake"),
-           "ECOM_DATA_DIR": str(tmp_path / "input")}
-    process = subprocess.Popen([str(Path(sys.executable).parent / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port)],
+           "ECOM_DATA_DIR": str(tmp_path / "input"), "ECOM_UI_PORT": str(port)}
+    process = subprocess.Popen([str(Path(sys.executable).parent / "ecom"), "ui"],
                                cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     try:

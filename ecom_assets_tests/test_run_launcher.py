@@ -16,7 +16,8 @@ import pytest
 import yaml
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 
-from ecom_assets.runs.launcher import PID_TAG, WarmRunLauncher, module_of
+from ecom_assets.runs.launcher import WarmRunLauncher, module_of
+from ecom_assets.replay.orchestration.orphans import PID_TAG
 from ecom_assets.runs.worker import code_fingerprint
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
-import subprocess
 import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import requests
 import yaml
 
 from ecom_assets.lake import input_month_files, is_local, local_path
-from ecom_assets.publishing.sinks import CREDENTIALS_FIX, v1_auth_headers
+from ecom_assets.processes import port_holder
+from ecom_assets.publishing.sinks import CREDENTIALS_FIX, InfluxWriteError, server_version, v1_auth_headers
+from ecom_assets.resources.connect_outage import server_address
+from ecom_assets.resources.java import find_java
+from ecom_assets.resources.spark_server import url_answers
 from ecom_assets.settings import PROJECT_ROOT, Settings, load_settings
 
-MIN_JAVA = 17
 WARM_LAUNCHER_MODULE, WARM_LAUNCHER_CLASS = "ecom_assets.runs.launcher", "WarmRunLauncher"
 WARM_LAUNCHER_FILE = PROJECT_ROOT / "dagster-warm-launcher.yaml"
 
@@ -39,20 +41,11 @@ class CheckResult:
 
 
 def check_java() -> CheckResult:
-    """Java 17 or newer on the PATH (or JAVA_HOME)."""
-    java = shutil.which("java")
-    if java is None:
-        return CheckResult("java", "FAIL", "no java on PATH", "sudo apt-get install -y openjdk-17-jre-headless")
-    out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
-    text = (out.stderr or out.stdout).strip()
-    match = re.search(r'version "(\d+)(?:\.(\d+))?', text)
-    major = int(match.group(1)) if match else 0
-    if major == 1 and match and match.group(2):
-        major = int(match.group(2))
-    first_line = text.splitlines()[0] if text else "unknown"
-    if major < MIN_JAVA:
-        return CheckResult("java", "FAIL", first_line, f"install Java {MIN_JAVA}+: apt-get install openjdk-17-jre-headless")
-    return CheckResult("java", "ok", first_line)
+    """Java 17 or newer where Spark's launcher looks (JAVA_HOME, else the PATH)."""
+    java = find_java()
+    if java.problem:
+        return CheckResult("java", "FAIL", java.problem, java.fix)
+    return CheckResult("java", "ok", f"{java.version} ({java.path})")
 
 
 def check_spark(settings: Settings, start: bool) -> CheckResult:
@@ -66,14 +59,17 @@ def check_spark(settings: Settings, start: bool) -> CheckResult:
     from ecom_assets.definitions import build_resources
 
     spark_resource = build_resources(settings)["spark"]
-    mode = f"remote {settings.spark_remote}" if settings.spark_remote else f"master {settings.spark_master}"
+    mode = f"remote {server_address(settings.spark_remote)}" if settings.spark_remote else f"master {settings.spark_master}"
+    if settings.spark_remote and not url_answers(settings.spark_remote):
+        return CheckResult("spark", "FAIL", f"{mode}: nothing answers there",
+                           "start the Spark Connect server (`ecom spark start`) or unset ECOM_SPARK_REMOTE")
     try:
         session = spark_resource.get_session()
         total = session.range(1000).selectExpr("sum(id) AS s").collect()[0]["s"]
     except Exception as exc:  # noqa: BLE001 - any failure is reported, with its message
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         fix = ("start the Spark Connect server (`ecom spark start`) or unset ECOM_SPARK_REMOTE"
-               if settings.spark_remote else "check Java and the ECOM_SPARK_* settings")
+               if settings.spark_remote else "check the ECOM_SPARK_* settings (and `java`, above)")
         return CheckResult("spark", "FAIL", f"{mode}: {message}", fix)
     if total != 499500:
         return CheckResult("spark", "FAIL", f"{mode}: wrong result {total}", "check the Spark installation")
@@ -129,26 +125,36 @@ def credentials_refused(url: str, version: str, token: str, timeout_s: float) ->
 
 
 def check_influx(settings: Settings, timeout_s: float = 3.0) -> CheckResult:
-    """InfluxDB answers ``/ping`` (the replay writes line-protocol files when INFLUX_URL is unset)."""
+    """InfluxDB answers ``/ping`` and accepts the credentials (the replay writes line-protocol files when
+    INFLUX_URL is unset); a URL where another program answers is named as such."""
     if not settings.influx_url:
         return CheckResult("influxdb", "ok", "INFLUX_URL unset: the replay writes line-protocol files under temp/influx/")
-    url = settings.influx_url + "/ping"
-    try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 - URL from settings
-            version = response.headers.get("X-Influxdb-Version", "unknown version")
-        refused = credentials_refused(settings.influx_url, version, settings.influx_token, timeout_s)
-        if refused:
-            return CheckResult("influxdb", "FAIL", f"{settings.influx_url} ({version}) refused INFLUX_TOKEN: {refused}",
-                               CREDENTIALS_FIX)
-        return CheckResult("influxdb", "ok", f"{settings.influx_url} answers ({version}), credentials accepted")
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
+    if not http_answers(settings.influx_url, timeout_s):
         return CheckResult(
             "influxdb",
             "WARN",
-            f"{settings.influx_url} unreachable ({reason}); the batch graph does not need it, the replay does",
+            f"{settings.influx_url} unreachable; the batch graph does not need it, the replay does",
             "start InfluxDB (apt-get install influxdb, then influxd), fix INFLUX_URL, or unset it to write files",
         )
+    try:
+        version = server_version(settings.influx_url, timeout_s)
+    except InfluxWriteError as exc:
+        return CheckResult("influxdb", "FAIL", f"{settings.influx_url} answers but is not InfluxDB ({exc})",
+                           "point INFLUX_URL at InfluxDB (it listens on port 8086 by default), or unset it to write files")
+    refused = credentials_refused(settings.influx_url, version, settings.influx_token, timeout_s)
+    if refused:
+        return CheckResult("influxdb", "FAIL", f"{settings.influx_url} ({version}) refused INFLUX_TOKEN: {refused}",
+                           CREDENTIALS_FIX)
+    return CheckResult("influxdb", "ok", f"{settings.influx_url} answers ({version}), credentials accepted")
+
+
+def http_answers(url: str, timeout_s: float) -> bool:
+    """Whether any HTTP server answers at ``url`` (whatever its status)."""
+    try:
+        requests.get(url, timeout=timeout_s)
+    except requests.RequestException:
+        return False
+    return True
 
 
 def check_dagster_home(settings: Settings) -> CheckResult:
@@ -182,6 +188,27 @@ def check_shop_api(settings: Settings, timeout_s: float = 3.0) -> CheckResult:
         return CheckResult("shop api", "ok", f"not running at {url} (optional: `ecom serve` starts it)")
 
 
+def check_ports(settings: Settings) -> CheckResult:
+    """The Dagster UI's port is free (or already the Dagster UI's), and so is Spark Connect's unless the
+    project's own server holds it."""
+    from ecom_assets.commands.ui import dagster_ui_at, ui_port_problem
+    from ecom_assets.resources import spark_server
+
+    problems = []
+    ui_problem = ui_port_problem(settings.ui_port)
+    if ui_problem and not dagster_ui_at(settings.ui_port):
+        problems.append(ui_problem)
+    ours = spark_server.status(settings.spark_connect_dir, settings.spark_connect_port).running
+    if not ours and spark_server.listening(settings.spark_connect_port):
+        holder = port_holder(settings.spark_connect_port)
+        problems.append(f"port {settings.spark_connect_port} on 127.0.0.1 (Spark Connect) is taken by {holder}: stop "
+                        "it, or choose another port with ECOM_SPARK_CONNECT_PORT")
+    if problems:
+        return CheckResult("ports", "FAIL", "; ".join(problems), "free the port or set the variable named")
+    return CheckResult("ports", "ok", f"the Dagster UI's {settings.ui_port} and Spark Connect's "
+                                      f"{settings.spark_connect_port} on 127.0.0.1 are free (or ours)")
+
+
 def run_checks(settings: Settings | None = None, start_spark: bool = True) -> list[CheckResult]:
     """Every check, in the order a user would fix them."""
     settings = settings or load_settings()
@@ -193,4 +220,5 @@ def run_checks(settings: Settings | None = None, start_spark: bool = True) -> li
         check_influx(settings),
         check_dagster_home(settings),
         check_shop_api(settings),
+        check_ports(settings),
     ]

@@ -13,6 +13,7 @@ import dagster as dg
 from dagster_shared.error import SerializableErrorInfo
 
 from ecom_assets.commands.progress import Heartbeat, RunProgress, progress_logger
+from ecom_assets.resources.connect_outage import unavailable_message
 from ecom_assets.settings import PROJECT_ROOT, Settings, load_settings
 
 INSTANCE_CONFIG = PROJECT_ROOT / "dagster.yaml"
@@ -55,11 +56,15 @@ def root_error_message(error: SerializableErrorInfo) -> str:
     """The message of the innermost cause of a step failure (what the user has to fix), on one line.
 
     A Spark job's failure carries the JVM's stack trace: its innermost ``Caused by`` is the message; a
-    full disk is said as such, with the folder being written and what to do.
+    full disk is said as such, with the folder being written and what to do; so is a Spark Connect server
+    that does not answer.
     """
     while error.cause is not None:
         error = error.cause
     text = error.message.strip()
+    outage = unavailable_message(text)
+    if outage:
+        return outage
     if DISK_FULL in text:
         target = WRITING_TO.search(text)
         where = f" while writing {target.group(1)}" if target else ""

@@ -14,20 +14,27 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from ecom_assets.commands.materialize import ensure_dagster_home, root_error_message
+from ecom_assets.commands.materialize import DISK_FULL, ensure_dagster_home, root_error_message
 from ecom_assets.commands.progress import clock_text
 from ecom_assets.replay.orchestration.exclusive import CliReplayLock, lock_path, refuse_beside_sensor_runs
 from ecom_assets.replay.orchestration.ordering import (
     ATTEMPT_TAG,
     DUE_AT_TAG,
     LAST_HOUR_TAG,
+    CLI_REPLAY_PREFIX,
     REPLAY_TAG,
     REQUESTED_AT_TAG,
 )
 from ecom_assets.replay.orchestration.partitions import all_hours, day_completed_by
 from ecom_assets.replay.orchestration.retry import MAX_ATTEMPTS, RETRY_BACKOFF_S, RetryRule
 from ecom_assets.replay.orchestration.sensor import DAILY_JOB_NAME, REPLAY_JOB_NAME, SENSOR_NAME
+from ecom_assets.publishing.sinks import influx_answers
+from ecom_assets.resources.spark_server import url_answers
+from ecom_assets.replay.orchestration.orphans import fail_orphaned_runs, fail_run, process_tags
 from ecom_assets.settings import Settings, load_settings
+
+# How long `ecom replay` waits for an InfluxDB that stopped answering before it gives up.
+INFLUX_WAIT_S = 600.0
 
 
 @dataclass
@@ -49,12 +56,18 @@ class ReplaySummary:
 
 
 def next_hour(instance: dg.DagsterInstance) -> str:
-    """The hour after the last one ``replay_progress`` recorded, or November's first hour."""
+    """Where the last replay stopped: the last hour ``replay_progress`` recorded, again when that hour's latest
+    run failed (one part of a failed hour records its assets: the other part's failure stops the run), else
+    the hour after it; November's first hour when nothing was replayed."""
     hours = all_hours()
     done = instance.get_materialized_partitions(dg.AssetKey("replay_progress"))
     if not done:
         return hours[0]
     last = max(hours.index(k) for k in done if k in hours)
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name=REPLAY_JOB_NAME, tags={"dagster/partition": hours[last]}),
+                             limit=1)
+    if runs and runs[0].status == dg.DagsterRunStatus.FAILURE:
+        return hours[last]
     return hours[min(last + 1, len(hours) - 1)]
 
 
@@ -63,22 +76,48 @@ def run_replay(count: int, start: str | None = None, interval_s: float = 10.0, s
                retry_backoff_s: float = RETRY_BACKOFF_S) -> ReplaySummary:
     """Run ``count`` hours from ``start`` (default: where the last replay stopped), one every ``interval_s``;
     a failed hour is retried by the replay's retry rule (:mod:`ecom_assets.replay.orchestration.retry`), as
-    the sensor does; ``max_attempts`` and ``retry_backoff_s`` change it (the tests shorten the waits).
+    the sensor does; ``max_attempts`` and ``retry_backoff_s`` change it (the tests shorten the waits). A
+    failure while the Spark Connect server does not answer stops at once: the error names the server and
+    ``ecom spark start``, and the same command then resumes at that hour; so does a full disk; one while
+    InfluxDB does not answer waits for it (:func:`_run_hour`). Runs a killed `ecom replay` left started are
+    marked failed first (:func:`end_runs_of_killed_replays`), so the replay resumes at the killed hour.
 
     One replay of a lake at a time (:mod:`ecom_assets.replay.orchestration.exclusive`): raises
     ``ReplayBusyError`` beside another `ecom replay` or the sensor's runs in flight."""
     settings = settings or load_settings()
     instance = ensure_dagster_home(settings)
-    replay_id = f"cli-{int(time.time())}"
+    replay_id = f"{CLI_REPLAY_PREFIX}{int(time.time())}"
     with CliReplayLock(lock_path(settings.lake), replay_id):
+        orphans = end_runs_of_killed_replays(instance, log)
         refuse_beside_sensor_runs(instance, REPLAY_JOB_NAME, SENSOR_NAME)
         return _replay_hours(instance, settings, count, start, interval_s, replay_id,
-                             RetryRule(max_attempts, retry_backoff_s), log)
+                             RetryRule(max_attempts, retry_backoff_s), log, orphans)
+
+
+def end_runs_of_killed_replays(instance: dg.DagsterInstance, log: Callable[[str], None]) -> list[dg.DagsterRun]:
+    """Mark failed the runs a killed process left started (see :mod:`ecom_assets.replay.orchestration.orphans`): the sensor's
+    whose process is gone, and every run of an earlier `ecom replay` (this process holds the lake's lock, so
+    that replay has ended); the runs so marked."""
+    jobs = (REPLAY_JOB_NAME, DAILY_JOB_NAME)
+    ended = fail_orphaned_runs(instance, jobs)
+    started = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
+    for run in started:
+        if run.job_name in jobs and run.tags.get(REPLAY_TAG, "").startswith(CLI_REPLAY_PREFIX) and run.run_id not in {r.run_id for r in ended}:
+            fail_run(instance, run, f"the `ecom replay` that ran this run ({run.tags[REPLAY_TAG]}) ended without "
+                                    "finishing it (killed?): marked failed so that its work is run again")
+            ended.append(run)
+    for run in ended:
+        what = "day" if run.job_name == DAILY_JOB_NAME else "hour"
+        log(f"{what} {run.tags.get('dagster/partition', '?')}: run {run.run_id[:8]} was left started by a process "
+            "that ended without finishing it (killed?): marked failed, its work runs again")
+    return ended
 
 
 def _replay_hours(instance: dg.DagsterInstance, settings: Settings, count: int, start: str | None,
-                  interval_s: float, replay_id: str, rule: RetryRule, log: Callable[[str], None]) -> ReplaySummary:
-    """The hours of ``run_replay``, run while it holds the lake."""
+                  interval_s: float, replay_id: str, rule: RetryRule, log: Callable[[str], None],
+                  orphans: list[dg.DagsterRun]) -> ReplaySummary:
+    """The hours of ``run_replay``, run while it holds the lake, after the roll-ups of ``orphans`` (the
+    runs a killed replay left started) are run again."""
     from ecom_assets.definitions import build_definitions
 
     definitions = build_definitions(settings)
@@ -89,23 +128,16 @@ def _replay_hours(instance: dg.DagsterInstance, settings: Settings, count: int, 
     index = hours.index(first)
     todo = hours[index:index + count]
     summary = ReplaySummary()
+    for run in orphans:
+        if run.job_name == DAILY_JOB_NAME and "dagster/partition" in run.tags:
+            _roll_up(daily_job, instance, run.tags["dagster/partition"], replay_id, summary, log)
     began = time.time()
     for position, key in enumerate(todo):
         requested = time.time()
-        for attempt in range(1, rule.max_attempts + 1):
-            if attempt > 1:
-                time.sleep(rule.delay_after(attempt - 1))
-            result = job.execute_in_process(
-                partition_key=key, instance=instance, raise_on_error=False,
-                tags={REPLAY_TAG: replay_id, ATTEMPT_TAG: str(attempt), REQUESTED_AT_TAG: f"{requested:.3f}",
-                      DUE_AT_TAG: f"{began + position * interval_s:.3f}", LAST_HOUR_TAG: todo[-1]},
-                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-            )
-            if result.success:
-                break
-            summary.error = _failure(result)
-            log(f"hour {key}: attempt {attempt} failed: {summary.error}")
-        else:
+        tags = {REPLAY_TAG: replay_id, REQUESTED_AT_TAG: f"{requested:.3f}",
+                DUE_AT_TAG: f"{began + position * interval_s:.3f}", LAST_HOUR_TAG: todo[-1]}
+        result = _run_hour(job, instance, settings, key, tags, rule, summary, log)
+        if not result.success:
             summary.failed_hour = key
             return summary
         elapsed = time.time() - requested
@@ -115,14 +147,63 @@ def _replay_hours(instance: dg.DagsterInstance, settings: Settings, count: int, 
             f"{clock_text(time.time() - began)} so far")
         day = day_completed_by(key)
         if day is not None:
-            rolled = daily_job.execute_in_process(
-                partition_key=day, instance=instance, raise_on_error=False, tags={REPLAY_TAG: replay_id},
-                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
-            (summary.days if rolled.success else summary.failed_days).append(day)
-            log(f"day {day}: rolled up" if rolled.success else f"day {day}: roll-up failed: {_failure(rolled)}")
+            _roll_up(daily_job, instance, day, replay_id, summary, log)
         if key != todo[-1]:
             time.sleep(max(0.0, began + (position + 1) * interval_s - time.time()))
     return summary
+
+
+def _roll_up(daily_job: dg.JobDefinition, instance: dg.DagsterInstance, day: str, replay_id: str,
+             summary: ReplaySummary, log: Callable[[str], None]) -> None:
+    """The roll-up of ``day``; a failure is reported and does not stop the replay (as with the sensor)."""
+    rolled = daily_job.execute_in_process(
+        partition_key=day, instance=instance, raise_on_error=False, tags={REPLAY_TAG: replay_id, **process_tags()},
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+    (summary.days if rolled.success else summary.failed_days).append(day)
+    log(f"day {day}: rolled up" if rolled.success else f"day {day}: roll-up failed: {_failure(rolled)}")
+
+
+def _run_hour(job: dg.JobDefinition, instance: dg.DagsterInstance, settings: Settings, key: str, tags: dict[str, str],
+              rule: RetryRule, summary: ReplaySummary, log: Callable[[str], None]) -> dg.ExecuteInProcessResult:
+    """One hour's runs until one succeeds or the retry rule gives up (the last run's result).
+
+    A failure while the Spark Connect server does not answer ends at once (only ``ecom spark start`` helps);
+    while InfluxDB does not answer, the replay waits for it (up to ``INFLUX_WAIT_S``) and the failure uses
+    up no attempt: a restarting database loses nothing, as with the sensor."""
+    attempt, runs = 1, 0
+    while True:
+        runs += 1
+        result = job.execute_in_process(
+            partition_key=key, instance=instance, raise_on_error=False, tags={**tags, ATTEMPT_TAG: str(runs), **process_tags()},
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+        if result.success:
+            return result
+        summary.error = _failure(result)
+        log(f"hour {key}: attempt {attempt} failed: {summary.error}")
+        if settings.spark_remote and not url_answers(settings.spark_remote):
+            return result  # no retry can succeed before the server is started again: say so now
+        if DISK_FULL in summary.error:
+            return result  # nor before space is freed: the message says where and what to do
+        if settings.influx_url and not influx_answers(settings.influx_url):
+            log(f"InfluxDB at {settings.influx_url} does not answer: waiting for it (at most {INFLUX_WAIT_S:.0f} s)")
+            if _wait_until(lambda: influx_answers(settings.influx_url), INFLUX_WAIT_S):
+                continue
+            summary.error = f"InfluxDB at {settings.influx_url} did not answer for {INFLUX_WAIT_S:.0f} s: {summary.error}"
+            return result
+        if attempt >= rule.max_attempts:
+            return result
+        time.sleep(rule.delay_after(attempt))
+        attempt += 1
+
+
+def _wait_until(ready: Callable[[], bool], timeout_s: float, poll_s: float = 1.0) -> bool:
+    """Poll ``ready`` until it is true (True) or ``timeout_s`` has passed (False)."""
+    deadline = time.monotonic() + timeout_s
+    while not ready():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(poll_s)
+    return True
 
 
 def _failure(result: dg.ExecuteInProcessResult) -> str:

@@ -41,17 +41,19 @@ class LocalInflux:
                 self.process.wait()
 
 
-def start_local_influx(folder: Path, timeout_s: float = 60.0, admin: tuple[str, str] | None = None) -> LocalInflux:
+def start_local_influx(folder: Path, timeout_s: float = 60.0, admin: tuple[str, str] | None = None,
+                       port: int | None = None) -> LocalInflux:
     """Start ``influxd`` with its files under ``folder``; raises with its log when it does not answer.
 
     With ``admin`` (user, password), authentication is on and that admin is created: the token of a
-    1.x server is then ``user:password``.
+    1.x server is then ``user:password``. ``port``: its HTTP port (default a free one); a stopped
+    server started again on the same folder and port keeps its data, as a restarted service does.
     """
     binary = shutil.which("influxd")
     if binary is None:
         raise FileNotFoundError("influxd is not installed: install Debian's influxdb package (`make setup-dev` does)")
     folder.mkdir(parents=True, exist_ok=True)
-    port, rpc_port = free_port(), free_port()
+    port, rpc_port = port or free_port(), free_port()
     config = folder / "influxdb.conf"
     config.write_text(
         f'reporting-disabled = true\nbind-address = "127.0.0.1:{rpc_port}"\n'
@@ -62,7 +64,7 @@ def start_local_influx(folder: Path, timeout_s: float = 60.0, admin: tuple[str, 
         "[monitor]\n  store-enabled = false\n",
         encoding="utf-8",
     )
-    with (folder / "influxd.log").open("w") as log:
+    with (folder / "influxd.log").open("a") as log:
         process = subprocess.Popen([binary, "-config", str(config)], stdout=log, stderr=subprocess.STDOUT,
                                    **detached())
     server = LocalInflux(f"http://127.0.0.1:{port}", folder, process)

@@ -238,6 +238,14 @@ class V2Sink:
         return f"InfluxDB 2.x/3.x at {self.url}, org {self.org}, bucket {self.bucket_name}"
 
 
+def influx_answers(url: str, timeout_s: float = 2.0) -> bool:
+    """True when an InfluxDB answers ``/ping`` at ``url``: cheap enough for every tick of the replay sensor."""
+    try:
+        return requests.get(f"{url.rstrip('/')}/ping", timeout=timeout_s).status_code in (200, 204)
+    except requests.RequestException:
+        return False
+
+
 def server_version(url: str, timeout_s: float = 5.0) -> str:
     """The server's version from ``/ping``'s ``X-Influxdb-Version`` header (``1.6.7``, ``v2.7.10``, ``3.0.1``)."""
     try:

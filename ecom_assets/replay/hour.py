@@ -18,6 +18,7 @@ fails with the first error, so the hour stays unmaterialized for the sensor to r
 
 import datetime as dt
 import time
+from collections.abc import Iterator
 
 import dagster as dg
 from pyspark.sql import SparkSession
@@ -45,7 +46,15 @@ MODEL_KEYS = frozenset(spec.key for spec in MODEL_SPECS)
 )
 def replay_hour(context: dg.AssetExecutionContext, spark: SparkResource, lake: LakeResource,
                 influx: InfluxResource):
-    """One hour of November: behaviour, product trends and timings beside the incremental models."""
+    """One hour of November: behaviour, product trends and timings beside the incremental models (a
+    Spark Connect server that stops answering fails the hour in one line naming it and the fix)."""
+    with spark.outage_explained():
+        yield from _hour_results(context, spark, lake, influx)
+
+
+def _hour_results(context: dg.AssetExecutionContext, spark: SparkResource, lake: LakeResource,
+                  influx: InfluxResource) -> Iterator[dg.MaterializeResult]:
+    """The replayed hour's results: the two parts side by side, then the first error of either, if any."""
     require_previous_hour(context)
     require_lake_to_itself(context, lake.lake, REPLAY_TAG)
     step_started = time.perf_counter()

@@ -21,6 +21,8 @@ from pathlib import Path
 from pyspark.errors import PySparkException
 from pyspark.sql import SparkSession
 
+from ecom_assets.resources.connect_outage import bound_retries
+
 SESSION_CLOSED = "INVALID_HANDLE.SESSION_CLOSED"
 
 
@@ -65,23 +67,31 @@ def _is_closed(error: PySparkException) -> bool:
     return SESSION_CLOSED in str(error)
 
 
-def _open(url: str) -> SparkSession:
-    """A client session on ``url`` that never releases the server-side session when stopped."""
+def open_session(url: str, wait_s: float) -> SparkSession:
+    """A client session on ``url`` that gives up on an unreachable server after about ``wait_s`` seconds."""
     session = SparkSession.builder.remote(url).getOrCreate()
+    bound_retries(session, wait_s)
+    return session
+
+
+def _open_kept(url: str, wait_s: float) -> SparkSession:
+    """A client session on ``url`` that never releases the server-side session when stopped."""
+    session = open_session(url, wait_s)
     session.release_session_on_close = False
     return session
 
 
-def shared_session(url: str, id_file: Path) -> SparkSession:
+def shared_session(url: str, id_file: Path, wait_s: float) -> SparkSession:
     """A Spark Connect session on ``url`` in the server-side session named by ``id_file`` (created
-    when missing, replaced when the server has closed that session)."""
+    when missing, replaced when the server has closed that session); ``wait_s``: how long an unreachable
+    server is retried."""
     session_id = read_session_id(id_file) or new_session_id(id_file)
-    session = _open(with_session_id(url, session_id))
+    session = _open_kept(with_session_id(url, session_id), wait_s)
     try:
         session.version  # noqa: B018 - one cheap round trip: does the server still hold this session?
     except PySparkException as error:
         if not _is_closed(error):
             raise
         session.stop()
-        session = _open(with_session_id(url, new_session_id(id_file, stale=session_id)))
+        session = _open_kept(with_session_id(url, new_session_id(id_file, stale=session_id)), wait_s)
     return session

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import dagster as dg
+from pyspark.errors import PySparkRuntimeError
 from pyspark.sql import SparkSession
 
-from ecom_assets.resources.connect_session import names_session, shared_session
+from ecom_assets.resources.connect_outage import outage_explained
+from ecom_assets.resources.connect_session import names_session, open_session, shared_session
+from ecom_assets.resources.java import JavaMissingError, find_java
 
 FORCED_CONF = {"spark.sql.session.timeZone": "UTC"}
 
@@ -64,7 +68,9 @@ class SparkResource(dg.ConfigurableResource):
 
     The session is created once per process and reused (``getOrCreate``); tests share one. In remote
     mode with ``session_id_file`` set, every process joins one server-side session whose id that file
-    holds (see :mod:`ecom_assets.resources.connect_session`), so a new run process starts warm.
+    holds (see :mod:`ecom_assets.resources.connect_session`), so a new run process starts warm. A remote
+    server that stops answering is retried for ``connect_wait_s`` seconds, then reported in one line
+    (:mod:`ecom_assets.resources.connect_outage`).
     """
 
     master: str = "local[*]"
@@ -74,6 +80,7 @@ class SparkResource(dg.ConfigurableResource):
     local_ip: str = "127.0.0.1"
     app_name: str = "ecom-analytics"
     session_id_file: str = ""
+    connect_wait_s: float = 20.0
 
     @property
     def is_remote(self) -> bool:
@@ -83,9 +90,10 @@ class SparkResource(dg.ConfigurableResource):
     def get_session(self) -> SparkSession:
         """The process's Spark session, created on first use."""
         if self.is_remote:
-            if self.session_id_file and not names_session(self.remote):
-                return shared_session(self.remote, Path(self.session_id_file))
-            return SparkSession.builder.remote(self.remote).getOrCreate()
+            with self.outage_explained():
+                if self.session_id_file and not names_session(self.remote):
+                    return shared_session(self.remote, Path(self.session_id_file), self.connect_wait_s)
+                return open_session(self.remote, self.connect_wait_s)
         os.environ.setdefault("SPARK_LOCAL_IP", self.local_ip)
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         active = SparkSession.getActiveSession()
@@ -94,4 +102,16 @@ class SparkResource(dg.ConfigurableResource):
         builder = SparkSession.builder.master(self.master).appName(self.app_name)
         for key, value in build_spark_conf(self.conf_dir, self.driver_memory).items():
             builder = builder.config(key, value)
-        return builder.getOrCreate()
+        try:
+            return builder.getOrCreate()
+        except PySparkRuntimeError as error:
+            java = find_java()
+            if "JAVA_GATEWAY_EXITED" not in str(error) or not java.problem:
+                raise
+            # Without its cause: PySpark's "Java gateway process exited" says nothing the user can act on.
+            raise JavaMissingError(f"Spark cannot start: {java.problem}; {java.fix}") from None
+
+    def outage_explained(self) -> AbstractContextManager[None]:
+        """A block in which an unreachable Spark Connect server fails as ``SparkConnectUnavailableError``,
+        one line naming the server and ``ecom spark start`` (a no-op for an embedded session)."""
+        return outage_explained(self.remote)

@@ -14,16 +14,19 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 import pyspark
 
-from ecom_assets.processes import detached, terminate_tree
+from ecom_assets.processes import detached, port_holder, terminate_tree
+from ecom_assets.resources.connect_outage import server_address
 from ecom_assets.resources.spark import build_spark_conf
 
 SPARK_HOME = Path(pyspark.__file__).parent
+DEFAULT_PORT = 15002  # Spark Connect's own default
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 30.0
@@ -85,6 +88,17 @@ def listening(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def url_answers(url: str, timeout_s: float = 1.0) -> bool:
+    """True when the host of a Spark Connect URL (``sc://host:port``, port 15002 by default) accepts
+    TCP connections: cheap enough for every tick of the replay sensor."""
+    parsed = urllib.parse.urlsplit(server_address(url).replace("sc://", "http://", 1))
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or DEFAULT_PORT), timeout_s):
+            return True
+    except OSError:
+        return False
+
+
 def status(run_dir: Path, port: int) -> ServerStatus:
     """The server's state from its pid file and its port."""
     process = _server_process(run_dir)
@@ -105,7 +119,8 @@ def start(run_dir: Path, port: int, conf_dir: str, driver_memory: str = "") -> S
     if current.running:
         return current
     if listening(port):
-        raise RuntimeError(f"port {port} on 127.0.0.1 is taken by another program; set ECOM_SPARK_CONNECT_PORT")
+        raise RuntimeError(f"port {port} on 127.0.0.1 is taken by {port_holder(port)}: stop it, or choose another "
+                           "port with ECOM_SPARK_CONNECT_PORT")
     run_dir.mkdir(parents=True, exist_ok=True)
     conf = {k: v for k, v in build_spark_conf(conf_dir, driver_memory).items() if k not in NOT_FOR_SERVER}
     conf.update({"spark.connect.grpc.binding.port": str(port), "spark.connect.grpc.binding.address": "127.0.0.1"})

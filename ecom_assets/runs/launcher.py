@@ -36,10 +36,9 @@ from ecom_assets.runs.dagster_private import (
     LaunchRunContext,
     serialize_value,
 )
+from ecom_assets.replay.orchestration.orphans import HOST_TAG, PID_TAG
 from ecom_assets.runs.worker import code_fingerprint
 
-PID_TAG = "ecom/run_process_pid"
-HOST_TAG = "ecom/run_process_host"
 DEFAULT_PRELOAD = ("ecom_assets.definitions",)
 LOAD_TIMEOUT_S = 300.0  # importing the code and opening the instance
 ANSWER_TIMEOUT_S = 30.0  # forking a run

@@ -147,7 +147,8 @@ def daily_behaviour(context: dg.AssetExecutionContext, spark: SparkResource, lak
     """The day's roll-up, written to the lake and InfluxDB."""
     day = day_start(context.partition_key)
     clock = replay_clock(lake.lake, influx.time_mode)
-    rollup = day_rollup(spark.get_session(), lake.lake, day)
+    with spark.outage_explained():
+        rollup = day_rollup(spark.get_session(), lake.lake, day)
     values = rollup.values
     written = influx.sink().write(day.strftime("user_behavior-day=%Y-%m-%d"), behaviour_points(clock, "day", day, values))
     return dg.MaterializeResult(metadata={

@@ -13,6 +13,8 @@ import dagster as dg
 
 # Run tags the replay puts on its runs (read by the sensor, by ``replay_progress`` and by the run queue).
 REPLAY_TAG = "ecom/replay"
+# The replay id of an `ecom replay` starts with this (the sensor's is its start time in epoch seconds).
+CLI_REPLAY_PREFIX = "cli-"
 ATTEMPT_TAG = "ecom/attempt"
 REQUESTED_AT_TAG = "ecom/requested_at"
 DUE_AT_TAG = "ecom/due_at"  # when the hour was due on the replay's cadence (epoch seconds)

@@ -16,6 +16,11 @@ ones again behind it. Without that lane (another instance configuration), the se
 hour after the previous one succeeded.
 
 A sensor stopped for a while and turned on again resumes its clock: the pause is not counted as lag.
+So does a replay whose Spark Connect server or InfluxDB stopped answering: the sensor skips its ticks
+(naming the server, and ``ecom spark start`` for Spark) until it answers again, then retries the hour
+that failed; an outage uses up none of the hour's attempts. A run whose process was killed without
+ending it (all of ``dagster dev`` killed with it) is marked failed at the next tick
+(:mod:`ecom_assets.replay.orchestration.orphans`) and retried like any failed hour.
 
 When the day's last hour (23:00) succeeds, the same tick also requests that day's roll-up
 (``DAILY_JOB_NAME``): a run of its own beside the next hours, so the day's scan never delays the
@@ -32,6 +37,7 @@ from dataclasses import asdict, dataclass, replace
 import dagster as dg
 
 from ecom_assets.lake import Lake
+from ecom_assets.publishing.sinks import influx_answers
 from ecom_assets.replay.orchestration.exclusive import cli_replay_holder
 from ecom_assets.replay.orchestration.ordering import (
     AFTER_TAG,
@@ -47,6 +53,9 @@ from ecom_assets.replay.orchestration.ordering import (
 )
 from ecom_assets.replay.orchestration.partitions import all_hours, day_completed_by
 from ecom_assets.replay.orchestration.retry import MAX_ATTEMPTS, REPLAY_RETRY
+from ecom_assets.resources.connect_outage import server_address
+from ecom_assets.resources.spark_server import url_answers
+from ecom_assets.replay.orchestration.orphans import fail_orphaned_runs
 
 # The class dg.define_asset_job returns: Dagster does not export its name, so it is read off the public function.
 AssetJob = inspect.signature(dg.define_asset_job).return_annotation
@@ -229,9 +238,12 @@ def replay_tick(instance: dg.DagsterInstance, cursor_text: str | None, hours: li
                            cursor=cursor.dumps())
 
 
-def build_replay_sensor(job: AssetJob, daily_job: AssetJob, lake: Lake | None = None) -> dg.SensorDefinition:
+def build_replay_sensor(job: AssetJob, daily_job: AssetJob, lake: Lake | None = None, spark_remote: str = "",
+                        influx_url: str = "") -> dg.SensorDefinition:
     """The sensor for the hourly ``job`` and the ``daily_job`` roll-ups (off by default: turn it on in the UI
-    or with ``make replay-demo``); it skips its ticks while an `ecom replay` holds ``lake``."""
+    or with ``make replay-demo``); it skips its ticks while an `ecom replay` holds ``lake``, and while the
+    Spark Connect server ``spark_remote`` or the InfluxDB ``influx_url`` (when set) does not answer, so a
+    server down uses up no attempt and the replay goes on by itself once it is back."""
 
     @dg.sensor(name=SENSOR_NAME, jobs=[job, daily_job], minimum_interval_seconds=INTERVAL_S,
                default_status=dg.DefaultSensorStatus.STOPPED,
@@ -244,6 +256,15 @@ def build_replay_sensor(job: AssetJob, daily_job: AssetJob, lake: Lake | None = 
         if holder is not None:
             return dg.SkipReason(f"an `ecom replay` (pid {holder.get('pid', '?')}) is replaying this lake: the "
                                  "sensor waits until it ends")
+        if spark_remote and not url_answers(spark_remote):
+            return dg.SkipReason(f"the Spark Connect server at {server_address(spark_remote)} does not answer: start "
+                                 "it with `ecom spark start`; the replay goes on from where it stopped once it answers")
+        if influx_url and not influx_answers(influx_url):
+            return dg.SkipReason(f"InfluxDB at {influx_url} does not answer: the replay waits for it and goes on from "
+                                 "where it stopped once it answers")
+        for run in fail_orphaned_runs(context.instance, (job.name, daily_job.name)):
+            context.log.warning(f"run {run.run_id} ({run.tags.get('dagster/partition', '?')}) was left started by a "
+                                "process that ended without finishing it: marked failed, the replay retries it")
         return replay_tick(context.instance, context.cursor)
 
     return november_replay_sensor
