@@ -19,6 +19,13 @@ DEFAULT_TRAIN_START = "2019-10-01"
 DEFAULT_TRAIN_END = "2019-11-01"
 # Above 1% of quarantined lines the input is more likely the wrong file than a few bad rows.
 DEFAULT_MAX_QUARANTINE_RATE = 0.01
+# Spark Connect's own default port.
+DEFAULT_SPARK_CONNECT_PORT = 15002
+# How long an unreachable Spark Connect server is retried: longer than a restarting server's JVM start
+# (~10 s), far shorter than pyspark's own policy (over ten minutes).
+DEFAULT_SPARK_CONNECT_WAIT_S = 20.0
+# The Dagster UI's port (dagster dev's own default).
+DEFAULT_UI_PORT = 3000
 
 
 def _path_or_uri(name: str, default: Path) -> str:
@@ -109,8 +116,8 @@ class Settings:
     training_window: TrainingWindow
     serve_host: str = "127.0.0.1"
     serve_port: int = 8100
-    spark_connect_wait_s: float = 20.0
-    ui_port: int = 3000
+    spark_connect_wait_s: float = DEFAULT_SPARK_CONNECT_WAIT_S
+    ui_port: int = DEFAULT_UI_PORT
 
     @property
     def influx_token(self) -> str:
@@ -151,7 +158,7 @@ def load_settings() -> Settings:
         influx_url=os.environ.get("INFLUX_URL", "").strip().rstrip("/"),
         influx_database=os.environ.get("INFLUX_DATABASE", "").strip() or "ecommerce_analytics",
         influx_org=os.environ.get("INFLUX_ORG", "").strip() or "ecommerce",
-        spark_connect_port=int(_float("ECOM_SPARK_CONNECT_PORT", 15002)),
+        spark_connect_port=int(_float("ECOM_SPARK_CONNECT_PORT", DEFAULT_SPARK_CONNECT_PORT)),
         run_dir=_path_or_uri("ECOM_RUN_DIR", PROJECT_ROOT / ".run"),
         replay_time_mode=_choice("ECOM_REPLAY_TIME", ("shifted", "original"), "shifted"),
         replay_models=_choice("ECOM_REPLAY_MODELS", ("on", "off"), "on") == "on",
@@ -159,6 +166,6 @@ def load_settings() -> Settings:
                                        _date("ECOM_TRAIN_END", DEFAULT_TRAIN_END)),
         serve_host=os.environ.get("ECOM_SERVE_HOST", "").strip() or "127.0.0.1",
         serve_port=_port("ECOM_SERVE_PORT", 8100),
-        spark_connect_wait_s=_seconds("ECOM_SPARK_CONNECT_WAIT_S", 20.0),
-        ui_port=_port("ECOM_UI_PORT", 3000),
+        spark_connect_wait_s=_seconds("ECOM_SPARK_CONNECT_WAIT_S", DEFAULT_SPARK_CONNECT_WAIT_S),
+        ui_port=_port("ECOM_UI_PORT", DEFAULT_UI_PORT),
     )

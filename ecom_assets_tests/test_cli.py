@@ -190,7 +190,7 @@ def test_a_taken_spark_connect_port_is_named_by_ecom_spark_start_and_the_doctor(
     with socket.create_server(("127.0.0.1", port)):  # another program's server on Spark Connect's port
         assert main(["spark", "start"]) == 2
         assert capsys.readouterr().err.strip() == (
-            f"ecom spark: error: port {port} on 127.0.0.1 is taken by {psutil.Process().name()} (pid {os.getpid()}): "
+            f"ecom spark: error: port {port} on 127.0.0.1 (Spark Connect) is taken by {psutil.Process().name()} (pid {os.getpid()}): "
             "stop it, or choose another port with ECOM_SPARK_CONNECT_PORT")
         assert main(["doctor", "--no-spark"]) == 1
         assert (f"FAIL ports: port {port} on 127.0.0.1 (Spark Connect) is taken by {psutil.Process().name()}"

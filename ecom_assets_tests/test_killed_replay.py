@@ -129,7 +129,7 @@ def test_a_replay_killed_mid_hour_resumes_there_and_loses_and_doubles_nothing(
         lines: list[str] = []
         first = start_replay(env, "--from", FIRST_HOUR, "--hours", "3")
         reader = follow(first, lines)
-        writing = f"processed/replay/*/hour=2019-11-03T11/_temporary"
+        writing = "processed/replay/*/hour=2019-11-03T11/_temporary"
         caught: list[str] = []
         deadline = time.monotonic() + 600
         while first.poll() is None and time.monotonic() < deadline:

@@ -14,7 +14,6 @@ import requests
 import yaml
 
 from ecom_assets.lake import input_month_files, is_local, local_path
-from ecom_assets.processes import port_holder
 from ecom_assets.publishing.sinks import CREDENTIALS_FIX, InfluxWriteError, server_version, v1_auth_headers
 from ecom_assets.resources.connect_outage import server_address
 from ecom_assets.resources.java import find_java
@@ -200,9 +199,7 @@ def check_ports(settings: Settings) -> CheckResult:
         problems.append(ui_problem)
     ours = spark_server.status(settings.spark_connect_dir, settings.spark_connect_port).running
     if not ours and spark_server.listening(settings.spark_connect_port):
-        holder = port_holder(settings.spark_connect_port)
-        problems.append(f"port {settings.spark_connect_port} on 127.0.0.1 (Spark Connect) is taken by {holder}: stop "
-                        "it, or choose another port with ECOM_SPARK_CONNECT_PORT")
+        problems.append(spark_server.port_taken(settings.spark_connect_port))
     if problems:
         return CheckResult("ports", "FAIL", "; ".join(problems), "free the port or set the variable named")
     return CheckResult("ports", "ok", f"the Dagster UI's {settings.ui_port} and Spark Connect's "

@@ -16,21 +16,21 @@ import dagster as dg
 
 from ecom_assets.commands.materialize import DISK_FULL, ensure_dagster_home, root_error_message
 from ecom_assets.commands.progress import clock_text
+from ecom_assets.publishing.sinks import influx_answers
 from ecom_assets.replay.orchestration.exclusive import CliReplayLock, lock_path, refuse_beside_sensor_runs
 from ecom_assets.replay.orchestration.ordering import (
     ATTEMPT_TAG,
+    CLI_REPLAY_PREFIX,
     DUE_AT_TAG,
     LAST_HOUR_TAG,
-    CLI_REPLAY_PREFIX,
     REPLAY_TAG,
     REQUESTED_AT_TAG,
 )
 from ecom_assets.replay.orchestration.partitions import all_hours, day_completed_by
 from ecom_assets.replay.orchestration.retry import MAX_ATTEMPTS, RETRY_BACKOFF_S, RetryRule
-from ecom_assets.replay.orchestration.sensor import DAILY_JOB_NAME, REPLAY_JOB_NAME, SENSOR_NAME
-from ecom_assets.publishing.sinks import influx_answers
-from ecom_assets.resources.spark_server import url_answers
 from ecom_assets.replay.orchestration.orphans import fail_orphaned_runs, fail_run, process_tags
+from ecom_assets.replay.orchestration.sensor import DAILY_JOB_NAME, REPLAY_JOB_NAME, SENSOR_NAME
+from ecom_assets.resources.spark_server import url_answers
 from ecom_assets.settings import Settings, load_settings
 
 # How long `ecom replay` waits for an InfluxDB that stopped answering before it gives up.
@@ -95,14 +95,15 @@ def run_replay(count: int, start: str | None = None, interval_s: float = 10.0, s
 
 
 def end_runs_of_killed_replays(instance: dg.DagsterInstance, log: Callable[[str], None]) -> list[dg.DagsterRun]:
-    """Mark failed the runs a killed process left started (see :mod:`ecom_assets.replay.orchestration.orphans`): the sensor's
-    whose process is gone, and every run of an earlier `ecom replay` (this process holds the lake's lock, so
-    that replay has ended); the runs so marked."""
+    """Mark failed the runs a killed process left started (:mod:`ecom_assets.replay.orchestration.orphans`):
+    those whose process is gone, and every run of an earlier `ecom replay`, even one that predates the
+    process tags (this process holds the lake's lock, so that replay has ended); the runs so marked."""
     jobs = (REPLAY_JOB_NAME, DAILY_JOB_NAME)
     ended = fail_orphaned_runs(instance, jobs)
-    started = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
-    for run in started:
-        if run.job_name in jobs and run.tags.get(REPLAY_TAG, "").startswith(CLI_REPLAY_PREFIX) and run.run_id not in {r.run_id for r in ended}:
+    marked = {run.run_id for run in ended}
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
+        if (run.job_name in jobs and run.run_id not in marked
+                and run.tags.get(REPLAY_TAG, "").startswith(CLI_REPLAY_PREFIX)):
             fail_run(instance, run, f"the `ecom replay` that ran this run ({run.tags[REPLAY_TAG]}) ended without "
                                     "finishing it (killed?): marked failed so that its work is run again")
             ended.append(run)

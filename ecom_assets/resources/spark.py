@@ -14,6 +14,7 @@ from pyspark.sql import SparkSession
 from ecom_assets.resources.connect_outage import outage_explained
 from ecom_assets.resources.connect_session import names_session, open_session, shared_session
 from ecom_assets.resources.java import JavaMissingError, find_java
+from ecom_assets.settings import DEFAULT_SPARK_CONNECT_WAIT_S
 
 FORCED_CONF = {"spark.sql.session.timeZone": "UTC"}
 
@@ -80,7 +81,7 @@ class SparkResource(dg.ConfigurableResource):
     local_ip: str = "127.0.0.1"
     app_name: str = "ecom-analytics"
     session_id_file: str = ""
-    connect_wait_s: float = 20.0
+    connect_wait_s: float = DEFAULT_SPARK_CONNECT_WAIT_S
 
     @property
     def is_remote(self) -> bool:

@@ -24,9 +24,9 @@ import pyspark
 from ecom_assets.processes import detached, port_holder, terminate_tree
 from ecom_assets.resources.connect_outage import server_address
 from ecom_assets.resources.spark import build_spark_conf
+from ecom_assets.settings import DEFAULT_SPARK_CONNECT_PORT
 
 SPARK_HOME = Path(pyspark.__file__).parent
-DEFAULT_PORT = 15002  # Spark Connect's own default
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 30.0
@@ -93,10 +93,16 @@ def url_answers(url: str, timeout_s: float = 1.0) -> bool:
     TCP connections: cheap enough for every tick of the replay sensor."""
     parsed = urllib.parse.urlsplit(server_address(url).replace("sc://", "http://", 1))
     try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or DEFAULT_PORT), timeout_s):
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or DEFAULT_SPARK_CONNECT_PORT), timeout_s):
             return True
     except OSError:
         return False
+
+
+def port_taken(port: int) -> str:
+    """The one-line error for Spark Connect's ``port`` held by another program: who holds it, what to do."""
+    return (f"port {port} on 127.0.0.1 (Spark Connect) is taken by {port_holder(port)}: stop it, or choose another "
+            "port with ECOM_SPARK_CONNECT_PORT")
 
 
 def status(run_dir: Path, port: int) -> ServerStatus:
@@ -119,8 +125,7 @@ def start(run_dir: Path, port: int, conf_dir: str, driver_memory: str = "") -> S
     if current.running:
         return current
     if listening(port):
-        raise RuntimeError(f"port {port} on 127.0.0.1 is taken by {port_holder(port)}: stop it, or choose another "
-                           "port with ECOM_SPARK_CONNECT_PORT")
+        raise RuntimeError(port_taken(port))
     run_dir.mkdir(parents=True, exist_ok=True)
     conf = {k: v for k, v in build_spark_conf(conf_dir, driver_memory).items() if k not in NOT_FOR_SERVER}
     conf.update({"spark.connect.grpc.binding.port": str(port), "spark.connect.grpc.binding.address": "127.0.0.1"})

@@ -30,13 +30,13 @@ from typing import Any, Self
 
 import dagster as dg
 
+from ecom_assets.replay.orchestration.orphans import HOST_TAG, PID_TAG
 from ecom_assets.runs.dagster_private import (
     ConfigurableClassData,
     DagsterLaunchFailedError,
     LaunchRunContext,
     serialize_value,
 )
-from ecom_assets.replay.orchestration.orphans import HOST_TAG, PID_TAG
 from ecom_assets.runs.worker import code_fingerprint
 
 DEFAULT_PRELOAD = ("ecom_assets.definitions",)

@@ -51,11 +51,11 @@ from ecom_assets.replay.orchestration.ordering import (
     REQUESTED_AT_TAG,
     latest_hour_run,
 )
+from ecom_assets.replay.orchestration.orphans import fail_orphaned_runs
 from ecom_assets.replay.orchestration.partitions import all_hours, day_completed_by
 from ecom_assets.replay.orchestration.retry import MAX_ATTEMPTS, REPLAY_RETRY
 from ecom_assets.resources.connect_outage import server_address
 from ecom_assets.resources.spark_server import url_answers
-from ecom_assets.replay.orchestration.orphans import fail_orphaned_runs
 
 # The class dg.define_asset_job returns: Dagster does not export its name, so it is read off the public function.
 AssetJob = inspect.signature(dg.define_asset_job).return_annotation
