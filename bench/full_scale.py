@@ -40,6 +40,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
+from spark_event_log import event_files, event_lines  # noqa: E402  (bench/ is on the path just above)
+
 CGROUP_ROOT = Path("/sys/fs/cgroup/memory")
 PROGRESS = re.compile(r"^\[\s*[\d:]+\] (?P<step>[a-z_]+) \(\d+/\d+\): (?P<what>started|done in|FAILED in)")
 CHECK = re.compile(r"^\s+check (?P<name>\S+): (?P<outcome>passed|FAILED|warning)")
@@ -167,21 +169,18 @@ class Watch:
 
 
 def spilled_per_window(event_dir: Path) -> list[tuple[float, int]]:
-    """(task end time, bytes spilled to disk) of every task in Spark's event logs under ``event_dir``."""
+    """(task end time, bytes spilled to disk) of every task in Spark's event logs under ``event_dir``
+    (plain or zstd-compressed: Spark 4 compresses them unless told not to)."""
     tasks = []
-    for log in (p for p in event_dir.rglob("*") if p.is_file()):  # Spark 4 rolls logs in eventlog_v2_* folders
-        with open(log, encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                if '"SparkListenerTaskEnd"' not in line:
-                    continue
-                try:
-                    event = json.loads(line)
-                except ValueError:  # the last line of a log still being written
-                    continue
-                metrics = event.get("Task Metrics") or {}
-                spilled = int(metrics.get("Disk Bytes Spilled", 0) or 0)
-                if spilled:
-                    tasks.append((event["Task Info"]["Finish Time"] / 1000.0, spilled))
+    for log in event_files(event_dir):
+        for line in event_lines(log):
+            if '"SparkListenerTaskEnd"' not in line:
+                continue
+            event = json.loads(line)
+            metrics = event.get("Task Metrics") or {}
+            spilled = int(metrics.get("Disk Bytes Spilled", 0) or 0)
+            if spilled:
+                tasks.append((event["Task Info"]["Finish Time"] / 1000.0, spilled))
     return tasks
 
 

@@ -225,19 +225,23 @@ def evaluate_window(spark: SparkSession, events: DataFrame, interactions: DataFr
     from ``interactions`` (the days before). The hybrid's lists are ``served`` (user_id, product_id, rank) when
     given, else the blend under ``weights``/``fallback`` (the same lists: ``hybrid_recs`` serves that blend)."""
     test_events = events_in(events, test)
-    truths = {"cart_or_purchase": restrict(ground_truth(test_events), users).cache(),
-              "view": restrict(ground_truth(test_events, ("view",)), users).cache()}
+    # Only the evaluated users' events are needed past the catalogue: their truths and what they touched
+    # (the negatives are drawn for them alone), not every user's pairs de-duplicated and then filtered.
+    theirs = test_events.join(F.broadcast(users.select("user_id")), "user_id", "left_semi")
+    truths = {"cart_or_purchase": ground_truth(theirs).cache(), "view": ground_truth(theirs, ("view",)).cache()}
     catalogue = interactions.select("product_id").unionByName(test_events.select("product_id")).distinct()
     catalogue_size = catalogue.count()
-    interacted = interactions.select("user_id", "product_id").unionByName(
-        test_events.select("user_id", "product_id")).distinct()
+    interacted = interactions.join(F.broadcast(users.select("user_id")), "user_id", "left_semi").select(
+        "user_id", "product_id").unionByName(theirs.select("user_id", "product_id")).distinct()
     samples = negative_samples(truths["cart_or_purchase"], catalogue, interacted, cap=sampled_positives).cache()
     global_inputs = without_segments(inputs)
     als_top = als_candidates(inputs, users).cache()  # the same for both pools: searched once
-    scored = {"segment": scored_candidates(inputs, users, als_top).cache(),
-              "global": scored_candidates(global_inputs, users, als_top).cache()}
-    scored_samples = {"segment": score_components(inputs, samples).cache(),
-                      "global": score_components(global_inputs, samples).cache()}
+    # Checkpointed, not cached: every recommender's ranking and metrics then plan from a table of rows
+    # rather than the whole scoring (some forty joins), which halves their time.
+    scored = {"segment": scored_candidates(inputs, users, als_top).localCheckpoint(),
+              "global": scored_candidates(global_inputs, users, als_top).localCheckpoint()}
+    scored_samples = {"segment": score_components(inputs, samples).localCheckpoint(),
+                      "global": score_components(global_inputs, samples).localCheckpoint()}
     recommenders = {name: ("global" if name == "global_popularity" else "segment", {}, w)
                     for name, w in BASELINES.items()}
     recommenders["hybrid"] = ("segment", weights, fallback)
@@ -254,7 +258,7 @@ def evaluate_window(spark: SparkSession, events: DataFrame, interactions: DataFr
                 scored_samples[kind] if with_samples else None, segment_weights, default if with_samples else None,
                 inputs.segments if with_samples else None)
         recs.unpersist()
-    for frame in (*truths.values(), samples, als_top, *scored.values(), *scored_samples.values()):
+    for frame in (*truths.values(), samples, als_top):
         frame.unpersist()
     return OfflineResults(results, evaluation_table(spark, results), segment_evaluation_table(spark, results), test,
                           catalogue_size)

@@ -11,6 +11,7 @@ signal of what a user buys next.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pyspark.ml.recommendation import ALSModel
@@ -18,6 +19,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from ecom_assets.recommendation.als import (
+    USER_INDEX,
     Indexers,
     product_index_table,
     recommend_from_factors,
@@ -47,8 +49,8 @@ class HybridInputs:
     ``content``: (user_id, product_id, content_score); ``purchased``: (user_id, product_id); ``catalogue``:
     (product_id, product_idx) of the ALS model; ``categories``: (product_id, category_id) of every product
     the shop lists; ``affinity``: (user_id, category_id, affinity) (:func:`category_affinity`);
-    ``user_factors``: (user_id, features) folded in during the replay, used instead of the model's own
-    user factors when given. ``user_index``: (user_id, user_idx) of the users the blend will score; scoring
+    ``user_factors``: (user_id, features) used instead of the model's own user factors when given: folded
+    in during the replay, or the model's own factors of a scored sample (:func:`build_inputs`). ``user_index``: (user_id, user_idx) of the users the blend will score; scoring
     joins it rather than running the users' ``StringIndexerModel`` again, whose transform ships its whole
     label map (3 M users at the real size) with every later stage.
     """
@@ -130,26 +132,38 @@ def build_inputs(interactions: DataFrame, similarity: DataFrame, segments: DataF
     """The blend's inputs from one period's interactions (user_id, product_id, strength, last_seen, purchased)
     and the products' ``categories`` (:func:`product_categories`).
 
-    ``users``: the only users who will be scored, when known (a validation sample): their content
-    scores alone are computed, instead of every user's (a hundred rows per user) filtered afterwards.
+    ``users``: the only users who will be scored, when known (a validation sample): their segments, content
+    scores, category affinities, purchases and ALS factors alone are computed, instead of every user's (a
+    hundred rows per user, factors of 3 M users at the real size) joined and filtered at every scoring;
+    popularity and the catalogue still come from everyone's interactions. Every table is checkpointed
+    lazily (on first use): the candidates, each pool's scoring and the samples read them up to six
+    times, and popularity alone is an aggregation of every interaction.
     """
     mine = interactions if users is None else interactions.join(users.select("user_id"), "user_id", "left_semi")
     scored_users = interactions if users is None else users
+    user_index = user_index_table(indexers, scored_users).localCheckpoint(eager=False) if indexers is not None else None
+    theirs: Callable[[DataFrame], DataFrame] = (
+        (lambda frame: frame) if users is None else (lambda frame: frame.localCheckpoint(eager=False)))
+    user_factors = None
+    if users is not None and model is not None and user_index is not None:
+        factors = model.userFactors.select(F.col("id").alias(USER_INDEX), "features")
+        user_factors = theirs(user_index.join(factors, USER_INDEX).select("user_id", "features"))
     return HybridInputs(
         model=model,
         indexers=indexers,
         # Both index tables checkpointed (lazily: on first use) so no later plan carries an indexer's label map.
         catalogue=product_index_table(indexers, interactions).localCheckpoint(eager=False)
         if indexers is not None else None,
-        segments=segments.select("user_id", "segment"),
-        popularity=segment_popularity(interactions, segments, as_of),
-        content=content_scores(recent_products(mine, sizes.recent), similarity),
-        purchased=interactions.where("purchased").select("user_id", "product_id"),
+        segments=theirs(segments.select("user_id", "segment") if users is None else
+                        segments.join(users.select("user_id"), "user_id", "left_semi").select("user_id", "segment")),
+        popularity=segment_popularity(interactions, segments, as_of).localCheckpoint(eager=False),
+        content=theirs(content_scores(recent_products(mine, sizes.recent), similarity)),
+        purchased=theirs(mine.where("purchased").select("user_id", "product_id")),
         sizes=sizes,
         categories=categories,
-        affinity=category_affinity(mine, categories),
-        user_index=user_index_table(indexers, scored_users).localCheckpoint(eager=False)
-        if indexers is not None else None,
+        affinity=theirs(category_affinity(mine, categories)),
+        user_factors=user_factors,
+        user_index=user_index,
     )
 
 

@@ -1,0 +1,36 @@
+"""Reading Spark's event logs, plain or zstd-compressed (Spark 4 compresses them by default).
+
+``bench/full_scale.py`` reads the bytes each task spilled to disk from them. Before this reader it opened
+the files as text, so on Spark 4's compressed logs it found no task and reported 0 spilled everywhere.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def event_files(folder: Path) -> list[Path]:
+    """The event log files under ``folder`` (Spark 4 rolls them in ``eventlog_v2_*`` folders), in order."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(("appstatus", ".")))
+
+
+def event_lines(path: Path) -> Iterator[str]:
+    """The complete lines of one event log file; a last line or frame still being written is left out."""
+    with path.open("rb") as raw:
+        if path.suffix == ".zstd":
+            import zstandard  # a dependency of the bench tools only, for compressed logs
+
+            text = io.TextIOWrapper(zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True),
+                                    encoding="utf-8", errors="replace")
+            incomplete: type[Exception] = zstandard.ZstdError
+        else:
+            text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace")
+            incomplete = UnicodeError
+        try:
+            for line in text:
+                if line.endswith("\n"):
+                    yield line
+        except incomplete:
+            return
