@@ -140,10 +140,10 @@ def most_popular(spark: SparkSession, train: DataFrame, cutoff: int = CUTOFF) ->
 
 
 def covisitation_lists(train: DataFrame, popular: DataFrame, steps: int = COVISIT_STEPS,
-                       cutoff: int = CUTOFF, wanted: DataFrame | None = None) -> DataFrame:
-    """(current_id, product_id, rank): for every training product (or only the ``wanted`` ones: current_id),
-    the ``cutoff`` products most often viewed within ``steps`` views after it (each co-visit weighted
-    1/distance; ties by id), topped up with ``popular`` (product_id, rank) when it has fewer."""
+                       cutoff: int = CUTOFF) -> DataFrame:
+    """(current_id, product_id, rank): for every training product, the ``cutoff`` products most often
+    viewed within ``steps`` views after it (each co-visit weighted 1/distance; ties by id), topped up
+    with ``popular`` (product_id, rank) when it has fewer."""
     order = Window.partitionBy("user_id", "session").orderBy("position")
     ahead = train.select(
         F.col("product_id").alias("current_id"),
@@ -151,12 +151,8 @@ def covisitation_lists(train: DataFrame, popular: DataFrame, steps: int = COVISI
                   for d in range(1, steps + 1)]).alias("_ahead"))
     pairs = ahead.select("current_id", F.inline("_ahead")).where(
         F.col("p").isNotNull() & (F.col("p") != F.col("current_id")))
-    products = train.select(F.col("product_id").alias("current_id")).distinct()
-    if wanted is not None:  # a list depends only on its own product's co-visits: the others are not needed
-        wanted = F.broadcast(wanted.select("current_id").distinct())
-        pairs = pairs.join(wanted, "current_id", "left_semi")
-        products = products.join(wanted, "current_id", "left_semi")
     covisits = pairs.groupBy("current_id", F.col("p").alias("product_id")).agg(F.sum("w").alias("score"))
+    products = train.select(F.col("product_id").alias("current_id")).distinct()
     filler = products.crossJoin(F.broadcast(popular)).where(F.col("product_id") != F.col("current_id")).select(
         "current_id", "product_id", F.lit(1).alias("tier"), (-F.col("rank").cast("double")).alias("score"))
     pool = covisits.select("current_id", "product_id", F.lit(0).alias("tier"), "score").unionByName(filler)
@@ -194,7 +190,7 @@ def evaluate_next_item(spark: SparkSession, events: DataFrame, log: Callable[[st
     train, test = train.cache(), test.cache()
     targets = next_item_targets(test).cache()
     popular = most_popular(spark, train)
-    lists = covisitation_lists(train, popular, wanted=targets)
+    lists = covisitation_lists(train, popular)
     scores = [
         score_ranks("most_popular", targets.join(F.broadcast(popular), "product_id", "left")),
         score_ranks("covisitation", targets.join(lists, ["current_id", "product_id"], "left")),
