@@ -50,9 +50,10 @@ class HybridInputs:
     (product_id, product_idx) of the ALS model; ``categories``: (product_id, category_id) of every product
     the shop lists; ``affinity``: (user_id, category_id, affinity) (:func:`category_affinity`);
     ``user_factors``: (user_id, features) used instead of the model's own user factors when given: folded
-    in during the replay, or the model's own factors of a scored sample (:func:`build_inputs`). ``user_index``: (user_id, user_idx) of the users the blend will score; scoring
-    joins it rather than running the users' ``StringIndexerModel`` again, whose transform ships its whole
-    label map (3 M users at the real size) with every later stage.
+    in during the replay, or the model's own factors of a scored sample (:func:`build_inputs`).
+    ``user_index``: (user_id, user_idx) of the users the blend will score; scoring joins it rather than
+    running the users' ``StringIndexerModel`` again, whose transform ships its whole label map (3 M users
+    at the real size) with every later stage.
     """
 
     model: ALSModel | None
@@ -141,27 +142,29 @@ def build_inputs(interactions: DataFrame, similarity: DataFrame, segments: DataF
     """
     mine = interactions if users is None else interactions.join(users.select("user_id"), "user_id", "left_semi")
     scored_users = interactions if users is None else users
-    user_index = user_index_table(indexers, scored_users).localCheckpoint(eager=False) if indexers is not None else None
-    theirs: Callable[[DataFrame], DataFrame] = (
+    user_index = (user_index_table(indexers, scored_users).localCheckpoint(eager=False)
+                  if indexers is not None else None)
+    # A sample's tables are small and read by every scoring: kept. Every user's are read once (serving).
+    kept: Callable[[DataFrame], DataFrame] = (
         (lambda frame: frame) if users is None else (lambda frame: frame.localCheckpoint(eager=False)))
     user_factors = None
     if users is not None and model is not None and user_index is not None:
         factors = model.userFactors.select(F.col("id").alias(USER_INDEX), "features")
-        user_factors = theirs(user_index.join(factors, USER_INDEX).select("user_id", "features"))
+        user_factors = kept(user_index.join(factors, USER_INDEX).select("user_id", "features"))
     return HybridInputs(
         model=model,
         indexers=indexers,
         # Both index tables checkpointed (lazily: on first use) so no later plan carries an indexer's label map.
         catalogue=product_index_table(indexers, interactions).localCheckpoint(eager=False)
         if indexers is not None else None,
-        segments=theirs(segments.select("user_id", "segment") if users is None else
-                        segments.join(users.select("user_id"), "user_id", "left_semi").select("user_id", "segment")),
+        segments=kept(segments.select("user_id", "segment") if users is None else
+                      segments.join(users.select("user_id"), "user_id", "left_semi").select("user_id", "segment")),
         popularity=segment_popularity(interactions, segments, as_of).localCheckpoint(eager=False),
-        content=theirs(content_scores(recent_products(mine, sizes.recent), similarity)),
-        purchased=theirs(mine.where("purchased").select("user_id", "product_id")),
+        content=kept(content_scores(recent_products(mine, sizes.recent), similarity)),
+        purchased=kept(mine.where("purchased").select("user_id", "product_id")),
         sizes=sizes,
         categories=categories,
-        affinity=theirs(category_affinity(mine, categories)),
+        affinity=kept(category_affinity(mine, categories)),
         user_factors=user_factors,
         user_index=user_index,
     )
