@@ -20,7 +20,12 @@ def event_lines(path: Path) -> Iterator[str]:
     """The complete lines of one event log file; a last line or frame still being written is left out."""
     with path.open("rb") as raw:
         if path.suffix == ".zstd":
-            import zstandard  # a dependency of the bench tools only, for compressed logs
+            try:
+                import zstandard  # the bench extra's, for compressed logs only
+            except ImportError as exc:
+                raise SystemExit(f"{path} is zstd-compressed: install the bench extra "
+                                 "(scripts/setup_env.sh dev,bench) or run Spark with "
+                                 "spark.eventLog.compress=false") from exc
 
             text = io.TextIOWrapper(zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True),
                                     encoding="utf-8", errors="replace")
