@@ -19,6 +19,7 @@ def event_files(folder: Path) -> list[Path]:
 def event_lines(path: Path) -> Iterator[str]:
     """The complete lines of one event log file; a last line or frame still being written is left out."""
     with path.open("rb") as raw:
+        stream, cut_short = raw, ()
         if path.suffix == ".zstd":
             try:
                 import zstandard  # the bench extra's, for compressed logs only
@@ -26,16 +27,11 @@ def event_lines(path: Path) -> Iterator[str]:
                 raise SystemExit(f"{path} is zstd-compressed: install the bench extra "
                                  "(scripts/setup_env.sh dev,bench) or run Spark with "
                                  "spark.eventLog.compress=false") from exc
-
-            text = io.TextIOWrapper(zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True),
-                                    encoding="utf-8", errors="replace")
-            incomplete: type[Exception] = zstandard.ZstdError
-        else:
-            text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace")
-            incomplete = UnicodeError
+            stream = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+            cut_short = (zstandard.ZstdError,)
         try:
-            for line in text:
+            for line in io.TextIOWrapper(stream, encoding="utf-8", errors="replace"):
                 if line.endswith("\n"):
                     yield line
-        except incomplete:
+        except cut_short:
             return

@@ -227,11 +227,12 @@ def evaluate_window(spark: SparkSession, events: DataFrame, interactions: DataFr
     test_events = events_in(events, test)
     # Only the evaluated users' events are needed past the catalogue: their truths and what they touched
     # (the negatives are drawn for them alone), not every user's pairs de-duplicated and then filtered.
-    theirs = test_events.join(F.broadcast(users.select("user_id")), "user_id", "left_semi")
+    evaluated = F.broadcast(users.select("user_id"))
+    theirs = test_events.join(evaluated, "user_id", "left_semi")
     truths = {"cart_or_purchase": ground_truth(theirs).cache(), "view": ground_truth(theirs, ("view",)).cache()}
     catalogue = interactions.select("product_id").unionByName(test_events.select("product_id")).distinct()
     catalogue_size = catalogue.count()
-    interacted = interactions.join(F.broadcast(users.select("user_id")), "user_id", "left_semi").select(
+    interacted = interactions.join(evaluated, "user_id", "left_semi").select(
         "user_id", "product_id").unionByName(theirs.select("user_id", "product_id")).distinct()
     samples = negative_samples(truths["cart_or_purchase"], catalogue, interacted, cap=sampled_positives).cache()
     global_inputs = without_segments(inputs)
