@@ -22,7 +22,14 @@ from ecom_assets.recommendation.als import (
     user_index_table,
 )
 from ecom_assets.recommendation.content import isolated_products, price_bands, product_tokens, similar_products
-from ecom_assets.recommendation.hybrid import build_inputs, candidates, content_scores, weights_frame
+from ecom_assets.recommendation.evaluation import popularity_components, rank_with, sampled_scores, without_segments
+from ecom_assets.recommendation.hybrid import (
+    build_inputs,
+    candidates,
+    content_scores,
+    score_components,
+    weights_frame,
+)
 from ecom_assets.recommendation.hybrid_definition import CandidateSizes, Weights
 from ecom_assets.recommendation.interactions import interaction_strengths
 from ecom_assets.recommendation.serving.content_neighbours import ContentNeighbours
@@ -177,6 +184,33 @@ def test_hybrid_never_recommends_purchased_products(spark: SparkSession) -> None
     rows = lambda frame: sorted(tuple(r) for r in frame.collect())
     assert rows(restricted.content) == rows(inputs.content.join(some, "user_id").select(*inputs.content.columns))
     assert {r["user_id"] for r in restricted.content.collect()} == {2**40, 2**40 + 3}
+
+
+def test_global_popularity_scored_on_popularity_alone_ranks_as_the_full_scoring(spark: SparkSession) -> None:
+    """The evaluation scores the global-popularity baseline's pool on popularity only: with an ALS model and
+    content in the inputs, its lists and sampled scores equal the full scoring's under weights (0, 0, 1)."""
+    interactions = interaction_strengths(_events(spark)).cache()
+    indexers = fit_indexers(interactions)
+    model = fit_als(index_ids(indexers, interactions).select("user_idx", "product_idx", "strength"),
+                    AlsParams(rank=4, max_iter=5))
+    similarity = spark.createDataFrame([(1, 2, 0.9, 1), (2, 3, 0.8, 1), (5, 6, 0.7, 1)],
+                                       "product_id long, similar_product_id long, similarity double, rank int")
+    segments = spark.createDataFrame([(2**40, "Top"), (2**40 + 1, "Top")], "user_id long, segment string")
+    categories = spark.createDataFrame([(p, 10 + p % 2) for p in range(1, 10)], "product_id long, category_id long")
+    users = interactions.select("user_id").distinct()
+    inputs = without_segments(build_inputs(interactions, similarity, segments, categories, model, indexers,
+                                           dt.date(2019, 11, 1), CandidateSizes(als=5, recent=3, popular=2),
+                                           users=users))
+    pool = candidates(inputs, users)
+    popularity_only = Weights(0.0, 0.0, 1.0)
+    full, short = score_components(inputs, pool), popularity_components(inputs, pool)
+    assert full.where("als != 0").count() > 0  # the skipped component is really there in the full scoring
+    rows = lambda frame: sorted(tuple(r) for r in frame.collect())
+    assert rows(rank_with(spark, short, {}, popularity_only)) == rows(rank_with(spark, full, {}, popularity_only))
+    samples = pool.select("user_id", "product_id", F.xxhash64("user_id", "product_id").alias("positive_id"),
+                          (F.col("product_id") == 1).alias("is_positive"))
+    assert rows(sampled_scores(spark, popularity_components(inputs, samples), {}, popularity_only)) == rows(
+        sampled_scores(spark, score_components(inputs, samples), {}, popularity_only))
 
 
 def test_fold_in_reproduces_spark_user_factors_and_direct_least_squares(spark: SparkSession) -> None:

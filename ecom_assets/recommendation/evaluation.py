@@ -20,6 +20,7 @@ from ecom_assets.recommendation.hybrid import (
     candidates,
     score_components,
     weights_frame,
+    with_segment,
 )
 from ecom_assets.recommendation.hybrid_definition import UNKNOWN_SEGMENT, Weights
 from ecom_assets.recommendation.interactions import Window as DayWindow
@@ -97,6 +98,21 @@ def scored_candidates(inputs: HybridInputs, users: DataFrame, als_top: DataFrame
     """Candidate pairs of ``users`` with their three components (cache it: every recommender ranks it);
     ``als_top``: the users' ALS candidates, when computed once for several pools."""
     return score_components(inputs, candidates(inputs, users, als_top))
+
+
+def popularity_components(inputs: HybridInputs, pairs: DataFrame) -> DataFrame:
+    """``pairs`` with segment and the components as :func:`score_components` gives them to a recommender of
+    popularity alone: its popularity, and ALS and content at 0.
+
+    Global popularity weighs ALS and content 0, and 0 times a component adds exactly nothing to the blend,
+    so its lists and sampled scores are the same as from the full scoring; the ALS dot product and the
+    content joins of every pair (half of the evaluation's scoring) are not computed for it.
+    """
+    return (pairs.join(with_segment(inputs, pairs), "user_id")
+            .join(inputs.popularity, ["segment", "product_id"], "left")
+            .withColumn("als", F.lit(0.0)).withColumn("content", F.lit(0.0))
+            .withColumn("popularity", F.coalesce(F.col("popularity_score"), F.lit(0.0)))
+            .drop("popularity_score"))
 
 
 def rank_with(spark: SparkSession, scored: DataFrame, weights: dict[str, Weights], fallback: Weights,
@@ -239,10 +255,12 @@ def evaluate_window(spark: SparkSession, events: DataFrame, interactions: DataFr
     als_top = als_candidates(inputs, users).cache()  # the same for both pools: searched once
     # Checkpointed, not cached: every recommender's ranking and metrics then plan from a table of rows
     # rather than the whole scoring (some forty joins), which halves their time.
+    # The global pool is ranked by global popularity alone (BASELINES): only that component is scored.
     scored = {"segment": scored_candidates(inputs, users, als_top).localCheckpoint(),
-              "global": scored_candidates(global_inputs, users, als_top).localCheckpoint()}
+              "global": popularity_components(global_inputs, candidates(global_inputs, users, als_top))
+              .localCheckpoint()}
     scored_samples = {"segment": score_components(inputs, samples).localCheckpoint(),
-                      "global": score_components(global_inputs, samples).localCheckpoint()}
+                      "global": popularity_components(global_inputs, samples).localCheckpoint()}
     recommenders = {name: ("global" if name == "global_popularity" else "segment", {}, w)
                     for name, w in BASELINES.items()}
     recommenders["hybrid"] = ("segment", weights, fallback)
