@@ -20,6 +20,7 @@ from ecom_assets.recommendation.hybrid import (
     candidates,
     score_components,
     weights_frame,
+    with_popularity,
     with_segment,
 )
 from ecom_assets.recommendation.hybrid_definition import UNKNOWN_SEGMENT, Weights
@@ -108,11 +109,8 @@ def popularity_components(inputs: HybridInputs, pairs: DataFrame) -> DataFrame:
     so its lists and sampled scores are the same as from the full scoring; the ALS dot product and the
     content joins of every pair (half of the evaluation's scoring) are not computed for it.
     """
-    return (pairs.join(with_segment(inputs, pairs), "user_id")
-            .join(inputs.popularity, ["segment", "product_id"], "left")
-            .withColumn("als", F.lit(0.0)).withColumn("content", F.lit(0.0))
-            .withColumn("popularity", F.coalesce(F.col("popularity_score"), F.lit(0.0)))
-            .drop("popularity_score"))
+    return (with_popularity(pairs.join(with_segment(inputs, pairs), "user_id"), inputs.popularity)
+            .withColumn("als", F.lit(0.0)).withColumn("content", F.lit(0.0)))
 
 
 def rank_with(spark: SparkSession, scored: DataFrame, weights: dict[str, Weights], fallback: Weights,

@@ -219,6 +219,14 @@ def candidates(inputs: HybridInputs, users: DataFrame, als_top: DataFrame | None
     return pool.join(inputs.purchased, ["user_id", "product_id"], "left_anti")
 
 
+def with_popularity(scored: DataFrame, popularity: DataFrame) -> DataFrame:
+    """``scored`` (with ``segment`` and ``product_id``) plus its ``popularity`` component: the product's
+    popularity score in the user's segment, 0 for a product without one."""
+    return (scored.join(popularity, ["segment", "product_id"], "left")
+            .withColumn("popularity", F.coalesce(F.col("popularity_score"), F.lit(0.0)))
+            .drop("popularity_score"))
+
+
 def score_components(inputs: HybridInputs, pairs: DataFrame) -> DataFrame:
     """``pairs`` (user_id, product_id, ...) plus segment and the three normalised components.
 
@@ -242,7 +250,7 @@ def score_components(inputs: HybridInputs, pairs: DataFrame) -> DataFrame:
     content = F.greatest(F.coalesce(F.col("content_score"), F.lit(0.0)), F.coalesce(F.col("affinity"), F.lit(0.0)))
     return (
         scored.join(inputs.content, ["user_id", "product_id"], "left")
-        .join(inputs.popularity, ["segment", "product_id"], "left")
+        .transform(lambda frame: with_popularity(frame, inputs.popularity))
         .join(inputs.categories.select("product_id", F.col("category_id").alias("affinity_category")),
               "product_id", "left")
         .join(inputs.affinity.withColumnRenamed("category_id", "affinity_category"),
@@ -250,8 +258,7 @@ def score_components(inputs: HybridInputs, pairs: DataFrame) -> DataFrame:
         .select("*")
         .withColumn("als", F.coalesce(F.col("als"), F.lit(0.0)))
         .withColumn("content", content)
-        .withColumn("popularity", F.coalesce(F.col("popularity_score"), F.lit(0.0)))
-        .drop("content_score", "popularity_score", "affinity_category", "affinity")
+        .drop("content_score", "affinity_category", "affinity")
     )
 
 
