@@ -62,7 +62,8 @@ def replay_baseline(spark: SparkResource, lake: LakeResource, training: Training
     paths = {name: lake.write_processed(frame, name) for name, frame in tables.items()}
     if is_local(lake.lake.root):
         for ledger in Ledgers.of(lake.lake).all():  # the replay's keyed lookups search these sorted copies
-            ledger.sorted_copy(str(ledger.base), "base")
+            if ledger.base:
+                ledger.sorted_copy(ledger.base, "base")
     table = lake.read_processed(session, BASE_CUSTOMERS)
     figures = checks.BaselineFigures.of(table, rfm)
     yield dg.MaterializeResult(
@@ -105,7 +106,8 @@ MODEL_SPECS = [
         description="The hour's active users' ALS factors folded in from the fixed item factors and fresh "
                     "hybrid top-10s served for every active user (processed/replay/served_recs, keyed by "
                     "hour); products new in November reach users through content similarity, which covers "
-                    "the whole catalogue."),
+                    "the whole catalogue, and through ALS once three users touched them: their factors are "
+                    "folded in from those users' after each hour (processed/replay/new_product_factors)."),
     dg.AssetSpec(
         "recommendation_monitoring", group_name=GROUP, deps=["live_recommendations", "recs_evaluation"],
         kinds={"influxdb"},
@@ -138,6 +140,7 @@ def publish_models(session: SparkSession, lake: LakeResource, influx: InfluxReso
     out.results.append(dg.MaterializeResult(
         asset_key="live_recommendations",
         metadata={"users_served": recs.users, "factors_folded_in": recs.folded_users,
+                  "new_products_with_factors": recs.new_products, "new_products_folded_in": recs.new_products_folded,
                   "seconds": dg.MetadataValue.json(dict(recs.laps))},
         check_results=checks.recommendation_results(recs, overall["active_users"]),
     ))

@@ -20,12 +20,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+import numpy as np
 from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ecom_assets.lake import Lake, is_local, local_path
 from ecom_assets.recommendation.als import AlsParams, ItemFactors
+from ecom_assets.recommendation.fold_in import factor_gramian
 from ecom_assets.recommendation.hybrid import popular_candidates
 from ecom_assets.recommendation.hybrid_definition import CandidateSizes
 from ecom_assets.recommendation.serving.content_neighbours import ContentNeighbours
@@ -51,7 +53,8 @@ _CACHE: dict[str, tuple[tuple, object]] = {}
 class RecsModels:
     """What the batch graph learned that the hourly refresh reuses: the ALS params, the blend's
     constants (item factors, popularity, weights; built for ``sizes``), the catalogue's size, the
-    offline metrics of the models in use; the content similarity table is among the blend's constants.
+    offline metrics of the models in use, the gramian of the model's user factors (the new products'
+    fold-in); the content similarity table is among the blend's constants.
     ``shipped_blend`` is how the Python workers get the blend's constants: from the saved pack when
     the lake is local, else in the UDFs' closures."""
 
@@ -60,6 +63,7 @@ class RecsModels:
     blend: BlendTables
     catalogue_size: int
     offline: list[dict]
+    user_gramian: np.ndarray
     shipped_blend: Shipped[BlendTables]
 
     @property
@@ -123,7 +127,7 @@ def segmentation(session: SparkSession, lake: Lake) -> SegmentModel:
 
 RECS_TABLES = ("hybrid_weights", "hybrid_settings", "segment_popularity", "als_product_index", "content_similarity",
                "product_attributes", "recs_evaluation")
-PACK_VERSION = 6
+PACK_VERSION = 7
 
 
 def recs_models(session: SparkSession, resource: LakeResource) -> RecsModels:
@@ -158,13 +162,15 @@ def _build_pack(session: SparkSession, resource: LakeResource) -> dict:
     sizes = read_hybrid_settings(session, resource).sizes
     weights, fallback = read_hybrid_weights(session, resource)
     popularity = read_processed(session, "segment_popularity")
-    items = ItemFactors.of(ALSModel.load(lake.model(ALS_MODEL)))
+    model = ALSModel.load(lake.model(ALS_MODEL))
+    items = ItemFactors.of(model)
     blend = BlendTables.collect(items, read_processed(session, "als_product_index"), popularity,
                                 popular_candidates(popularity, sizes.popular), weights, fallback, sizes)
     blend = replace(blend, neighbours=ContentNeighbours.collect(read_processed(session, "content_similarity")),
                     categories=collect_categories(read_categories(session, resource)))
     return {"sizes": sizes, "params": AlsParams.load(session, lake.model(ALS_PARAMS)), "blend": blend,
             "catalogue_size": read_processed(session, "product_attributes").count(),
+            "user_gramian": factor_gramian(model.userFactors, model.rank),
             "offline": [r.asDict() for r in holdout_rows(read_processed(session, "recs_evaluation")).collect()]}
 
 

@@ -30,6 +30,7 @@ from ecom_assets.replay.models.customers import (
     rfm_features,
     update_customers,
 )
+from ecom_assets.replay.models.new_products import fold_in_hour, new_product_pairs, new_products_before
 from ecom_assets.replay.models.online import coverage, online_metrics
 from ecom_assets.replay.models.recommendations import stamped
 from ecom_assets.replay.models.segments import (
@@ -73,6 +74,7 @@ class SegmentHour:
 
     assigned: DataFrame
     pairs: DataFrame
+    changed_pairs: DataFrame
     before: Centres
     after: Centres
     change: SegmentChange
@@ -91,6 +93,8 @@ class RecsHour:
     users: int
     short_lists: int
     folded_users: int
+    new_products: int
+    new_products_folded: int
     laps: Laps
 
 
@@ -169,29 +173,47 @@ def update_segments(session: SparkSession, lake: Lake, ledgers: Ledgers, state: 
         "centres": lambda: after.frame(session).coalesce(1).write.mode("overwrite").parquet(centres_path),
     })
     laps.lap("write")
-    return SegmentHour(assigned, state.pairs.drop("changed"), before, after, change,
+    return SegmentHour(assigned, state.pairs.drop("changed"), state.pairs.where("changed").drop("changed"),
+                       before, after, change,
                        evolution_rows(before, after, change, names), unnamed, cold, state.gaps, laps)
 
 
-def refresh_recommendations(ledgers: Ledgers, start: dt.datetime, segments: SegmentHour, models: RecsModels
-                            ) -> RecsHour:
+def refresh_recommendations(session: SparkSession, resource: LakeResource, ledgers: Ledgers, start: dt.datetime,
+                            segments: SegmentHour, models: RecsModels) -> RecsHour:
     """Fold in the active users' factors and blend their candidates under each user's current segment, from
-    their pairs (:func:`serve_from_pairs`); serve the fresh top-10s (written to the served ledger, keyed
-    by the hour)."""
+    their pairs (:func:`serve_from_pairs`), with the new products folded in before the hour among the
+    model's; serve the fresh top-10s (written to the served ledger, keyed by the hour); fold in the new
+    products the hour touched (:mod:`~ecom_assets.replay.models.new_products`)."""
     laps = Laps()
+    new_products = new_products_before(session, ledgers.item_factors, start)
+    laps.lap("new_products")
     served = serve_from_pairs(segments.assigned.select("user_id", "segment"), segments.pairs, models.params,
-                              models.shipped_blend).localCheckpoint()
+                              models.shipped_blend, new_products=new_products).localCheckpoint()
     laps.lap("blend")
     lists = stamped(served, start)
+    hour_factors = served.where("folded").select("user_id", "features")
+    hour_pairs = new_product_pairs(segments.changed_pairs, resource.read_processed(session, "als_product_index"),
+                                   models.params).localCheckpoint()
+
+    def fold_in_products() -> int:
+        solved = fold_in_hour(session, ledgers.product_pairs, ledgers.user_factors, start, hour_pairs, hour_factors,
+                              models.user_gramian, models.params).localCheckpoint()
+        ledgers.item_factors.write_hour(solved, start)
+        return solved.count()
+
     done = run_concurrently({
         "write": lambda: ledgers.served.write_hour(lists, start),
+        "user_factors": lambda: ledgers.user_factors.write_hour(hour_factors, start),
+        "product_pairs": lambda: ledgers.product_pairs.write_hour(hour_pairs, start),
+        "item_factors": fold_in_products,
         "stats": lambda: served.agg(F.count(F.lit(1)).alias("users"),
                                     F.count_if(F.size("products") < F.lit(10)).alias("short"),
                                     F.count_if("folded").alias("folded")).first(),
     })
     stats = done["stats"]
     laps.lap("write")
-    return RecsHour(lists, int(stats["users"]), int(stats["short"]), int(stats["folded"]), laps)
+    return RecsHour(lists, int(stats["users"]), int(stats["short"]), int(stats["folded"]),
+                    len(new_products.product_ids), int(done["item_factors"]), laps)
 
 
 def evaluate_served(session: SparkSession, ledgers: Ledgers, events: DataFrame, active: np.ndarray,
@@ -227,7 +249,7 @@ def models_hour(session: SparkSession, resource: LakeResource, ledgers: Ledgers,
             model = segmentation(session, resource.lake)
             models = recs_models(session, resource)
         segments = update_segments(session, resource.lake, ledgers, lookup.result(), start, model)
-        recs = refresh_recommendations(ledgers, start, segments, models)
+        recs = refresh_recommendations(session, resource, ledgers, start, segments, models)
         return ModelsHour(segments, recs, evaluation.result(), coverage(recs.lists, models.catalogue_size), models)
 
 
