@@ -161,8 +161,9 @@ def serve_block(batch: pa.RecordBatch, tables: BlendTables, matrix: np.ndarray, 
 
 @dataclass(frozen=True)
 class NewProductFactors:
-    """ALS factors of products the model never saw, folded in during the replay before one hour
-    (``stamp``: that hour), which the hour's blend adds to the model's (:meth:`BlendTables.with_new_products`)."""
+    """ALS factors of products the model never saw, folded in during the replay before one hour, which the
+    hour's blend adds to the model's (:meth:`BlendTables.with_new_products`); ``stamp`` names them (the hour
+    and a digest of the factors), so a worker builds the extended tables once for them."""
 
     stamp: str
     product_ids: np.ndarray

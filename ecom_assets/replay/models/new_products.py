@@ -18,6 +18,7 @@ hours before h and h itself wrote, so re-running an hour gives the same lists an
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import numpy as np
 from pyspark.sql import DataFrame, SparkSession
@@ -57,7 +58,9 @@ def new_products_before(session: SparkSession, item_factors: Ledger, start: dt.d
     flat = np.asarray(table.column("features").combine_chunks().flatten().to_numpy(zero_copy_only=False),
                       dtype=np.float32)
     factors = flat.reshape(len(ids), -1) if len(ids) else np.zeros((0, 0), dtype=np.float32)
-    return NewProductFactors(part_name(start), ids, factors)
+    # The stamp names the content, not only the hour: workers live across replays (a reset, another lake).
+    digest = hashlib.sha256(ids.tobytes() + factors.tobytes()).hexdigest()[:16]
+    return NewProductFactors(f"{part_name(start)}:{digest}", ids, factors)
 
 
 def _distinct_ids(frame: DataFrame, column: str) -> np.ndarray:
