@@ -35,7 +35,8 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "lake": LakeResource(data_dir=settings.data_dir, root=settings.lake_dir,
                              max_quarantine_rate=settings.max_quarantine_rate, local_state_root=settings.run_dir),
         "training": TrainingResource(start=settings.training_window.start.isoformat(),
-                                     end=settings.training_window.end.isoformat()),
+                                     end=settings.training_window.end.isoformat(),
+                                     replay_learning=settings.replay_learning),
         "influx": InfluxResource(
             url=settings.influx_url,
             database=settings.influx_database,

@@ -111,6 +111,7 @@ class Settings:
     influx_org: str
     replay_time_mode: str
     replay_models: bool
+    replay_learning: bool
     spark_connect_port: int
     run_dir: str
     training_window: TrainingWindow
@@ -162,6 +163,7 @@ def load_settings() -> Settings:
         run_dir=_path_or_uri("ECOM_RUN_DIR", PROJECT_ROOT / ".run"),
         replay_time_mode=_choice("ECOM_REPLAY_TIME", ("shifted", "original"), "shifted"),
         replay_models=_choice("ECOM_REPLAY_MODELS", ("on", "off"), "on") == "on",
+        replay_learning=_choice("ECOM_REPLAY_LEARNING", ("on", "off"), "on") == "on",
         training_window=TrainingWindow(_date("ECOM_TRAIN_START", DEFAULT_TRAIN_START),
                                        _date("ECOM_TRAIN_END", DEFAULT_TRAIN_END)),
         serve_host=os.environ.get("ECOM_SERVE_HOST", "").strip() or "127.0.0.1",

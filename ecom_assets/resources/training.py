@@ -11,10 +11,13 @@ from ecom_assets.settings import DEFAULT_TRAIN_END, DEFAULT_TRAIN_START, Trainin
 
 class TrainingResource(dg.ConfigurableResource):
     """The training window: ``start`` included, ``end`` excluded, ``YYYY-MM-DD`` (``ECOM_TRAIN_START``,
-    ``ECOM_TRAIN_END``). Every model learns from it; the week after it is the offline test week."""
+    ``ECOM_TRAIN_END``). Every model learns from it; the week after it is the offline test week.
+    ``replay_learning`` (``ECOM_REPLAY_LEARNING``): whether the models also learn from the replayed hours
+    beyond the users' fold-in (the new products' factors); off, October's item factors serve every hour."""
 
     start: str = DEFAULT_TRAIN_START
     end: str = DEFAULT_TRAIN_END
+    replay_learning: bool = True
 
     @property
     def window(self) -> TrainingWindow:

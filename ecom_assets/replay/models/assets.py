@@ -119,16 +119,17 @@ MODEL_SPECS = [
 
 
 def publish_models(session: SparkSession, lake: LakeResource, influx: InfluxResource, start: dt.datetime,
-                   events: DataFrame) -> Published:
+                   events: DataFrame, learning: bool = True) -> Published:
     """One hour of the incremental models (segments, recommendations, their online evaluation), written
-    to the ledgers and published to the sink. Spark ML runs here when the saved models are first loaded
+    to the ledgers and published to the sink (``learning``: new products folded in, see
+    ``TrainingResource.replay_learning``). Spark ML runs here when the saved models are first loaded
 (see :mod:`ecom_assets.replay.models.batch_models`), so call it on the session's thread."""
     _require_batch_outputs(lake)
     clock = replay_clock(lake.lake, influx.time_mode)
     sink = influx.sink()
     ledgers = Ledgers.of(lake.lake)
     out = Published()
-    hour = models_hour(session, lake, ledgers, events, start)
+    hour = models_hour(session, lake, ledgers, events, start, learning)
     segments, recs = hour.segments, hour.recs
     if segments.cold_start:
         out.warnings.append(f"no state for the hours before {partition_key(start)} in this November: customers and "

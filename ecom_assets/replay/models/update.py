@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from pyspark.sql import DataFrame, SparkSession
@@ -179,18 +181,38 @@ def update_segments(session: SparkSession, lake: Lake, ledgers: Ledgers, state: 
 
 
 def refresh_recommendations(session: SparkSession, resource: LakeResource, ledgers: Ledgers, start: dt.datetime,
-                            segments: SegmentHour, models: RecsModels) -> RecsHour:
+                            segments: SegmentHour, models: RecsModels, learning: bool = True) -> RecsHour:
     """Fold in the active users' factors and blend their candidates under each user's current segment, from
     their pairs (:func:`serve_from_pairs`), with the new products folded in before the hour among the
     model's; serve the fresh top-10s (written to the served ledger, keyed by the hour); fold in the new
-    products the hour touched (:mod:`~ecom_assets.replay.models.new_products`)."""
+    products the hour touched (:mod:`~ecom_assets.replay.models.new_products`), unless ``learning`` is off."""
     laps = Laps()
-    new_products = new_products_before(session, ledgers.item_factors, start)
+    new_products = new_products_before(session, ledgers.item_factors, start) if learning else None
     laps.lap("new_products")
     served = serve_from_pairs(segments.assigned.select("user_id", "segment"), segments.pairs, models.params,
                               models.shipped_blend, new_products=new_products).localCheckpoint()
     laps.lap("blend")
     lists = stamped(served, start)
+    jobs: dict[str, Callable[[], Any]] = {
+        "write": lambda: ledgers.served.write_hour(lists, start),
+        "stats": lambda: served.agg(F.count(F.lit(1)).alias("users"),
+                                    F.count_if(F.size("products") < F.lit(10)).alias("short"),
+                                    F.count_if("folded").alias("folded")).first(),
+    }
+    if learning:
+        jobs.update(new_product_jobs(session, resource, ledgers, start, segments, served, models))
+    done = run_concurrently(jobs)
+    stats = done["stats"]
+    laps.lap("write")
+    return RecsHour(lists, int(stats["users"]), int(stats["short"]), int(stats["folded"]),
+                    len(new_products.product_ids) if new_products else 0, int(done.get("item_factors", 0)), laps)
+
+
+def new_product_jobs(session: SparkSession, resource: LakeResource, ledgers: Ledgers, start: dt.datetime,
+                     segments: SegmentHour, served: DataFrame, models: RecsModels) -> dict[str, Callable[[], Any]]:
+    """The hour's writes of the new products' fold-in, to run beside the served lists': the folded-in
+    users' factors, the new products' pairs, and the factors of those the hour touched (the last returns
+    how many it solved)."""
     hour_factors = served.where("folded").select("user_id", "features")
     hour_pairs = new_product_pairs(segments.changed_pairs, resource.read_processed(session, "als_product_index"),
                                    models.params).localCheckpoint()
@@ -201,19 +223,9 @@ def refresh_recommendations(session: SparkSession, resource: LakeResource, ledge
         ledgers.item_factors.write_hour(solved, start)
         return solved.count()
 
-    done = run_concurrently({
-        "write": lambda: ledgers.served.write_hour(lists, start),
-        "user_factors": lambda: ledgers.user_factors.write_hour(hour_factors, start),
-        "product_pairs": lambda: ledgers.product_pairs.write_hour(hour_pairs, start),
-        "item_factors": fold_in_products,
-        "stats": lambda: served.agg(F.count(F.lit(1)).alias("users"),
-                                    F.count_if(F.size("products") < F.lit(10)).alias("short"),
-                                    F.count_if("folded").alias("folded")).first(),
-    })
-    stats = done["stats"]
-    laps.lap("write")
-    return RecsHour(lists, int(stats["users"]), int(stats["short"]), int(stats["folded"]),
-                    len(new_products.product_ids), int(done["item_factors"]), laps)
+    return {"user_factors": lambda: ledgers.user_factors.write_hour(hour_factors, start),
+            "product_pairs": lambda: ledgers.product_pairs.write_hour(hour_pairs, start),
+            "item_factors": fold_in_products}
 
 
 def evaluate_served(session: SparkSession, ledgers: Ledgers, events: DataFrame, active: np.ndarray,
@@ -236,12 +248,13 @@ class ModelsHour:
 
 
 def models_hour(session: SparkSession, resource: LakeResource, ledgers: Ledgers, events: DataFrame,
-                start: dt.datetime) -> ModelsHour:
+                start: dt.datetime, learning: bool = True) -> ModelsHour:
     """One hour's segments, recommendations and online evaluation, with independent Spark jobs side by side.
 
     An hour's jobs are small, so each is mostly waiting (planning, scheduling, a round trip); jobs that
     do not need each other's results overlap: the evaluation of the lists served before the hour runs
-    beside everything; the state lookup beside the loading of the models.
+    beside everything; the state lookup beside the loading of the models. ``learning``: fold in the new
+    products (off: October's item factors serve the hour).
     """
     active = active_user_ids(events)  # one small job; both lookups below search these users
     with running_beside(lambda: evaluate_served(session, ledgers, events, active, start)) as evaluation:
@@ -249,7 +262,7 @@ def models_hour(session: SparkSession, resource: LakeResource, ledgers: Ledgers,
             model = segmentation(session, resource.lake)
             models = recs_models(session, resource)
         segments = update_segments(session, resource.lake, ledgers, lookup.result(), start, model)
-        recs = refresh_recommendations(session, resource, ledgers, start, segments, models)
+        recs = refresh_recommendations(session, resource, ledgers, start, segments, models, learning)
         return ModelsHour(segments, recs, evaluation.result(), coverage(recs.lists, models.catalogue_size), models)
 
 
