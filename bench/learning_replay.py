@@ -2,8 +2,9 @@
 
 Materializes the batch graph once on N generated rows (default 1 M), copies that lake twice, and replays
 the same H hours (default 72) from 2019-11-01 00:00 in each copy through ``ecom replay``'s code path,
-once with ``ECOM_REPLAY_LEARNING=on`` (products new in November folded in after each hour) and once
-``off`` (October's item factors serve every hour). Reads each hour's online HitRate@10 (any event; carts
+once with ``ECOM_REPLAY_LEARNING=on`` (products new in November folded in after each hour, the models
+re-fitted after each day and used two days later) and once ``off`` (the batch graph's models serve every
+hour; users' factors are folded in either way). Reads each hour's online HitRate@10 (any event; carts
 and purchases) and catalogue coverage from the file sink's points, and the new products with factors
 from the Dagster instance; plots both runs hour by hour (``docs/learning.png``) and writes the table to
 ``docs/benchmarks.md`` between the ``learning`` markers.
@@ -145,8 +146,9 @@ def main() -> None:
 {time.strftime('%Y-%m-%d')}, {args.rows:,} generated rows, batch graph with default configs
 {f'({batch_min:.1f} min) ' if batch_min else ''}materialized once and copied; the same hours from 2019-11-01 00:00
 replayed in each copy through `ecom replay`'s code path (in-process runs, local SparkSession, file sink).
-On: products first seen in November folded into ALS after each hour (`ECOM_REPLAY_LEARNING=on`, the
-default); off: October's item factors serve every hour. Plot: `docs/learning.png`.
+On: products first seen in November folded into ALS after each hour, K-means and ALS re-fitted after each
+day and used from two days later (`ECOM_REPLAY_LEARNING=on`, the default); off: the batch graph's models
+serve every hour. Plot: `docs/learning.png`.
 
 | per hour: median / p95 / max | learning on | learning off | on - off, hour by hour: median |
 |---|---|---|---|

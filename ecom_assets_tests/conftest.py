@@ -200,10 +200,12 @@ def trained_lake(tmp_path_factory: pytest.TempPathFactory, spark) -> TrainedLake
 
 
 def replay_env(env: pytest.MonkeyPatch, trained: TrainedLake) -> None:
-    """Point the project at the trained lake, its own Dagster home, and the file sink."""
+    """Point the project at the trained lake, its own Dagster home, and the file sink; the hours of a day use
+    the previous day's re-fit (a lag of one day, so the replays of the tests, which cross one midnight, use one)."""
     env.setenv("ECOM_DATA_DIR", str(trained.root / "input"))
     env.setenv("ECOM_LAKE_DIR", str(trained.root / "lake"))
     env.setenv("DAGSTER_HOME", str(trained.root / "dagster_home"))
+    env.setenv("ECOM_REPLAY_REFIT_LAG_DAYS", "1")
     env.delenv("INFLUX_URL", raising=False)
 
 

@@ -26,7 +26,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from ecom_assets.recommendation.als import AlsParams
-from ecom_assets.recommendation.fold_in import fold_in_items
+from ecom_assets.recommendation.fold_in import ITEM_FACTOR_SCHEMA, fold_in_items
 from ecom_assets.recommendation.serving.pair_blend import NewProductFactors
 from ecom_assets.replay.models.ledger import Ledger
 from ecom_assets.replay.models.recommendations import pair_strengths
@@ -36,8 +36,12 @@ MIN_USERS = 3
 PRODUCT_PAIR_SCHEMA = T.StructType([T.StructField("product_id", T.LongType()),
                                     T.StructField("user_id", T.LongType()),
                                     T.StructField("strength", T.DoubleType())])
+# ``model``: the ALS model the factors belong to (``RecsModels.version``): after a daily re-fit, factors
+# solved against the previous model are in another space and are not used.
 USER_FACTOR_SCHEMA = T.StructType([T.StructField("user_id", T.LongType()),
-                                   T.StructField("features", T.ArrayType(T.FloatType()))])
+                                   T.StructField("features", T.ArrayType(T.FloatType())),
+                                   T.StructField("model", T.StringType())])
+ITEM_FACTOR_LEDGER_SCHEMA = T.StructType([*ITEM_FACTOR_SCHEMA.fields, T.StructField("model", T.StringType())])
 
 
 def new_product_pairs(changed_pairs: DataFrame, known_products: DataFrame, params: AlsParams) -> DataFrame:
@@ -49,11 +53,12 @@ def new_product_pairs(changed_pairs: DataFrame, known_products: DataFrame, param
         "product_id", "user_id", "strength")
 
 
-def new_products_before(session: SparkSession, item_factors: Ledger, start: dt.datetime) -> NewProductFactors:
-    """The factors of every new product folded in before hour ``start`` (a catalogue-sized table at most:
-    products x rank floats), for the hour's blend."""
+def new_products_before(session: SparkSession, item_factors: Ledger, start: dt.datetime, model: str
+                        ) -> NewProductFactors:
+    """The factors of every new product folded in against ``model`` before hour ``start`` (a catalogue-sized
+    table at most: products x rank floats), for the hour's blend."""
     rows, _ = item_factors.latest(session, start)
-    table = rows.select("product_id", "features").orderBy("product_id").toArrow()
+    table = rows.where(F.col("model") == model).select("product_id", "features").orderBy("product_id").toArrow()
     ids = np.asarray(table.column("product_id").to_numpy(), dtype=np.int64)
     flat = np.asarray(table.column("features").combine_chunks().flatten().to_numpy(zero_copy_only=False),
                       dtype=np.float32)
@@ -70,22 +75,24 @@ def _distinct_ids(frame: DataFrame, column: str) -> np.ndarray:
 
 
 def fold_in_hour(session: SparkSession, product_pairs: Ledger, user_factors: Ledger, start: dt.datetime,
-                 hour_pairs: DataFrame, hour_factors: DataFrame, gramian: np.ndarray, params: AlsParams
+                 hour_pairs: DataFrame, hour_factors: DataFrame, gramian: np.ndarray, params: AlsParams, model: str
                  ) -> DataFrame:
-    """(product_id, features, users): new factors of the new products of ``hour_pairs`` (the hour's
-    :func:`new_product_pairs`) that have ``MIN_USERS`` users with factors, from all of their pairs so far
-    and each user's latest factors (``hour_factors``, the hour's folded-in users, before the ledger's)."""
+    """(product_id, features, users, model): new factors of the new products of ``hour_pairs`` (the hour's
+    :func:`new_product_pairs`) that have ``MIN_USERS`` users with factors of ``model``, from all of their
+    pairs so far and each user's latest factors (``hour_factors``: the hour's folded-in users (user_id,
+    features), before the ledger's)."""
     touched = _distinct_ids(hour_pairs, "product_id")
     if not len(touched):
-        return session.createDataFrame([], "product_id long, features array<float>, users int")
+        return session.createDataFrame([], ITEM_FACTOR_LEDGER_SCHEMA)
     before, _ = product_pairs.latest_for_keys(session, start, touched)
     pairs = before.join(hour_pairs.select("product_id", "user_id"), ["product_id", "user_id"], "left_anti") \
         .unionByName(hour_pairs.select(*PRODUCT_PAIR_SCHEMA.fieldNames())).where(F.col("strength") > 0) \
         .localCheckpoint()
     earlier, _ = user_factors.latest_for_keys(session, start, _distinct_ids(pairs, "user_id"))
-    factors = earlier.join(hour_factors.select("user_id"), "user_id", "left_anti").unionByName(
-        hour_factors.select(*USER_FACTOR_SCHEMA.fieldNames()))
+    factors = earlier.where(F.col("model") == model).join(hour_factors.select("user_id"), "user_id", "left_anti") \
+        .select("user_id", "features").unionByName(hour_factors.select("user_id", "features"))
     with_factors = pairs.join(factors, "user_id")
     enough = with_factors.groupBy("product_id").count().where(F.col("count") >= MIN_USERS).select("product_id")
-    return fold_in_items(with_factors.join(enough, "product_id", "left_semi"), gramian, params.alpha,
-                         params.reg_param)
+    solved = fold_in_items(with_factors.join(enough, "product_id", "left_semi"), gramian, params.alpha,
+                           params.reg_param)
+    return solved.withColumn("model", F.lit(model))

@@ -18,6 +18,8 @@ re-running an hour gives the same result.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+from dataclasses import dataclass
 
 import numpy as np
 from pyspark.ml.clustering import KMeans
@@ -25,18 +27,26 @@ from pyspark.ml.functions import array_to_vector
 from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import DataFrame, SparkSession
 
-from ecom_assets.recommendation.als import AlsParams, Indexers, fit_als, fit_indexers, index_ids
+from ecom_assets.lake import Lake, is_local, local_path
+from ecom_assets.recommendation.als import (
+    AlsParams,
+    Indexers,
+    fit_als,
+    fit_indexers,
+    index_ids,
+    product_index_table,
+)
 from ecom_assets.recommendation.interactions import Window, events_in, interaction_strengths
 from ecom_assets.replay.models.customers import product_funnel, rfm_features
 from ecom_assets.replay.models.segments import Centres, SegmentModel
 from ecom_assets.replay.models.state import Ledgers
 from ecom_assets.replay.orchestration.partitions import REPLAY_START
+from ecom_assets.replay.written import written
 from ecom_assets.segmentation.kmeans import MAX_ITER, SEED
+from ecom_assets.settings import DEFAULT_REFIT_LAG_DAYS
 from ecom_assets.segmentation.streaming import match_centres
 
-# The hours of day d use the re-fit made after day d - REFIT_LAG_DAYS: a full day of replay (4 minutes
-# at the 10 s cadence) for the re-fit to finish before its first hour.
-REFIT_LAG_DAYS = 2
+REFIT_LAG_DAYS = DEFAULT_REFIT_LAG_DAYS
 
 
 def refit_day_for(hour: dt.datetime, lag_days: int = REFIT_LAG_DAYS) -> dt.date | None:
@@ -44,6 +54,31 @@ def refit_day_for(hour: dt.datetime, lag_days: int = REFIT_LAG_DAYS) -> dt.date 
     graph's models) while that day is before the replay's first."""
     day = hour.date() - dt.timedelta(days=lag_days)
     return day if day >= REPLAY_START.date() else None
+
+
+class RefitNotReadyError(RuntimeError):
+    """The re-fit an hour must use is not written yet (the hour is retried; it never uses another model)."""
+
+
+def switches_at(hour: dt.datetime, lag_days: int = REFIT_LAG_DAYS) -> bool:
+    """Whether ``hour`` is the first to use its re-fit (the hour before used another model)."""
+    day = refit_day_for(hour, lag_days)
+    return day is not None and day != refit_day_for(hour - dt.timedelta(hours=1), lag_days)
+
+
+def refit_in_force(session: SparkSession, lake: Lake, hour: dt.datetime, lag_days: int = REFIT_LAG_DAYS
+                   ) -> RefitPaths | None:
+    """The re-fit ``hour`` uses (None: the batch graph's models); a clear error when it is not written yet."""
+    day = refit_day_for(hour, lag_days)
+    if day is None:
+        return None
+    paths = RefitPaths.of(lake, day)
+    if not paths.ready(session):
+        raise RefitNotReadyError(
+            f"hour {hour:%Y-%m-%d %H:00} uses the models re-fitted after {day} ({lag_days} days before), which are "
+            f"not written yet: materialize replay_refit for {day} (the replay does after the day's last hour); "
+            "the hour is retried and never served by another model")
+    return paths
 
 
 def customer_points(session: SparkSession, ledgers: Ledgers, day_end: dt.datetime, model: SegmentModel
@@ -77,3 +112,75 @@ def refit_als(events: DataFrame, window: Window, params: AlsParams) -> tuple[ALS
     indexers = fit_indexers(interactions)
     ratings = index_ids(indexers, interactions).select("user_idx", "product_idx", "strength")
     return fit_als(ratings, params), indexers, interactions
+
+
+@dataclass(frozen=True)
+class RefitPaths:
+    """Where one day's re-fit lives (``models/replay_refit/day=YYYY-MM-DD/``): the ALS model, its indexers
+    and product index, and the matched centres, written last, so a re-fit is ready once they are."""
+
+    root: str
+
+    @classmethod
+    def of(cls, lake: Lake, day: dt.date) -> RefitPaths:
+        """The paths of ``day``'s re-fit in ``lake``."""
+        return cls(lake.model(f"replay_refit/day={day:%Y-%m-%d}"))
+
+    @property
+    def als(self) -> str:
+        """The ALS model (Spark ML format)."""
+        return f"{self.root}/als"
+
+    @property
+    def indexers(self) -> str:
+        """The ALS model's id indexers."""
+        return f"{self.root}/als_indexers"
+
+    @property
+    def product_index(self) -> str:
+        """(product_id, product_idx) of the ALS model, as ``als_product_index`` is for the batch model."""
+        return f"{self.root}/als_product_index"
+
+    @property
+    def centres(self) -> str:
+        """The re-fitted centres (``CENTRE_SCHEMA``), matched to the centres in force."""
+        return f"{self.root}/centres"
+
+    def ready(self, session: SparkSession | None = None) -> bool:
+        """Whether the whole re-fit was written (its centres are written last)."""
+        return written(self.centres, session)
+
+
+@dataclass(frozen=True)
+class Refit:
+    """One day's re-fitted models and what they were fitted on."""
+
+    centres: Centres
+    model: ALSModel
+    indexers: Indexers
+    interactions: DataFrame
+    customers: int
+
+
+def refit_day(session: SparkSession, ledgers: Ledgers, events: DataFrame, day: dt.date, training_start: dt.date,
+              segmentation: SegmentModel, in_force: Centres, params: AlsParams) -> Refit:
+    """Re-fit both models at the end of ``day``: K-means on every customer's point, matched to the centres
+    ``in_force`` (the day's last hour's), and ALS on the interactions from ``training_start`` to the day's end."""
+    day_end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    points = customer_points(session, ledgers, day_end, segmentation).select("scaled").cache()
+    centres = refit_centres(points, in_force)
+    customers = points.count()
+    points.unpersist()
+    model, indexers, interactions = refit_als(events, Window(training_start, day_end.date()), params)
+    return Refit(centres, model, indexers, interactions, customers)
+
+
+def save_refit(session: SparkSession, paths: RefitPaths, refit: Refit) -> None:
+    """Write ``refit`` under ``paths``, the centres last (they mark the re-fit ready; on a local lake an
+    earlier re-fit of the day stops being ready before anything of it is rewritten)."""
+    if is_local(paths.centres):
+        shutil.rmtree(local_path(paths.centres), ignore_errors=True)
+    refit.model.write().overwrite().save(paths.als)
+    refit.indexers.save(paths.indexers)
+    product_index_table(refit.indexers, refit.interactions).write.mode("overwrite").parquet(paths.product_index)
+    refit.centres.frame(session).coalesce(1).write.mode("overwrite").parquet(paths.centres)

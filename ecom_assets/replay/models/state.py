@@ -8,10 +8,13 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame
 
 from ecom_assets.lake import Lake
-from ecom_assets.recommendation.fold_in import ITEM_FACTOR_SCHEMA
 from ecom_assets.replay.models.customers import CUSTOMER_SCHEMA, PAIR_SCHEMA, base_customers, pair_counts
 from ecom_assets.replay.models.ledger import Ledger
-from ecom_assets.replay.models.new_products import PRODUCT_PAIR_SCHEMA, USER_FACTOR_SCHEMA
+from ecom_assets.replay.models.new_products import (
+    ITEM_FACTOR_LEDGER_SCHEMA,
+    PRODUCT_PAIR_SCHEMA,
+    USER_FACTOR_SCHEMA,
+)
 from ecom_assets.replay.models.recommendations import SERVED_SCHEMA, served_lists
 
 BASE_CUSTOMERS = "replay_base_customers"
@@ -41,7 +44,7 @@ class Ledgers:
             served=Ledger(lake, "served_recs", ("user_id",), SERVED_SCHEMA, lake.processed(BASE_SERVED)),
             product_pairs=Ledger(lake, "new_product_pairs", ("product_id", "user_id"), PRODUCT_PAIR_SCHEMA),
             user_factors=Ledger(lake, "user_factors", ("user_id",), USER_FACTOR_SCHEMA),
-            item_factors=Ledger(lake, "new_product_factors", ("product_id",), ITEM_FACTOR_SCHEMA),
+            item_factors=Ledger(lake, "new_product_factors", ("product_id",), ITEM_FACTOR_LEDGER_SCHEMA),
         )
 
     def all(self) -> tuple[Ledger, ...]:
