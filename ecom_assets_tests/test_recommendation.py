@@ -311,6 +311,15 @@ def test_shipped_constants_load_from_the_pack_once_and_refuse_a_rebuilt_one(tmp_
     with pytest.raises(StalePackError, match="rebuilt"):
         Shipped.from_pack(str(path), ("v", 3), "blend").get()
 
+    # A worker keeps the packs it read last only (one per re-fitted model would pile up over the month).
+    from ecom_assets.speedups import shipped as module
+
+    paths = [tmp_path / f"day-{day}.pkl" for day in range(module.MAX_LOADED_PACKS + 2)]
+    for day, pack in enumerate(paths):
+        pack.write_bytes(pickle.dumps((("day", day), {"n": day})))
+        assert load_pack(str(pack), ("day", day)) == {"n": day}
+    assert [p for p in module._LOADED if "day-" in p] == [str(p) for p in paths[-module.MAX_LOADED_PACKS:]]
+
 
 def test_category_affinity_is_the_same_in_spark_and_numpy(spark: SparkSession) -> None:
     """A user's affinity to a category (their strength in it over their strongest category's) comes out

@@ -165,7 +165,9 @@ def recs_models(session: SparkSession, resource: LakeResource, refit: RefitPaths
                    else Shipped.inline(saved["blend"]))
         return RecsModels(**saved, shipped_blend=shipped, version=version, product_index=product_index)
 
-    return cached(f"recs-{version}", session, paths, load)
+    # One cache entry for every version: consecutive hours use the same model, and each re-fit's is
+    # model-sized (the process would otherwise keep one per replayed day).
+    return cached("recs", session, paths, load)
 
 
 def _build_pack(session: SparkSession, resource: LakeResource, als_path: str, product_index: str) -> dict:
