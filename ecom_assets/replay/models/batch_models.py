@@ -147,7 +147,7 @@ def recs_models(session: SparkSession, resource: LakeResource, refit: RefitPaths
     workers read the blend's constants from it (see :mod:`ecom_assets.speedups.shipped`). It
     is rebuilt when any folder it was read from changes. The blend's candidate sizes are those
     ``hybrid_recs`` ran with (``hybrid_settings``). ``refit``: a daily re-fit's ALS model and product index
-    instead of the batch graph's (its own pack and cache entry)."""
+    instead of the batch graph's (its own pack; of the re-fits' packs the two newest are kept)."""
     lake = resource.lake
     als_path = refit.als if refit else lake.model(ALS_MODEL)
     product_index = refit.product_index if refit else lake.processed("als_product_index")
@@ -161,6 +161,8 @@ def recs_models(session: SparkSession, resource: LakeResource, refit: RefitPaths
         if saved is None:
             saved = _build_pack(session, resource, als_path, product_index)
             _write_pack(pack_path, stamp, saved)
+            if refit is not None:
+                _remove_older_packs(pack_path, "recs_models-refit-*.pkl", keep=2)
         shipped = (Shipped.from_pack(str(local_path(pack_path)), stamp, "blend") if is_local(pack_path)
                    else Shipped.inline(saved["blend"]))
         return RecsModels(**saved, shipped_blend=shipped, version=version, product_index=product_index)
@@ -193,6 +195,16 @@ def holdout_rows(evaluation: DataFrame) -> DataFrame:
     """``recs_evaluation``'s rows of the holdout fold: the evaluation of the very models the replay serves
     (a table written before the cross-validation has only those rows)."""
     return evaluation.where(F.col("fold") == 0) if "fold" in evaluation.columns else evaluation
+
+
+def _remove_older_packs(path: str, pattern: str, keep: int) -> None:
+    """Remove the packs next to ``path`` matching ``pattern`` but the ``keep`` newest (local lakes only): an
+    hour that needs a removed one builds it again."""
+    if not is_local(path):
+        return
+    packs = sorted(local_path(path).parent.glob(pattern), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    for old in packs[keep:]:
+        old.unlink(missing_ok=True)
 
 
 def _read_pack(path: str, stamp: tuple) -> Any:
