@@ -39,3 +39,18 @@ def test_refit_centres_keep_each_segment_s_id(spark: SparkSession) -> None:
     assert np.allclose(refitted.centres, truth[order], atol=0.1)
     assert refitted.users.tolist() == [sizes[i] for i in order]
     assert refitted.weights.tolist() == [float(sizes[i]) for i in order]
+
+
+def test_only_the_newest_re_fit_packs_are_kept(tmp_path) -> None:
+    import os
+
+    from ecom_assets.replay.models.batch_models import _remove_older_packs
+
+    for day in range(1, 5):
+        pack = tmp_path / f"recs_models-refit-2019-11-0{day}.pkl"
+        pack.write_bytes(b"x")
+        os.utime(pack, ns=(day * 10**9, day * 10**9))
+    (tmp_path / "recs_models-batch.pkl").write_bytes(b"x")
+    _remove_older_packs(str(tmp_path / "recs_models-refit-2019-11-04.pkl"), "recs_models-refit-*.pkl", keep=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "recs_models-batch.pkl", "recs_models-refit-2019-11-03.pkl", "recs_models-refit-2019-11-04.pkl"]
