@@ -199,13 +199,18 @@ def trained_lake(tmp_path_factory: pytest.TempPathFactory, spark) -> TrainedLake
     return TrainedLake(root, result, planted)
 
 
+def replay_environ(trained: TrainedLake) -> dict[str, str]:
+    """The variables of the tests' replay: the trained lake, its own Dagster home; the hours of a day use the
+    previous day's re-fit (a lag of one day, so the replays of the tests, which cross one midnight, use one).
+    A run that must reproduce ``replayed``'s hours (another process, Spark Connect) takes the same ones."""
+    return {"ECOM_DATA_DIR": str(trained.root / "input"), "ECOM_LAKE_DIR": str(trained.root / "lake"),
+            "DAGSTER_HOME": str(trained.root / "dagster_home"), "ECOM_REPLAY_REFIT_LAG_DAYS": "1"}
+
+
 def replay_env(env: pytest.MonkeyPatch, trained: TrainedLake) -> None:
-    """Point the project at the trained lake, its own Dagster home, and the file sink; the hours of a day use
-    the previous day's re-fit (a lag of one day, so the replays of the tests, which cross one midnight, use one)."""
-    env.setenv("ECOM_DATA_DIR", str(trained.root / "input"))
-    env.setenv("ECOM_LAKE_DIR", str(trained.root / "lake"))
-    env.setenv("DAGSTER_HOME", str(trained.root / "dagster_home"))
-    env.setenv("ECOM_REPLAY_REFIT_LAG_DAYS", "1")
+    """Point the project at the trained lake (``replay_environ``) and the file sink."""
+    for name, value in replay_environ(trained).items():
+        env.setenv(name, value)
     env.delenv("INFLUX_URL", raising=False)
 
 
