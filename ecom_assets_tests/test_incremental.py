@@ -305,7 +305,7 @@ def test_the_day_s_re_fit_keeps_segment_ids_and_serves_the_next_day(replayed: Tr
     """After the replayed day, its re-fit is written: K-means centres matched to those in force (ids kept,
     near them), an ALS model that knows November's products; the next day's first hour starts from its
     centres and is served by its model."""
-    from ecom_assets.replay.models.refit import RefitPaths
+    from ecom_assets.replay.orchestration.refit_schedule import RefitPaths
     from ecom_assets.replay.models.segments import CENTRE_SCHEMA
 
     lake = Lake(str(replayed.root / "lake"))

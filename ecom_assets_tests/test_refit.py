@@ -8,7 +8,9 @@ import datetime as dt
 import numpy as np
 from pyspark.sql import SparkSession
 
-from ecom_assets.replay.models.refit import REFIT_LAG_DAYS, refit_centres, refit_day_for
+from ecom_assets.replay.models.refit import refit_centres
+from ecom_assets.replay.orchestration.refit_schedule import refit_day_for
+from ecom_assets.settings import DEFAULT_REFIT_LAG_DAYS
 from ecom_assets.replay.models.segments import Centres
 
 
@@ -17,7 +19,7 @@ def _hour(text: str) -> dt.datetime:
 
 
 def test_the_re_fit_of_an_hour_depends_on_the_hour_alone() -> None:
-    assert REFIT_LAG_DAYS == 2
+    assert DEFAULT_REFIT_LAG_DAYS == 2
     assert refit_day_for(_hour("2019-11-01T05:00")) is None
     assert refit_day_for(_hour("2019-11-02T23:00")) is None
     assert refit_day_for(_hour("2019-11-03T00:00")) == dt.date(2019, 11, 1)

@@ -22,7 +22,7 @@ from ecom_assets.recommendation.stored import ALS_MODEL, ALS_PARAMS
 from ecom_assets.replay.models import checks
 from ecom_assets.replay.models.points import offline_points, online_points, segment_points
 from ecom_assets.replay.models.batch_models import segmentation
-from ecom_assets.replay.models.refit import RefitPaths, refit_day, save_refit
+from ecom_assets.replay.models.refit import refit_day, save_refit
 from ecom_assets.replay.models.segments import CENTRE_SCHEMA, Centres
 from ecom_assets.replay.models.state import BASE_CUSTOMERS, BASE_PAIRS, BASE_SERVED, CENTRES, Ledgers, starting_state
 from ecom_assets.replay.models.update import SegmentHour, compact, models_hour
@@ -31,6 +31,7 @@ from ecom_assets.replay.orchestration.partitions import PREVIOUS_HOUR, day_start
 from ecom_assets.replay.orchestration.retry import REPLAY_RETRY
 from ecom_assets.replay.written import written
 from ecom_assets.replay.orchestration.parts import Published
+from ecom_assets.replay.orchestration.refit_schedule import RefitPaths
 from ecom_assets.resources import InfluxResource, LakeResource, SparkResource, TrainingResource
 from ecom_assets.segmentation.assets import MODEL_NAME
 from ecom_assets.table_metadata import table_metadata

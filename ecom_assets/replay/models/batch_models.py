@@ -46,7 +46,7 @@ from ecom_assets.segmentation.assignment import load_segmentation
 from ecom_assets.speedups.shipped import Shipped
 
 if TYPE_CHECKING:
-    from ecom_assets.replay.models.refit import RefitPaths
+    from ecom_assets.replay.orchestration.refit_schedule import RefitPaths
 
 T = TypeVar("T")
 BATCH_VERSION = "batch"  # the batch graph's ALS model (a daily re-fit's is ``refit=YYYY-MM-DD``)

@@ -40,33 +40,17 @@ from ecom_assets.recommendation.interactions import Window, events_in, interacti
 from ecom_assets.replay.models.customers import product_funnel, rfm_features
 from ecom_assets.replay.models.segments import Centres, SegmentModel
 from ecom_assets.replay.models.state import Ledgers
-from ecom_assets.replay.orchestration.partitions import REPLAY_START
-from ecom_assets.replay.written import written
+from ecom_assets.replay.orchestration.refit_schedule import RefitPaths, refit_day_for
 from ecom_assets.segmentation.kmeans import MAX_ITER, SEED
-from ecom_assets.settings import DEFAULT_REFIT_LAG_DAYS
 from ecom_assets.segmentation.streaming import match_centres
-
-REFIT_LAG_DAYS = DEFAULT_REFIT_LAG_DAYS
-
-
-def refit_day_for(hour: dt.datetime, lag_days: int = REFIT_LAG_DAYS) -> dt.date | None:
-    """The day whose re-fit serves ``hour``: the day ``lag_days`` before the hour's, or None (the batch
-    graph's models) while that day is before the replay's first."""
-    day = hour.date() - dt.timedelta(days=lag_days)
-    return day if day >= REPLAY_START.date() else None
+from ecom_assets.settings import DEFAULT_REFIT_LAG_DAYS
 
 
 class RefitNotReadyError(RuntimeError):
     """The re-fit an hour must use is not written yet (the hour is retried; it never uses another model)."""
 
 
-def switches_at(hour: dt.datetime, lag_days: int = REFIT_LAG_DAYS) -> bool:
-    """Whether ``hour`` is the first to use its re-fit (the hour before used another model)."""
-    day = refit_day_for(hour, lag_days)
-    return day is not None and day != refit_day_for(hour - dt.timedelta(hours=1), lag_days)
-
-
-def refit_in_force(session: SparkSession, lake: Lake, hour: dt.datetime, lag_days: int = REFIT_LAG_DAYS
+def refit_in_force(session: SparkSession, lake: Lake, hour: dt.datetime, lag_days: int = DEFAULT_REFIT_LAG_DAYS
                    ) -> RefitPaths | None:
     """The re-fit ``hour`` uses (None: the batch graph's models); a clear error when it is not written yet."""
     day = refit_day_for(hour, lag_days)
@@ -112,43 +96,6 @@ def refit_als(events: DataFrame, window: Window, params: AlsParams) -> tuple[ALS
     indexers = fit_indexers(interactions)
     ratings = index_ids(indexers, interactions).select("user_idx", "product_idx", "strength")
     return fit_als(ratings, params), indexers, interactions
-
-
-@dataclass(frozen=True)
-class RefitPaths:
-    """Where one day's re-fit lives (``models/replay_refit/day=YYYY-MM-DD/``): the ALS model, its indexers
-    and product index, and the matched centres, written last, so a re-fit is ready once they are."""
-
-    root: str
-
-    @classmethod
-    def of(cls, lake: Lake, day: dt.date) -> RefitPaths:
-        """The paths of ``day``'s re-fit in ``lake``."""
-        return cls(lake.model(f"replay_refit/day={day:%Y-%m-%d}"))
-
-    @property
-    def als(self) -> str:
-        """The ALS model (Spark ML format)."""
-        return f"{self.root}/als"
-
-    @property
-    def indexers(self) -> str:
-        """The ALS model's id indexers."""
-        return f"{self.root}/als_indexers"
-
-    @property
-    def product_index(self) -> str:
-        """(product_id, product_idx) of the ALS model, as ``als_product_index`` is for the batch model."""
-        return f"{self.root}/als_product_index"
-
-    @property
-    def centres(self) -> str:
-        """The re-fitted centres (``CENTRE_SCHEMA``), matched to the centres in force."""
-        return f"{self.root}/centres"
-
-    def ready(self, session: SparkSession | None = None) -> bool:
-        """Whether the whole re-fit was written (its centres are written last)."""
-        return written(self.centres, session)
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from ecom_assets.replay.models.customers import (
 )
 from ecom_assets.replay.models.new_products import fold_in_hour, new_product_pairs, new_products_before
 from ecom_assets.replay.models.online import coverage, online_metrics
-from ecom_assets.replay.models.refit import RefitPaths, refit_in_force, switches_at
+from ecom_assets.replay.models.refit import refit_in_force
 from ecom_assets.replay.models.recommendations import stamped
 from ecom_assets.replay.models.segments import (
     CENTRE_SCHEMA,
@@ -50,6 +50,7 @@ from ecom_assets.replay.models.segments import (
 from ecom_assets.replay.models.state import CENTRES, Ledgers
 from ecom_assets.replay.orchestration.partitions import REPLAY_START, part_name
 from ecom_assets.replay.orchestration.parts import run_concurrently, running_beside
+from ecom_assets.replay.orchestration.refit_schedule import RefitPaths, switches_at
 from ecom_assets.replay.written import written
 from ecom_assets.resources import LakeResource
 from ecom_assets.segmentation.assignment import segment_name

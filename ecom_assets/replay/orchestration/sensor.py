@@ -54,6 +54,7 @@ from ecom_assets.replay.orchestration.ordering import (
 )
 from ecom_assets.replay.orchestration.orphans import fail_orphaned_runs
 from ecom_assets.replay.orchestration.partitions import all_hours, day_completed_by, hour_start
+from ecom_assets.replay.orchestration.refit_schedule import RefitPaths, refit_day_for
 from ecom_assets.replay.orchestration.retry import MAX_ATTEMPTS, REPLAY_RETRY
 from ecom_assets.resources.connect_outage import server_address
 from ecom_assets.resources.spark_server import url_answers
@@ -254,8 +255,6 @@ def refit_wait(lake: Lake, lag_days: int) -> Callable[[str], str | None]:
     """``waits_for`` of :func:`replay_tick` when the hours use the daily re-fits: an hour waits until the
     re-fit it uses is written (on a local lake; on a lake at a URI the hour itself fails until it is, and
     is retried)."""
-    from ecom_assets.replay.models.refit import RefitPaths, refit_day_for
-
     def waits_for(key: str) -> str | None:
         day = refit_day_for(hour_start(key), lag_days)
         if day is None or not is_local(lake.root) or RefitPaths.of(lake, day).ready():
