@@ -36,7 +36,7 @@ from ecom_assets.settings import load_settings
 START, END = "<!-- learning:start -->", "<!-- learning:end -->"
 MODES = ("on", "off")
 # What an hour's replay writes: removed from a copy, so each mode starts from the batch graph's lake.
-REPLAY_OUTPUTS = ("processed/replay", "temp/replay", "temp/influx")
+REPLAY_OUTPUTS = ("processed/replay", "temp/replay", "temp/influx", "models/replay_refit")
 
 
 def fresh_copy(base: Path, target: Path) -> None:
