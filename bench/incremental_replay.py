@@ -56,6 +56,28 @@ def summary(values: list[float], digits: int = 4) -> str:
             f"{round(max(values), digits)}")
 
 
+def prepare_lake(rows: int, data: Path, lake: Path) -> float:
+    """Point the project at ``lake`` (its Dagster home inside, the file sink) and materialize the batch
+    graph there once, on ``rows`` generated rows in ``data``; the minutes it took (0 when already there)."""
+    if not (data / "2019-Nov.csv").is_file():
+        generate_dataset(data, rows, seed=42, progress=False)
+    os.environ["ECOM_DATA_DIR"] = str(data)
+    os.environ["ECOM_LAKE_DIR"] = str(lake)
+    os.environ["DAGSTER_HOME"] = str(lake / "dagster_home")
+    os.environ.pop("INFLUX_URL", None)
+    os.environ.setdefault("ECOM_SPARK_CONF", "spark.ui.enabled=false")
+    from ecom_assets.definitions import BATCH_ASSETS, build_resources
+
+    if (lake / "processed" / "replay_base_customers" / "_SUCCESS").is_file():
+        return 0.0
+    started = time.perf_counter()
+    result = dg.materialize(BATCH_ASSETS, resources=build_resources(load_settings()),
+                            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    if not result.success:
+        raise SystemExit("the batch graph failed; see the log above")
+    return (time.perf_counter() - started) / 60
+
+
 def main() -> None:
     """Prepare the lake, replay the hours, write the numbers."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -65,25 +87,10 @@ def main() -> None:
     args = parser.parse_args()
     data = args.work_dir / f"data-{args.rows}"
     lake = args.work_dir / f"lake-incremental-{args.rows}"
-    if not (data / "2019-Nov.csv").is_file():
-        generate_dataset(data, args.rows, seed=42, progress=False)
-    os.environ["ECOM_DATA_DIR"] = str(data)
-    os.environ["ECOM_LAKE_DIR"] = str(lake)
-    os.environ["DAGSTER_HOME"] = str(lake / "dagster_home")
-    os.environ.pop("INFLUX_URL", None)
-    os.environ.setdefault("ECOM_SPARK_CONF", "spark.ui.enabled=false")
+    batch_s = prepare_lake(args.rows, data, lake) * 60
     from ecom_assets.commands.materialize import ensure_dagster_home
     from ecom_assets.commands.replay import run_replay
-    from ecom_assets.definitions import BATCH_ASSETS, build_resources
 
-    batch_s = 0.0
-    if not (lake / "processed" / "replay_base_customers" / "_SUCCESS").is_file():
-        started = time.perf_counter()
-        result = dg.materialize(BATCH_ASSETS, resources=build_resources(load_settings()),
-                                instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
-        batch_s = time.perf_counter() - started
-        if not result.success:
-            raise SystemExit("the batch graph failed; see the log above")
     replay_started = time.time()
     replay = run_replay(args.hours, "2019-11-01-00:00", interval_s=0, log=print)
     if not replay.success:

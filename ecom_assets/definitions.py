@@ -10,7 +10,7 @@ from ecom_assets.ingest.assets import raw_events
 from ecom_assets.recommendation.assets import RECOMMENDATION_ASSETS
 from ecom_assets.replay.behaviour.assets import DAILY_REPLAY_ASSETS
 from ecom_assets.replay.hour import BEHAVIOUR_KEYS, HOURLY_ASSETS
-from ecom_assets.replay.models.assets import INCREMENTAL_BATCH_ASSETS
+from ecom_assets.replay.models.assets import INCREMENTAL_BATCH_ASSETS, REFIT_ASSETS
 from ecom_assets.replay.orchestration.sensor import DAILY_JOB_NAME, REPLAY_JOB_NAME, build_replay_sensor
 from ecom_assets.resources import InfluxResource, LakeResource, SparkResource, TrainingResource
 from ecom_assets.segmentation.assets import SEGMENTATION_ASSETS
@@ -35,7 +35,10 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "lake": LakeResource(data_dir=settings.data_dir, root=settings.lake_dir,
                              max_quarantine_rate=settings.max_quarantine_rate, local_state_root=settings.run_dir),
         "training": TrainingResource(start=settings.training_window.start.isoformat(),
-                                     end=settings.training_window.end.isoformat()),
+                                     end=settings.training_window.end.isoformat(),
+                                     replay_learning=settings.replay_learning,
+                                     replay_refits=settings.replay_refits,
+                                     refit_lag_days=settings.replay_refit_lag_days),
         "influx": InfluxResource(
             url=settings.influx_url,
             database=settings.influx_database,
@@ -46,6 +49,11 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             local_state_root=settings.run_dir,
         ),
     }
+
+
+def uses_refits(settings: Settings) -> bool:
+    """Whether the replay's hours use the daily re-fits (models on, learning on, re-fits on)."""
+    return settings.replay_models and settings.replay_learning and settings.replay_refits
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
@@ -67,14 +75,16 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     )
     daily_job = dg.define_asset_job(
         DAILY_JOB_NAME,
-        selection=dg.AssetSelection.assets(*DAILY_REPLAY_ASSETS),
+        selection=dg.AssetSelection.assets(*DAILY_REPLAY_ASSETS, *(REFIT_ASSETS if uses_refits(settings) else [])),
         executor_def=dg.in_process_executor,
-        description="One day of November rolled up (the replay sensor requests it after the day's 24th hour).",
+        description="One day of November rolled up, and the models re-fitted on everything up to its end (the "
+                    "replay sensor requests it after the day's 24th hour).",
     )
     return dg.Definitions(
-        assets=[*BATCH_ASSETS, *HOURLY_ASSETS, *DAILY_REPLAY_ASSETS],
+        assets=[*BATCH_ASSETS, *HOURLY_ASSETS, *DAILY_REPLAY_ASSETS, *REFIT_ASSETS],
         jobs=[batch_job, replay_job, daily_job],
-        sensors=[build_replay_sensor(replay_job, daily_job, settings.lake, settings.spark_remote, settings.influx_url),
+        sensors=[build_replay_sensor(replay_job, daily_job, settings.lake, settings.spark_remote, settings.influx_url,
+                                     refits=uses_refits(settings), refit_lag_days=settings.replay_refit_lag_days),
                  alert_on_run_failure],
         resources=build_resources(settings),
     )

@@ -19,6 +19,9 @@ DEFAULT_TRAIN_START = "2019-10-01"
 DEFAULT_TRAIN_END = "2019-11-01"
 # Above 1% of quarantined lines the input is more likely the wrong file than a few bad rows.
 DEFAULT_MAX_QUARANTINE_RATE = 0.01
+# The hours of day d use the models re-fitted after day d - 2: a full day of replay (4 minutes at the 10 s
+# cadence) for the re-fit to finish before its first hour.
+DEFAULT_REFIT_LAG_DAYS = 2
 # Spark Connect's own default port.
 DEFAULT_SPARK_CONNECT_PORT = 15002
 # How long an unreachable Spark Connect server is retried: longer than a restarting server's JVM start
@@ -61,6 +64,14 @@ def _seconds(name: str, default: float) -> float:
     if not value > 0:
         raise ValueError(f"{name} must be a number of seconds above 0, got {os.environ.get(name)!r}")
     return value
+
+
+def _days(name: str, default: int) -> int:
+    """A whole number of days, 1 or more, with a clear error otherwise."""
+    value = float(_float(name, default))
+    if not value.is_integer() or value < 1:
+        raise ValueError(f"{name} must be a whole number of days, 1 or more, got {os.environ.get(name)!r}")
+    return int(value)
 
 
 def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
@@ -111,6 +122,9 @@ class Settings:
     influx_org: str
     replay_time_mode: str
     replay_models: bool
+    replay_learning: bool
+    replay_refits: bool
+    replay_refit_lag_days: int
     spark_connect_port: int
     run_dir: str
     training_window: TrainingWindow
@@ -162,6 +176,9 @@ def load_settings() -> Settings:
         run_dir=_path_or_uri("ECOM_RUN_DIR", PROJECT_ROOT / ".run"),
         replay_time_mode=_choice("ECOM_REPLAY_TIME", ("shifted", "original"), "shifted"),
         replay_models=_choice("ECOM_REPLAY_MODELS", ("on", "off"), "on") == "on",
+        replay_learning=_choice("ECOM_REPLAY_LEARNING", ("on", "off"), "on") == "on",
+        replay_refits=_choice("ECOM_REPLAY_REFITS", ("on", "off"), "on") == "on",
+        replay_refit_lag_days=_days("ECOM_REPLAY_REFIT_LAG_DAYS", DEFAULT_REFIT_LAG_DAYS),
         training_window=TrainingWindow(_date("ECOM_TRAIN_START", DEFAULT_TRAIN_START),
                                        _date("ECOM_TRAIN_END", DEFAULT_TRAIN_END)),
         serve_host=os.environ.get("ECOM_SERVE_HOST", "").strip() or "127.0.0.1",

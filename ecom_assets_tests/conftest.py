@@ -107,8 +107,9 @@ class Planted:
 
     changed_user: int  # an October browser who buys expensive products on 2019-11-01 at 21:xx
     new_user: int  # first seen on 2019-11-01 at 22:xx
-    new_product: int  # first seen on 2019-11-01 at 23:xx, viewed by the new user
+    new_product: int  # first seen on 2019-11-01 at 23:xx, viewed by the new user and two October browsers
     category_id: int  # the new product's category
+    browser: int  # an October browser who views the new product at 23:xx
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ def plant_november_changes(input_dir: Path) -> Planted:
                                                                 "category_code", "brand", "price"])
     per_user = october.groupby("user_id")["event_type"].agg(["count", lambda t: (t == "purchase").sum()])
     browsers = per_user[(per_user.iloc[:, 1] == 0) & (per_user["count"].between(2, 4))].index
-    changed = int(sorted(browsers)[0])
+    changed, browser = (int(b) for b in sorted(browsers)[:2])
     top = october[october["category_code"].notna()].groupby("category_id").size().idxmax()
     in_category = october[october["category_id"] == top].drop_duplicates("product_id")
     sample = in_category.head(3)
@@ -161,9 +162,15 @@ def plant_november_changes(input_dir: Path) -> Planted:
         "planted-new")
     for minute in ("23:05", "23:06", "23:07"):
         add(f"2019-11-01 {minute}:00", "view", new_product, 123.0, new_user, "planted-new-2")
+    # Two more users with ALS factors view it in the same hour: enough to fold it in (MIN_USERS).
+    add("2019-11-01 23:08:00", "view", new_product, 123.0, changed, "planted-new-3")
+    add("2019-11-01 23:09:00", "view", new_product, 123.0, browser, "planted-new-4")
+    # The new user comes back after midnight, when the new product has factors.
+    add("2019-11-02 00:05:00", "view", int(sample["product_id"].iloc[1]), float(sample["price"].iloc[1]), new_user,
+        "planted-new-5")
     with (input_dir / "2019-Nov.csv").open("a", encoding="utf-8") as out:
         out.write("".join(line + "\n" for line in rows))
-    return Planted(changed, new_user, new_product, int(top))
+    return Planted(changed, new_user, new_product, int(top), browser)
 
 
 @pytest.fixture(scope="session")
@@ -192,11 +199,18 @@ def trained_lake(tmp_path_factory: pytest.TempPathFactory, spark) -> TrainedLake
     return TrainedLake(root, result, planted)
 
 
+def replay_environ(trained: TrainedLake) -> dict[str, str]:
+    """The variables of the tests' replay: the trained lake, its own Dagster home; the hours of a day use the
+    previous day's re-fit (a lag of one day, so the replays of the tests, which cross one midnight, use one).
+    A run that must reproduce ``replayed``'s hours (another process, Spark Connect) takes the same ones."""
+    return {"ECOM_DATA_DIR": str(trained.root / "input"), "ECOM_LAKE_DIR": str(trained.root / "lake"),
+            "DAGSTER_HOME": str(trained.root / "dagster_home"), "ECOM_REPLAY_REFIT_LAG_DAYS": "1"}
+
+
 def replay_env(env: pytest.MonkeyPatch, trained: TrainedLake) -> None:
-    """Point the project at the trained lake, its own Dagster home, and the file sink."""
-    env.setenv("ECOM_DATA_DIR", str(trained.root / "input"))
-    env.setenv("ECOM_LAKE_DIR", str(trained.root / "lake"))
-    env.setenv("DAGSTER_HOME", str(trained.root / "dagster_home"))
+    """Point the project at the trained lake (``replay_environ``) and the file sink."""
+    for name, value in replay_environ(trained).items():
+        env.setenv(name, value)
     env.delenv("INFLUX_URL", raising=False)
 
 

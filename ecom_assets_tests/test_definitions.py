@@ -61,7 +61,7 @@ def test_every_asset_check_and_job_resolves() -> None:
     assert {target.job_name for target in sensor.targets} == {"november_replay", "november_daily_rollup"}
     daily = defs.resolve_job_def("november_daily_rollup")
     assert len(daily.partitions_def.get_partition_keys()) == 30
-    assert {key.to_user_string() for key in daily.asset_layer.selected_asset_keys} == {"daily_behaviour"}
+    assert {key.to_user_string() for key in daily.asset_layer.selected_asset_keys} == {"daily_behaviour", "replay_refit"}
     batch_keys = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
     assert "hourly_behaviour" not in batch_keys and "recs_evaluation" in batch_keys and "replay_baseline" in batch_keys
     replay_keys = {key.to_user_string() for key in replay.asset_layer.selected_asset_keys}

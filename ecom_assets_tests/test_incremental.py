@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import re
 import time
@@ -239,13 +240,90 @@ def test_replay_updates_segments_and_recommendations(replayed: TrainedLake, spar
     # The hours found their users by binary search in sorted copies: of the bases, made by replay_baseline,
     # and of the day's snapshots, made when the day was compacted.
     copies = {path.name.rsplit("-", 1)[0] for path in (replayed.root / "lake" / "temp" / "replay" / "keyed").glob("*.arrow")}
-    assert copies == {f"{name}-{kind}" for name in ("customers", "pairs", "served_recs") for kind in ("base", "daily")}
+    assert copies == {f"{name}-{kind}" for name in ("customers", "pairs", "served_recs") for kind in ("base", "daily")} | {
+        f"{name}-daily" for name in ("new_product_pairs", "user_factors", "new_product_factors")}
 
     online = [(tags, f) for tags, f in _points(points, "recommendation_metrics") if tags["kind"] == "online"]
     assert any(tags["segment"] == "all" and tags["target"] == "any" for tags, _ in online)
     offline = {(tags["recommender"], tags["target"]) for tags, _ in _points(points, "recommendation_metrics")
                if tags["kind"] == "offline"}
     assert ("hybrid", "cart_or_purchase") in offline
+
+
+def test_a_new_product_gets_als_factors_from_its_users_and_reaches_them(replayed: TrainedLake,
+                                                                        spark: SparkSession) -> None:
+    """The planted product first seen at 23:xx, viewed by three users with factors, is folded in after that
+    hour from their factors (the system solved with numpy gives the stored factors); from the next hour on
+    the blend scores it with ALS for a user who viewed it."""
+    from ecom_assets.recommendation.fold_in import solve_users
+    from ecom_assets.recommendation.serving.pair_blend import serve_from_pairs
+    from ecom_assets.replay.models.batch_models import recs_models
+    from ecom_assets.replay.models.new_products import new_products_before
+    from ecom_assets.replay.models.state import Ledgers
+    from ecom_assets.resources import LakeResource
+
+    lake = Lake(str(replayed.root / "lake"))
+    planted = replayed.planted
+    part = lambda table, hour: spark.read.parquet(lake.replay_table(table, f"hour={hour}"))
+    assert part("new_product_factors", "2019-11-01T22").where(f"product_id = {planted.new_product}").count() == 0
+    solved = part("new_product_factors", "2019-11-01T23").where(f"product_id = {planted.new_product}").first()
+    assert solved is not None and solved["users"] == 3
+    users = [planted.new_user, planted.changed_user, planted.browser]
+    factors = {r["user_id"]: np.array(r["features"], dtype=np.float64)
+               for r in part("user_factors", "2019-11-01T23").where(f"user_id in ({','.join(map(str, users))})").collect()}
+    assert set(factors) == set(users)
+    models = recs_models(spark, LakeResource(data_dir=str(replayed.root / "input"), root=lake.root))
+    strengths = np.array([3.0, 1.0, 1.0])  # three views by the new user, one by each browser
+    expected = solve_users(np.zeros(3, dtype=np.int64), np.stack([factors[u] for u in users]), strengths, 1,
+                           models.user_gramian, models.params.alpha, models.params.reg_param)[0]
+    assert np.allclose(np.array(solved["features"]), expected, atol=1e-5)
+
+    # Served by the October model, the next hour's blend would know it: an ALS score for the user who viewed it
+    # (a list long enough to hold every candidate, since whether it makes the top 10 depends on the weights).
+    ledgers = Ledgers.of(lake)
+    midnight = _t("2019-11-02T00:00")
+    known = new_products_before(spark, ledgers.item_factors, midnight, models.version)
+    assert models.version == "batch"
+    assert planted.new_product in set(known.product_ids.tolist()) and known.factors.shape[1] == models.params.rank
+    pairs, _ = ledgers.pairs.latest_for_keys(spark, midnight, np.array([planted.new_user]))
+    user = spark.createDataFrame([(planted.new_user, None)], "user_id long, segment string")
+
+    def als_of_new_product(new_products) -> float:
+        row = serve_from_pairs(user, pairs, models.params, models.shipped_blend, k=1000,
+                               new_products=new_products).first()
+        return row["als"][list(row["products"]).index(planted.new_product)]
+
+    assert als_of_new_product(None) == 0.0
+    assert als_of_new_product(known) != 0.0
+    # The replay's midnight used the day's re-fit instead (ECOM_REPLAY_REFIT_LAG_DAYS=1 in the tests), which
+    # learned the product itself: the factors folded in against the October model are not used with it.
+    assert new_products_before(spark, ledgers.item_factors, midnight, "refit=2019-11-01").product_ids.size == 0
+
+
+def test_the_day_s_re_fit_keeps_segment_ids_and_serves_the_next_day(replayed: TrainedLake,
+                                                                    spark: SparkSession) -> None:
+    """After the replayed day, its re-fit is written: K-means centres matched to those in force (ids kept,
+    near them), an ALS model that knows November's products; the next day's first hour starts from its
+    centres and is served by its model."""
+    from ecom_assets.replay.orchestration.refit_schedule import RefitPaths
+    from ecom_assets.replay.models.segments import CENTRE_SCHEMA
+
+    lake = Lake(str(replayed.root / "lake"))
+    paths = RefitPaths.of(lake, dt.date(2019, 11, 1))
+    assert paths.ready(spark)
+    read = lambda path: {r["cluster"]: np.array(r["centre"]) for r in spark.read.schema(CENTRE_SCHEMA).parquet(path).collect()}
+    refitted, in_force = read(paths.centres), read(lake.replay_table("segment_centres", "hour=2019-11-01T23"))
+    assert refitted.keys() == in_force.keys()
+    # The ids were given by the Hungarian method: no other pairing of the centres is closer in total.
+    ids = sorted(refitted)
+    total = lambda pairing: sum(float(np.linalg.norm(refitted[a] - in_force[b])) for a, b in zip(ids, pairing))
+    assert all(total(ids) <= total(other) + 1e-9 for other in itertools.permutations(ids))
+    products = {r["product_id"] for r in spark.read.parquet(paths.product_index).collect()}
+    assert replayed.planted.new_product in products
+    assert replayed.planted.new_product not in {r["product_id"] for r in spark.read.parquet(
+        lake.processed("als_product_index")).collect()}
+    served = spark.read.parquet(lake.replay_table("served_recs", "hour=2019-11-02T00"))
+    assert served.count() > 0
 
 
 def test_rerunning_an_hour_gives_the_same_state(replayed: TrainedLake, spark: SparkSession,
@@ -299,7 +377,7 @@ def test_live_blend_matches_the_batch_hybrid(replayed: TrainedLake, spark: Spark
 
     lake = LakeResource(data_dir=str(replayed.root / "input"), root=str(replayed.root / "lake"))
     models = recs_models(spark, lake)
-    assert (replayed.root / "lake" / "temp" / "replay" / "batch_models.pkl").is_file()
+    assert (replayed.root / "lake" / "temp" / "replay" / "recs_models-batch.pkl").is_file()
     # The Python workers read the blend's constants from the pack, not from the UDFs' closures.
     assert models.shipped_blend.path is not None and models.shipped_blend.value is None
     pairs = spark.read.parquet(lake.lake.replay_table("pairs", "hour=2019-11-01T23"))

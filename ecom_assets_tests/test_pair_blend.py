@@ -44,3 +44,38 @@ def test_pair_block_reads_a_sliced_batch_in_user_then_product_order() -> None:
     assert block.owner.tolist() == [0, 0] and block.product.tolist() == [3, 9]
     assert block.views.tolist() == [1.0, 2.0]
     assert block.last_seen.tolist() == [NO_TIME, int(seen.timestamp() * 1_000_000)]
+
+
+def test_new_products_extend_the_blend_tables_and_leave_the_model_s_alone() -> None:
+    """Factors folded in for new products become new rows (matrix, gramian, ids after the model's) and
+    catalogue keys with no popularity; every known product keeps its row and popularity; a product the
+    model already has factors for keeps the model's."""
+    from ecom_assets.recommendation.als import ItemFactors
+    from ecom_assets.recommendation.hybrid_definition import CandidateSizes, Weights
+    from ecom_assets.recommendation.serving.pair_blend import NewProductFactors, tables_with
+    from ecom_assets.recommendation.serving.user_blend import BlendTables
+    from ecom_assets.speedups.sorted_lookup import SortedMap
+
+    matrix = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+    items = ItemFactors(np.array([3, 7]), matrix, matrix.T.astype(np.float64) @ matrix)
+    # Products 10 and 30 have factors (rows 0, 1); 20 is only popular; 40 is unknown.
+    tables = BlendTables(items, np.array([10, 30]), SortedMap(np.array([10, 20, 30]), np.array([0, -1, 1])),
+                         {"A": np.array([0.5, 0.9, 0.1])}, {"A": np.array([20, 10])}, {}, Weights(1, 0, 0),
+                         CandidateSizes())
+    new = np.array([[2.0, 2.0], [9.0, 9.0], [0.0, 3.0]], dtype=np.float32)
+    extended = tables.with_new_products(np.array([40, 10, 20]), new)
+    assert extended.row_of_product.keys.tolist() == [10, 20, 30, 40]
+    assert extended.row_of_product.get(np.array([10, 20, 30, 40]), -1).tolist() == [0, 3, 1, 2]
+    assert extended.product_of_row.tolist() == [10, 30, 40, 20]
+    assert extended.items.ids.tolist() == [3, 7, 8, 9]
+    assert np.array_equal(extended.items.matrix, np.vstack([matrix, new[[0, 2]]]))
+    wide = extended.items.matrix.astype(np.float64)
+    assert np.allclose(extended.items.gramian, wide.T @ wide)
+    assert extended.popularity["A"].tolist() == [0.5, 0.9, 0.1, 0.0]
+    assert tables.row_of_product.keys.tolist() == [10, 20, 30]  # the model's tables are not modified
+    assert tables.with_new_products(np.array([10]), new[:1]) is tables
+
+    # Each worker builds the extended tables once per set of new products.
+    shipped = NewProductFactors("hour=2019-11-02T00:x", np.array([40]), new[:1])
+    assert tables_with(tables, shipped) is tables_with(tables, shipped)
+    assert tables_with(tables, None) is tables

@@ -256,6 +256,38 @@ def test_fold_in_reproduces_spark_user_factors_and_direct_least_squares(spark: S
     assert np.allclose(together[1], mine[8], atol=1e-5)
 
 
+def test_item_fold_in_reproduces_spark_item_factors_from_the_users_before_them(spark: SparkSession) -> None:
+    """Spark's iteration n solves the items from iteration n-1's users: folding each product in from the
+    users of a fit one iteration shorter (same seed, same path) gives Spark's item factors; the users'
+    gramian summed on the workers is numpy's."""
+    from ecom_assets.recommendation.fold_in import factor_gramian, fold_in_items
+
+    rng = np.random.default_rng(5)
+    rows = [(int(u), int(p), float(rng.integers(1, 9))) for u in range(40) for p in rng.choice(30, 6, replace=False)]
+    ratings = spark.createDataFrame(rows, "user_idx int, product_idx int, strength double")
+    params = AlsParams(rank=4, reg_param=0.1, alpha=5.0, max_iter=6)
+    model = fit_als(ratings, params)
+    before = fit_als(ratings, AlsParams(rank=4, reg_param=0.1, alpha=5.0, max_iter=5)).userFactors
+    users = np.stack([np.array(r["features"], dtype=np.float64) for r in before.orderBy("id").collect()])
+    gramian = factor_gramian(before.repartition(3), 4)
+    assert np.allclose(gramian, users.T @ users, atol=1e-9)
+
+    pairs = ratings.join(before.select(F.col("id").alias("user_idx"), "features"), "user_idx").select(
+        F.col("product_idx").cast("long").alias("product_id"), F.col("user_idx").cast("long").alias("user_id"),
+        "strength", "features")
+    folded = {r["product_id"]: (np.array(r["features"]), r["users"])
+              for r in fold_in_items(pairs, gramian, params.alpha, params.reg_param).collect()}
+    spark_items = {r["id"]: np.array(r["features"]) for r in model.itemFactors.collect()}
+    assert set(folded) == set(spark_items)
+    assert max(np.abs(folded[i][0] - spark_items[i]).max() for i in spark_items) < 1e-4
+    assert {i: n for i, (_, n) in folded.items()} == {
+        i: sum(1 for _, p, _ in rows if p == i) for i in spark_items}
+    # The same pairs in another order give the same bits.
+    again = {r["product_id"]: np.array(r["features"]) for r in fold_in_items(
+        pairs.repartition(4, "user_id").orderBy(F.rand(1)), gramian, params.alpha, params.reg_param).collect()}
+    assert all(np.array_equal(again[i], folded[i][0]) for i in folded)
+
+
 def test_shipped_constants_load_from_the_pack_once_and_refuse_a_rebuilt_one(tmp_path: Path) -> None:
     """A pack-backed constant pickles to its path and stamp only, resolves dict keys and attributes,
     and a worker that meets a pack rebuilt under another stamp fails clearly instead of mixing models."""
@@ -278,6 +310,15 @@ def test_shipped_constants_load_from_the_pack_once_and_refuse_a_rebuilt_one(tmp_
     path.write_bytes(pickle.dumps((("v", 2), {"blend": {"items": items}})))
     with pytest.raises(StalePackError, match="rebuilt"):
         Shipped.from_pack(str(path), ("v", 3), "blend").get()
+
+    # A worker keeps the packs it read last only (one per re-fitted model would pile up over the month).
+    from ecom_assets.speedups import shipped as module
+
+    paths = [tmp_path / f"day-{day}.pkl" for day in range(module.MAX_LOADED_PACKS + 2)]
+    for day, pack in enumerate(paths):
+        pack.write_bytes(pickle.dumps((("day", day), {"n": day})))
+        assert load_pack(str(pack), ("day", day)) == {"n": day}
+    assert [p for p in module._LOADED if "day-" in p] == [str(p) for p in paths[-module.MAX_LOADED_PACKS:]]
 
 
 def test_category_affinity_is_the_same_in_spark_and_numpy(spark: SparkSession) -> None:

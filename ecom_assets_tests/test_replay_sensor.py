@@ -320,3 +320,27 @@ def test_a_cursor_that_is_not_a_replay_cursor_fails_the_tick_with_a_clear_messag
     with dg.DagsterInstance.ephemeral() as instance, pytest.raises(ValueError, match="not a replay cursor") as error:
         replay_tick(instance, cursor, HOURS)
     assert f"dagster sensor cursor {SENSOR_NAME} --delete" in str(error.value)
+
+
+def test_an_hour_waits_for_its_re_fit_before_it_is_requested_or_queued() -> None:
+    """The day's first hour is neither requested nor queued ahead until the re-fit it uses is written; the
+    day's roll-up (which writes it) is still requested; then the hour goes."""
+    hours = all_hours()[46:50]  # 2019-11-02 22:00, 23:00, 2019-11-03 00:00, 01:00
+    ready: set[str] = set()
+    waits_for = lambda key: None if key < "2019-11-03" or "refit" in ready else "the re-fit of 2019-11-01"
+    t0 = 3_000_000.0
+    with dg.instance_for_test(overrides=PROJECT_INSTANCE) as instance:
+        cursor = ReplayCursor(replay="r12", started_at=t0, last_tick=t0).dumps()
+        first = replay_tick(instance, cursor, hours, now=t0, waits_for=waits_for)
+        _record_run(instance, first, dg.DagsterRunStatus.STARTED)
+        ahead = replay_tick(instance, first.cursor, hours, now=t0 + 2 * INTERVAL_S + 1, waits_for=waits_for)
+        assert _hours_requested(ahead) == [hours[1]]  # 23:00 queued; the next day's first hour is held back
+        _record_run(instance, first, dg.DagsterRunStatus.SUCCESS)
+        _record_run(instance, ahead, dg.DagsterRunStatus.SUCCESS)
+        held = replay_tick(instance, ahead.cursor, hours, now=t0 + 3 * INTERVAL_S, waits_for=waits_for)
+        assert [(r.job_name, r.partition_key) for r in held.run_requests] == [(DAILY_JOB_NAME, "2019-11-02")]
+        again = replay_tick(instance, held.cursor, hours, now=t0 + 4 * INTERVAL_S, waits_for=waits_for)
+        assert not again.run_requests and "waits for the re-fit of 2019-11-01" in again.skip_reason.skip_message
+        ready.add("refit")
+        going = replay_tick(instance, again.cursor, hours, now=t0 + 5 * INTERVAL_S, waits_for=waits_for)
+        assert _hours_requested(going)[:1] == [hours[2]]

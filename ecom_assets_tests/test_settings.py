@@ -37,6 +37,19 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     assert settings.spark_remote == "sc://localhost:15002"
 
 
+def test_replay_learning_is_on_unless_turned_off_and_reaches_the_training_resource(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from ecom_assets.definitions import build_resources
+
+    monkeypatch.delenv("ECOM_REPLAY_LEARNING", raising=False)
+    assert load_settings().replay_learning and build_resources(load_settings())["training"].replay_learning
+    monkeypatch.setenv("ECOM_REPLAY_LEARNING", "off")
+    assert not build_resources(load_settings())["training"].replay_learning
+    monkeypatch.setenv("ECOM_REPLAY_LEARNING", "sometimes")
+    with pytest.raises(ValueError, match="ECOM_REPLAY_LEARNING"):
+        load_settings()
+
+
 def test_a_bad_number_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ECOM_MAX_QUARANTINE_RATE", "five")
     with pytest.raises(ValueError, match="ECOM_MAX_QUARANTINE_RATE must be a number"):

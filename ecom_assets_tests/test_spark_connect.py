@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from ecom_assets_tests.conftest import replay_environ
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -142,9 +144,8 @@ def test_incremental_hour_on_spark_connect_matches_the_local_run(connect_url: st
         frame = pd.read_parquet(part)
         return frame.sort_values("user_id").reset_index(drop=True).astype(str)
 
-    env = {**os.environ, "ECOM_SPARK_REMOTE": connect_url, "ECOM_DATA_DIR": str(replayed.root / "input"),
-           "ECOM_LAKE_DIR": str(replayed.root / "lake"), "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-           "INFLUX_URL": ""}
+    env = {**os.environ, **replay_environ(replayed), "ECOM_SPARK_REMOTE": connect_url,
+           "DAGSTER_HOME": str(tmp_path / "dagster_home"), "INFLUX_URL": ""}
     env.pop("ECOM_SPARK_CONF", None)
     for key, part in (("2019-11-01-21:00", "hour=2019-11-01T21"), ("2019-11-02-01:00", "hour=2019-11-02T01")):
         parts = [lake / "customers" / part, lake / "served_recs" / part]

@@ -1,4 +1,4 @@
-"""ALS fold-in: a user's factors from fixed item factors, without retraining.
+"""ALS fold-in: a user's factors from fixed item factors, and a new product's from its users', without retraining.
 
 For implicit feedback Spark solves, per user, ``(YtY + sum_i c1_i y_i y_i' + reg * n_u I) x = sum_i (1 + c1_i) y_i``
 with ``c1_i = alpha * |r_ui|`` over the user's items (Hu, Koren and Volinsky's least squares with
@@ -7,6 +7,10 @@ user from the final item factors gives Spark's own user factors for a training u
 factors for a user first seen in November after a few events. The item factors (products x rank, a
 model-sized matrix) and ``YtY`` are collected once and shipped to the Python workers, which solve
 blocks of users together from one row of interactions per user.
+
+The system is symmetric: a product's factors solve ``(XtX + sum_u c1_u x_u x_u' + reg * n_i I) y = sum_u
+(1 + c1_u) x_u`` over the users who touched it, with ``XtX`` the gramian of the model's user factors
+(:func:`factor_gramian`); :func:`fold_in_items` solves it for products the model has never seen.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -110,3 +115,58 @@ def fold_in_users(interactions: DataFrame, item_factors: DataFrame | None, rank:
 
     schema = T.StructType([T.StructField("user_id", T.LongType()), T.StructField("features", T.ArrayType(T.FloatType()))])
     return rows.mapInPandas(solve, schema)
+
+
+def factor_gramian(factors: DataFrame, rank: int) -> np.ndarray:
+    """``X'X`` of a factor table (``features``: arrays of ``rank`` floats), summed on the workers: each
+    partition sends one ``rank x rank`` partial sum, so the factors themselves (3 M users at the real
+    size) never reach the driver."""
+
+    def partial(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        total = np.zeros((rank, rank))
+        for batch in batches:
+            column = batch.column("features")
+            if len(column):
+                rows = np.asarray(column.flatten().to_numpy(zero_copy_only=False), dtype=np.float64).reshape(-1, rank)
+                total += rows.T @ rows
+        yield pa.RecordBatch.from_arrays([pa.array([total.ravel()], type=pa.list_(pa.float64()))], names=["gramian"])
+
+    sums = factors.select("features").mapInArrow(partial, "gramian array<double>").toArrow().column("gramian")
+    total = np.zeros(rank * rank)
+    for partial_sum in sums.to_pylist():
+        total += np.asarray(partial_sum)
+    return total.reshape(rank, rank)
+
+
+ITEM_FACTOR_SCHEMA = T.StructType([T.StructField("product_id", T.LongType()),
+                                   T.StructField("features", T.ArrayType(T.FloatType())),
+                                   T.StructField("users", T.IntegerType())])
+
+
+def fold_in_items(pairs: DataFrame, gramian: np.ndarray, alpha: float, reg: float) -> DataFrame:
+    """(product_id, features, users): the factors of every product of ``pairs`` (product_id, user_id,
+    strength, features: the user's factors) solved from its users' factors, and how many users it has.
+
+    The mirror of :func:`fold_in_users` with ``gramian`` the users' ``X'X``. Each product's users are
+    summed in user order, so the same pairs give the same bits whatever order the shuffle brings them in.
+    """
+    rank = gramian.shape[0]
+    grouped = pairs.groupBy("product_id").agg(F.sort_array(F.collect_list(F.struct(
+        F.col("user_id").cast("long").alias("user_id"), F.col("strength").cast("double").alias("strength"),
+        F.col("features").cast("array<double>").alias("features")))).alias("r"))
+    rows = grouped.select("product_id", F.col("r.strength").alias("strength"), F.col("r.features").alias("features"))
+
+    def solve(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for batch in batches:
+            for first in range(0, len(batch), USERS_PER_BLOCK):
+                block = batch.iloc[first:first + USERS_PER_BLOCK]
+                lengths = block["strength"].map(len).to_numpy()
+                owner = np.repeat(np.arange(len(block)), lengths)
+                strengths = np.concatenate(block["strength"].to_numpy()).astype(np.float64)
+                factors = np.stack([np.asarray(f, dtype=np.float64) for fs in block["features"] for f in fs])
+                y = solve_users(owner, factors.reshape(-1, rank), strengths, len(block), gramian, alpha, reg)
+                yield pd.DataFrame({"product_id": block["product_id"].to_numpy(dtype=np.int64),
+                                    "features": list(y.astype(np.float32)),
+                                    "users": lengths.astype(np.int32)})
+
+    return rows.mapInPandas(solve, ITEM_FACTOR_SCHEMA)

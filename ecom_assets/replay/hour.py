@@ -31,7 +31,7 @@ from ecom_assets.replay.orchestration.exclusive import require_lake_to_itself
 from ecom_assets.replay.orchestration.ordering import REPLAY_TAG, require_previous_hour
 from ecom_assets.replay.orchestration.partitions import hour_start, november_hours
 from ecom_assets.replay.orchestration.parts import Published, running_beside
-from ecom_assets.resources import InfluxResource, LakeResource, SparkResource
+from ecom_assets.resources import InfluxResource, LakeResource, SparkResource, TrainingResource
 
 BEHAVIOUR_KEYS = frozenset(spec.key for spec in BEHAVIOUR_SPECS)
 MODEL_KEYS = frozenset(spec.key for spec in MODEL_SPECS)
@@ -45,15 +45,15 @@ MODEL_KEYS = frozenset(spec.key for spec in MODEL_SPECS)
     can_subset=True,
 )
 def replay_hour(context: dg.AssetExecutionContext, spark: SparkResource, lake: LakeResource,
-                influx: InfluxResource):
+                influx: InfluxResource, training: TrainingResource):
     """One hour of November: behaviour, product trends and timings beside the incremental models (a
     Spark Connect server that stops answering fails the hour in one line naming it and the fix)."""
     with spark.outage_explained():
-        yield from _hour_results(context, spark, lake, influx)
+        yield from _hour_results(context, spark, lake, influx, training)
 
 
 def _hour_results(context: dg.AssetExecutionContext, spark: SparkResource, lake: LakeResource,
-                  influx: InfluxResource) -> Iterator[dg.MaterializeResult]:
+                  influx: InfluxResource, training: TrainingResource) -> Iterator[dg.MaterializeResult]:
     """The replayed hour's results: the two parts side by side, then the first error of either, if any."""
     require_previous_hour(context)
     require_lake_to_itself(context, lake.lake, REPLAY_TAG)
@@ -75,7 +75,8 @@ def _hour_results(context: dg.AssetExecutionContext, spark: SparkResource, lake:
         with running_beside(behaviour) as behaviour_part:
             if selected & MODEL_KEYS:
                 try:
-                    parts.append(publish_models(session, lake, influx, start, events))
+                    parts.append(publish_models(session, lake, influx, start, events, training.replay_learning,
+                                                training.refit_lag_days if training.refits else None))
                 except Exception as error:  # noqa: BLE001 - re-raised below, after the other part's results
                     errors.append(error)
         try:

@@ -20,8 +20,11 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
-# Per Python worker process: pack path -> (stamp, unpickled pack).
+# Per Python worker process: pack path -> (stamp, unpickled pack), the most recently loaded last.
 _LOADED: dict[str, tuple[Any, Any]] = {}
+# A worker keeps this many packs at most: the replay's models change with each daily re-fit (one pack
+# per model, tens of megabytes at full size), and an hour reads one of them.
+MAX_LOADED_PACKS = 2
 
 
 class StalePackError(RuntimeError):
@@ -37,6 +40,9 @@ def load_pack(path: str, stamp: Any) -> Any:
         saved_stamp, pack = pickle.load(handle)
     if saved_stamp != stamp:
         raise StalePackError(f"{path} was rebuilt from other batch models while this query ran; run it again")
+    _LOADED.pop(path, None)
+    while len(_LOADED) >= MAX_LOADED_PACKS:
+        _LOADED.pop(next(iter(_LOADED)))  # the least recently loaded
     _LOADED[path] = (stamp, pack)
     return pack
 

@@ -24,6 +24,7 @@ Spark fold-in and recent products (``test_incremental.py``, ``test_pair_blend.py
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -43,8 +44,9 @@ from ecom_assets.speedups.sorted_lookup import places_in_runs, run_numbers, run_
 PAIR_FIELDS = ("product_id", "views", "carts", "purchases", "last_seen")
 # Each list keeps its products' three blend components (float32: 12 bytes a product), so a list served
 # during the replay can say why it holds each product (ecom serve).
+# ``features``: the folded-in ALS factors (null when not folded), which fold the hour's new products in.
 SERVED_SCHEMA = ("user_id long, segment string, products array<long>, als array<float>, content array<float>, "
-                 "popularity array<float>, folded boolean")
+                 "popularity array<float>, folded boolean, features array<float>")
 
 
 def pair_inputs(users: DataFrame, pairs: DataFrame) -> DataFrame:
@@ -121,7 +123,7 @@ def _fold_in(block: _PairBlock, tables: BlendTables, matrix: np.ndarray, params:
 def serve_block(batch: pa.RecordBatch, tables: BlendTables, matrix: np.ndarray, order: NormOrder, params: AlsParams,
                 k: int = K) -> pa.RecordBatch:
     """``SERVED_SCHEMA`` rows for one block of :func:`pair_inputs` rows: each user's top ``k``, best first,
-    and whether their factors were folded in."""
+    whether their factors were folded in, and those factors."""
     block = _PairBlock(batch)
     has_factors, vectors = _fold_in(block, tables, matrix, params)
     event = strengths(block.views, block.carts, block.purchases, EVENT_WEIGHTS)
@@ -141,23 +143,61 @@ def serve_block(batch: pa.RecordBatch, tables: BlendTables, matrix: np.ndarray, 
     def per_user(values: np.ndarray, kind: pa.DataType) -> pa.ListArray:
         return pa.ListArray.from_arrays(offsets, pa.array(values, type=kind))
 
+    folded = has_factors[served]
+    rank = vectors.shape[1] if len(vectors) else 0
+    vector_of = np.cumsum(has_factors) - 1  # each user's row of ``vectors`` (where has_factors)
+    feature_offsets = np.append(0, np.cumsum(np.where(folded, rank, 0))).astype(np.int32)
+    features = pa.ListArray.from_arrays(
+        pa.array(feature_offsets, type=pa.int32()),
+        pa.array(vectors[vector_of[served[folded]]].astype(np.float32).ravel(), type=pa.float32()),
+        mask=pa.array(~folded))
     return pa.RecordBatch.from_arrays(
         [pa.array(block.user_ids[served], type=pa.int64()), pa.array(block.segments[served], type=pa.string()),
          per_user(ranked.product, pa.int64()), per_user(ranked.als.astype(np.float32), pa.float32()),
          per_user(ranked.content.astype(np.float32), pa.float32()),
-         per_user(ranked.popularity.astype(np.float32), pa.float32()), pa.array(has_factors[served], type=pa.bool_())],
-        names=["user_id", "segment", "products", *COMPONENTS, "folded"])
+         per_user(ranked.popularity.astype(np.float32), pa.float32()), pa.array(folded, type=pa.bool_()), features],
+        names=["user_id", "segment", "products", *COMPONENTS, "folded", "features"])
+
+
+@dataclass(frozen=True)
+class NewProductFactors:
+    """ALS factors of products the model never saw, folded in during the replay before one hour, which the
+    hour's blend adds to the model's (:meth:`BlendTables.with_new_products`); ``stamp`` names them (the hour
+    and a digest of the factors), so a worker builds the extended tables once for them."""
+
+    stamp: str
+    product_ids: np.ndarray
+    factors: np.ndarray
+
+
+_EXTENDED: dict[str, tuple[tuple[int, str], tuple[BlendTables, BlendTables]]] = {}
+
+
+def tables_with(constants: BlendTables, new_products: NewProductFactors | None) -> BlendTables:
+    """``constants`` with ``new_products`` added, built once per worker process and hour (every task of an
+    hour gets the same tables object, so the item matrix's norm order is computed once too)."""
+    if new_products is None or not len(new_products.product_ids):
+        return constants
+    key = (id(constants), new_products.stamp)
+    hit = _EXTENDED.get("tables")
+    if hit is not None and hit[0] == key:
+        return hit[1][1]
+    extended = constants.with_new_products(new_products.product_ids, new_products.factors)
+    _EXTENDED["tables"] = (key, (constants, extended))  # the base kept alive: its id is the key
+    return extended
 
 
 def serve_from_pairs(users: DataFrame, pairs: DataFrame, params: AlsParams, tables: Shipped[BlendTables],
-                     k: int = K) -> DataFrame:
-    """(user_id, segment, products, folded): the top ``k`` of every user of ``users`` (user_id, segment)
-    who gets any, best first, from all of their ``pairs`` (user_id, product_id, views, carts,
-    purchases, last_seen); ``folded``: their ALS factors were folded in (they have a known product)."""
+                     k: int = K, new_products: NewProductFactors | None = None) -> DataFrame:
+    """(user_id, segment, products, ..., folded, features): the top ``k`` of every user of ``users``
+    (user_id, segment) who gets any, best first, from all of their ``pairs`` (user_id, product_id, views,
+    carts, purchases, last_seen); ``folded``: their ALS factors were folded in (they have a product with
+    factors), ``features`` those factors. ``new_products``: factors of products first seen in the replay,
+    candidates and fold-in inputs like the model's own."""
     rows = pair_inputs(users, pairs)
 
     def serve(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        constants = tables.get()
+        constants = tables_with(tables.get(), new_products)
         matrix, order = searchable(constants.items.matrix, constants.items.ids)
         for batch in batches:
             for first in range(0, batch.num_rows, USERS_PER_BLOCK):

@@ -52,6 +52,7 @@ from ecom_assets.speedups.exact_top import USERS_PER_BLOCK, NormOrder, best_item
 from ecom_assets.speedups.shipped import Shipped
 from ecom_assets.speedups.sorted_lookup import (
     SortedMap,
+    index_in,
     order_within_runs,
     places_in_runs,
     positions_in,
@@ -109,6 +110,28 @@ class BlendTables:
         lists = {segment: group["product_id"].to_numpy(dtype=np.int64) for segment, group in best.groupby("segment")}
         return BlendTables(items, product_of_row, SortedMap(products, with_factors.get(products, -1)),
                            by_segment, lists, weights, fallback, sizes)
+
+    def with_new_products(self, product_ids: np.ndarray, factors: np.ndarray) -> BlendTables:
+        """These tables with factors for products the model never saw (folded in during the replay):
+        new rows of the item matrix (and of its gramian, which the users' fold-in reads), with ids after
+        the model's, and their products in the catalogue with no popularity. A product the model already
+        has factors for keeps the model's."""
+        product_ids = np.asarray(product_ids, dtype=np.int64)
+        new = self.row_of_product.get(product_ids, -1) < 0
+        product_ids, factors = product_ids[new], np.asarray(factors, dtype=np.float32)[new]
+        if not len(product_ids):
+            return self
+        first_id = int(self.items.ids.max()) + 1 if len(self.items.ids) else 0
+        wide = factors.astype(np.float64)
+        items = ItemFactors(np.concatenate([self.items.ids, first_id + np.arange(len(product_ids))]),
+                            np.vstack([self.items.matrix, factors]), self.items.gramian + wide.T @ wide)
+        keys = sorted_unique(np.concatenate([self.row_of_product.keys, product_ids]))
+        entries = self.row_of_product.entries(keys)  # each key's place among the old keys (-1: a new key)
+        rows = read_at(self.row_of_product.values, entries, -1)
+        rows[index_in(keys, product_ids)] = len(self.items.ids) + np.arange(len(product_ids))
+        popularity = {segment: read_at(scores, entries, 0.0) for segment, scores in self.popularity.items()}
+        return replace(self, items=items, product_of_row=np.concatenate([self.product_of_row, product_ids]),
+                       row_of_product=SortedMap(keys, rows), popularity=popularity)
 
 
 def collect_categories(categories: DataFrame) -> SortedMap:

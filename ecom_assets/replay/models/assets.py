@@ -8,21 +8,30 @@ ledgers (:mod:`ecom_assets.replay.models.ledger`) under processed/replay/.
 
 
 import datetime as dt
+import time
 
 import dagster as dg
+import numpy as np
 from pyspark.sql import DataFrame, SparkSession
 
 from ecom_assets.ingest.tables import read_raw_events
 from ecom_assets.lake import is_local, local_path
 from ecom_assets.recommendation.interactions import Window, events_in
+from ecom_assets.recommendation.als import AlsParams
 from ecom_assets.recommendation.stored import ALS_MODEL, ALS_PARAMS
 from ecom_assets.replay.models import checks
 from ecom_assets.replay.models.points import offline_points, online_points, segment_points
-from ecom_assets.replay.models.state import BASE_CUSTOMERS, BASE_PAIRS, BASE_SERVED, Ledgers, starting_state
+from ecom_assets.replay.models.batch_models import segmentation
+from ecom_assets.replay.models.refit import refit_day, save_refit
+from ecom_assets.replay.models.segments import CENTRE_SCHEMA, Centres
+from ecom_assets.replay.models.state import BASE_CUSTOMERS, BASE_PAIRS, BASE_SERVED, CENTRES, Ledgers, starting_state
 from ecom_assets.replay.models.update import SegmentHour, compact, models_hour
 from ecom_assets.replay.orchestration.clock import replay_clock
-from ecom_assets.replay.orchestration.partitions import PREVIOUS_HOUR, part_name, partition_key
+from ecom_assets.replay.orchestration.partitions import PREVIOUS_HOUR, day_start, november_days, part_name, partition_key
+from ecom_assets.replay.orchestration.retry import REPLAY_RETRY
+from ecom_assets.replay.written import written
 from ecom_assets.replay.orchestration.parts import Published
+from ecom_assets.replay.orchestration.refit_schedule import RefitPaths
 from ecom_assets.resources import InfluxResource, LakeResource, SparkResource, TrainingResource
 from ecom_assets.segmentation.assets import MODEL_NAME
 from ecom_assets.table_metadata import table_metadata
@@ -62,7 +71,8 @@ def replay_baseline(spark: SparkResource, lake: LakeResource, training: Training
     paths = {name: lake.write_processed(frame, name) for name, frame in tables.items()}
     if is_local(lake.lake.root):
         for ledger in Ledgers.of(lake.lake).all():  # the replay's keyed lookups search these sorted copies
-            ledger.sorted_copy(str(ledger.base), "base")
+            if ledger.base:
+                ledger.sorted_copy(ledger.base, "base")
     table = lake.read_processed(session, BASE_CUSTOMERS)
     figures = checks.BaselineFigures.of(table, rfm)
     yield dg.MaterializeResult(
@@ -105,7 +115,8 @@ MODEL_SPECS = [
         description="The hour's active users' ALS factors folded in from the fixed item factors and fresh "
                     "hybrid top-10s served for every active user (processed/replay/served_recs, keyed by "
                     "hour); products new in November reach users through content similarity, which covers "
-                    "the whole catalogue."),
+                    "the whole catalogue, and through ALS once three users touched them: their factors are "
+                    "folded in from those users' after each hour (processed/replay/new_product_factors)."),
     dg.AssetSpec(
         "recommendation_monitoring", group_name=GROUP, deps=["live_recommendations", "recs_evaluation"],
         kinds={"influxdb"},
@@ -117,16 +128,17 @@ MODEL_SPECS = [
 
 
 def publish_models(session: SparkSession, lake: LakeResource, influx: InfluxResource, start: dt.datetime,
-                   events: DataFrame) -> Published:
+                   events: DataFrame, learning: bool = True, refit_lag_days: int | None = None) -> Published:
     """One hour of the incremental models (segments, recommendations, their online evaluation), written
-    to the ledgers and published to the sink. Spark ML runs here when the saved models are first loaded
+    to the ledgers and published to the sink (``learning``: new products folded in; ``refit_lag_days``: the
+    daily re-fits in force, None for none; see ``TrainingResource``). Spark ML runs here when the saved models are first loaded
 (see :mod:`ecom_assets.replay.models.batch_models`), so call it on the session's thread."""
     _require_batch_outputs(lake)
     clock = replay_clock(lake.lake, influx.time_mode)
     sink = influx.sink()
     ledgers = Ledgers.of(lake.lake)
     out = Published()
-    hour = models_hour(session, lake, ledgers, events, start)
+    hour = models_hour(session, lake, ledgers, events, start, learning, refit_lag_days)
     segments, recs = hour.segments, hour.recs
     if segments.cold_start:
         out.warnings.append(f"no state for the hours before {partition_key(start)} in this November: customers and "
@@ -138,6 +150,7 @@ def publish_models(session: SparkSession, lake: LakeResource, influx: InfluxReso
     out.results.append(dg.MaterializeResult(
         asset_key="live_recommendations",
         metadata={"users_served": recs.users, "factors_folded_in": recs.folded_users,
+                  "new_products_with_factors": recs.new_products, "new_products_folded_in": recs.new_products_folded,
                   "seconds": dg.MetadataValue.json(dict(recs.laps))},
         check_results=checks.recommendation_results(recs, overall["active_users"]),
     ))
@@ -174,3 +187,43 @@ def _segments_result(segments: SegmentHour, overall: dict, written: int) -> dg.M
 
 
 INCREMENTAL_BATCH_ASSETS = [replay_baseline]
+
+
+@dg.asset(
+    group_name=GROUP, partitions_def=november_days, deps=["customer_segments", "live_recommendations"],
+    kinds={"spark", "sparkml", "parquet"}, retry_policy=REPLAY_RETRY.policy(),
+    description="The replay's models fitted again on everything known at the end of one day "
+                "(models/replay_refit/day=...): K-means with the same segments on every customer's current "
+                "features, each new centre matched to the one in force by the Hungarian method (ids and names "
+                "kept), and ALS with the tuned parameters on the training window's and November's "
+                "interactions up to the day's end. The hours of day d use the re-fit of day d-2; the replay "
+                "requests it with the day's roll-up, after the day's last hour (ECOM_REPLAY_REFITS=off: none).",
+)
+def replay_refit(context: dg.AssetExecutionContext, spark: SparkResource, lake: LakeResource,
+                 training: TrainingResource) -> dg.MaterializeResult:
+    """One day's re-fit, written where the hours that use it read it."""
+    day = day_start(context.partition_key)
+    session = spark.get_session()
+    in_force_path = lake.lake.replay_table(CENTRES, part_name(day.replace(hour=23)))
+    if not written(in_force_path, session):
+        raise dg.Failure(description=f"the re-fit of {day:%Y-%m-%d} needs the day's hours replayed first: "
+                                     f"{in_force_path} is missing")
+    began = time.perf_counter()
+    with spark.outage_explained():
+        in_force = Centres.from_rows([r.asDict() for r in session.read.schema(CENTRE_SCHEMA).parquet(
+            in_force_path).collect()])
+        refit = refit_day(session, Ledgers.of(lake.lake), read_raw_events(session, lake.lake), day.date(),
+                          training.window.start, segmentation(session, lake.lake), in_force,
+                          AlsParams.load(session, lake.lake.model(ALS_PARAMS)))
+        paths = RefitPaths.of(lake.lake, day.date())
+        save_refit(session, paths, refit)
+    shift = np.linalg.norm(refit.centres.centres - in_force.centres, axis=1)
+    return dg.MaterializeResult(metadata={
+        "path": dg.MetadataValue.path(paths.root), "customers": refit.customers,
+        "users_per_segment": dg.MetadataValue.json({int(k): int(n) for k, n in enumerate(refit.centres.users)}),
+        "centre_shift_max": round(float(shift.max()), 5), "als_users": len(refit.indexers.users.labelsArray[0]),
+        "als_products": len(refit.indexers.products.labelsArray[0]),
+        "seconds": round(time.perf_counter() - began, 1)})
+
+
+REFIT_ASSETS = [replay_refit]

@@ -18,14 +18,16 @@ import os
 import pickle
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import numpy as np
 from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ecom_assets.lake import Lake, is_local, local_path
 from ecom_assets.recommendation.als import AlsParams, ItemFactors
+from ecom_assets.recommendation.fold_in import factor_gramian
 from ecom_assets.recommendation.hybrid import popular_candidates
 from ecom_assets.recommendation.hybrid_definition import CandidateSizes
 from ecom_assets.recommendation.serving.content_neighbours import ContentNeighbours
@@ -43,7 +45,11 @@ from ecom_assets.segmentation.assets import MODEL_NAME
 from ecom_assets.segmentation.assignment import load_segmentation
 from ecom_assets.speedups.shipped import Shipped
 
+if TYPE_CHECKING:
+    from ecom_assets.replay.orchestration.refit_schedule import RefitPaths
+
 T = TypeVar("T")
+BATCH_VERSION = "batch"  # the batch graph's ALS model (a daily re-fit's is ``refit=YYYY-MM-DD``)
 _CACHE: dict[str, tuple[tuple, object]] = {}
 
 
@@ -51,7 +57,10 @@ _CACHE: dict[str, tuple[tuple, object]] = {}
 class RecsModels:
     """What the batch graph learned that the hourly refresh reuses: the ALS params, the blend's
     constants (item factors, popularity, weights; built for ``sizes``), the catalogue's size, the
-    offline metrics of the models in use; the content similarity table is among the blend's constants.
+    offline metrics of the models in use, the gramian of the model's user factors (the new products'
+    fold-in); the content similarity table is among the blend's constants. ``version`` names the ALS model
+    (``batch``, or a daily re-fit's ``refit=YYYY-MM-DD``), ``product_index`` is where its (product_id,
+    product_idx) table lives.
     ``shipped_blend`` is how the Python workers get the blend's constants: from the saved pack when
     the lake is local, else in the UDFs' closures."""
 
@@ -60,7 +69,10 @@ class RecsModels:
     blend: BlendTables
     catalogue_size: int
     offline: list[dict]
+    user_gramian: np.ndarray
     shipped_blend: Shipped[BlendTables]
+    version: str
+    product_index: str
 
     @property
     def item_factors(self) -> ItemFactors:
@@ -121,12 +133,12 @@ def segmentation(session: SparkSession, lake: Lake) -> SegmentModel:
     return cached("segmentation", session, [model_path, profiles], load)
 
 
-RECS_TABLES = ("hybrid_weights", "hybrid_settings", "segment_popularity", "als_product_index", "content_similarity",
+RECS_TABLES = ("hybrid_weights", "hybrid_settings", "segment_popularity", "content_similarity",
                "product_attributes", "recs_evaluation")
-PACK_VERSION = 6
+PACK_VERSION = 7
 
 
-def recs_models(session: SparkSession, resource: LakeResource) -> RecsModels:
+def recs_models(session: SparkSession, resource: LakeResource, refit: RefitPaths | None = None) -> RecsModels:
     """The recommendation models and tables of the batch graph, from this process's cache, else from
     the pack saved under ``temp/replay/`` by an earlier process, else from Spark (then saved there).
 
@@ -134,37 +146,48 @@ def recs_models(session: SparkSession, resource: LakeResource) -> RecsModels:
     few driver-side arrays, model-sized) spares every hour a dozen Spark jobs, and the Python
     workers read the blend's constants from it (see :mod:`ecom_assets.speedups.shipped`). It
     is rebuilt when any folder it was read from changes. The blend's candidate sizes are those
-    ``hybrid_recs`` ran with (``hybrid_settings``)."""
+    ``hybrid_recs`` ran with (``hybrid_settings``). ``refit``: a daily re-fit's ALS model and product index
+    instead of the batch graph's (its own pack; of the re-fits' packs the two newest are kept)."""
     lake = resource.lake
-    paths = [lake.model(ALS_MODEL), lake.model(ALS_PARAMS)] + [lake.processed(t) for t in RECS_TABLES]
+    als_path = refit.als if refit else lake.model(ALS_MODEL)
+    product_index = refit.product_index if refit else lake.processed("als_product_index")
+    version = f"refit={refit.root.rsplit('day=', 1)[-1]}" if refit else BATCH_VERSION
+    paths = [als_path, product_index, lake.model(ALS_PARAMS)] + [lake.processed(t) for t in RECS_TABLES]
 
     def load() -> RecsModels:
         stamp = (PACK_VERSION, folder_stamp(paths))
-        pack_path = lake.temp("replay/batch_models.pkl")
+        pack_path = lake.temp(f"replay/recs_models-{version.replace('=', '-')}.pkl")
         saved = _read_pack(pack_path, stamp)
         if saved is None:
-            saved = _build_pack(session, resource)
+            saved = _build_pack(session, resource, als_path, product_index)
             _write_pack(pack_path, stamp, saved)
+            if refit is not None:
+                _remove_older_packs(pack_path, "recs_models-refit-*.pkl", keep=2)
         shipped = (Shipped.from_pack(str(local_path(pack_path)), stamp, "blend") if is_local(pack_path)
                    else Shipped.inline(saved["blend"]))
-        return RecsModels(**saved, shipped_blend=shipped)
+        return RecsModels(**saved, shipped_blend=shipped, version=version, product_index=product_index)
 
+    # One cache entry for every version: consecutive hours use the same model, and each re-fit's is
+    # model-sized (the process would otherwise keep one per replayed day).
     return cached("recs", session, paths, load)
 
 
-def _build_pack(session: SparkSession, resource: LakeResource) -> dict:
-    """The driver-side constants of :class:`RecsModels`, computed with Spark."""
+def _build_pack(session: SparkSession, resource: LakeResource, als_path: str, product_index: str) -> dict:
+    """The driver-side constants of :class:`RecsModels`, computed with Spark from the ALS model at
+    ``als_path`` and its product index table."""
     lake, read_processed = resource.lake, resource.read_processed
     sizes = read_hybrid_settings(session, resource).sizes
     weights, fallback = read_hybrid_weights(session, resource)
     popularity = read_processed(session, "segment_popularity")
-    items = ItemFactors.of(ALSModel.load(lake.model(ALS_MODEL)))
-    blend = BlendTables.collect(items, read_processed(session, "als_product_index"), popularity,
+    model = ALSModel.load(als_path)
+    items = ItemFactors.of(model)
+    blend = BlendTables.collect(items, session.read.parquet(product_index), popularity,
                                 popular_candidates(popularity, sizes.popular), weights, fallback, sizes)
     blend = replace(blend, neighbours=ContentNeighbours.collect(read_processed(session, "content_similarity")),
                     categories=collect_categories(read_categories(session, resource)))
     return {"sizes": sizes, "params": AlsParams.load(session, lake.model(ALS_PARAMS)), "blend": blend,
             "catalogue_size": read_processed(session, "product_attributes").count(),
+            "user_gramian": factor_gramian(model.userFactors, model.rank),
             "offline": [r.asDict() for r in holdout_rows(read_processed(session, "recs_evaluation")).collect()]}
 
 
@@ -172,6 +195,16 @@ def holdout_rows(evaluation: DataFrame) -> DataFrame:
     """``recs_evaluation``'s rows of the holdout fold: the evaluation of the very models the replay serves
     (a table written before the cross-validation has only those rows)."""
     return evaluation.where(F.col("fold") == 0) if "fold" in evaluation.columns else evaluation
+
+
+def _remove_older_packs(path: str, pattern: str, keep: int) -> None:
+    """Remove the packs next to ``path`` matching ``pattern`` but the ``keep`` newest (local lakes only): an
+    hour that needs a removed one builds it again."""
+    if not is_local(path):
+        return
+    packs = sorted(local_path(path).parent.glob(pattern), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    for old in packs[keep:]:
+        old.unlink(missing_ok=True)
 
 
 def _read_pack(path: str, stamp: tuple) -> Any:

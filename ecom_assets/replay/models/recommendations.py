@@ -3,9 +3,10 @@
 Per hour, for the users active in it only: their ALS factors are solved again from the fixed item
 factors and every interaction they have so far (October's and November's, with the model's own
 event strengths), so a user first seen in November gets personal ALS scores after a few events.
-Products first seen in November have no ALS factors, but the content table covers the whole
-catalogue (``content_similarity``), so they reach users through the products they browse. The blend
-and its per-segment weights are the batch hybrid's, with the user's current segment.
+Products first seen in November reach users through the content table, which covers the whole
+catalogue (``content_similarity``), and through ALS once they are folded in from their users'
+factors (:mod:`~ecom_assets.replay.models.new_products`). The blend and its per-segment weights are
+the batch hybrid's, with the user's current segment.
 
 The hour computes all of this on the Python workers in one pass over each user's pairs
 (:mod:`ecom_assets.recommendation.serving.pair_blend`); :func:`fold_in_active` and :func:`event_strengths`

@@ -10,6 +10,11 @@ from pyspark.sql import DataFrame
 from ecom_assets.lake import Lake
 from ecom_assets.replay.models.customers import CUSTOMER_SCHEMA, PAIR_SCHEMA, base_customers, pair_counts
 from ecom_assets.replay.models.ledger import Ledger
+from ecom_assets.replay.models.new_products import (
+    ITEM_FACTOR_LEDGER_SCHEMA,
+    PRODUCT_PAIR_SCHEMA,
+    USER_FACTOR_SCHEMA,
+)
 from ecom_assets.replay.models.recommendations import SERVED_SCHEMA, served_lists
 
 BASE_CUSTOMERS = "replay_base_customers"
@@ -20,11 +25,15 @@ CENTRES = "segment_centres"
 
 @dataclass(frozen=True)
 class Ledgers:
-    """The three keyed states of the replay, each starting from a table of the batch graph."""
+    """The keyed states of the replay: three starting from a table of the batch graph, and the three of
+    the new products' fold-in (:mod:`~ecom_assets.replay.models.new_products`), which start empty."""
 
     customers: Ledger
     pairs: Ledger
     served: Ledger
+    product_pairs: Ledger
+    user_factors: Ledger
+    item_factors: Ledger
 
     @classmethod
     def of(cls, lake: Lake) -> Ledgers:
@@ -33,11 +42,14 @@ class Ledgers:
             customers=Ledger(lake, "customers", ("user_id",), CUSTOMER_SCHEMA, lake.processed(BASE_CUSTOMERS)),
             pairs=Ledger(lake, "pairs", ("user_id", "product_id"), PAIR_SCHEMA, lake.processed(BASE_PAIRS)),
             served=Ledger(lake, "served_recs", ("user_id",), SERVED_SCHEMA, lake.processed(BASE_SERVED)),
+            product_pairs=Ledger(lake, "new_product_pairs", ("product_id", "user_id"), PRODUCT_PAIR_SCHEMA),
+            user_factors=Ledger(lake, "user_factors", ("user_id",), USER_FACTOR_SCHEMA),
+            item_factors=Ledger(lake, "new_product_factors", ("product_id",), ITEM_FACTOR_LEDGER_SCHEMA),
         )
 
     def all(self) -> tuple[Ledger, ...]:
         """Every ledger, for the daily compaction."""
-        return (self.customers, self.pairs, self.served)
+        return (self.customers, self.pairs, self.served, self.product_pairs, self.user_factors, self.item_factors)
 
 
 def starting_state(rfm: DataFrame, segments: DataFrame, events: DataFrame, served: DataFrame,

@@ -32,11 +32,12 @@ from __future__ import annotations
 import inspect
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
 import dagster as dg
 
-from ecom_assets.lake import Lake
+from ecom_assets.lake import Lake, is_local
 from ecom_assets.publishing.sinks import influx_answers
 from ecom_assets.replay.orchestration.exclusive import cli_replay_holder
 from ecom_assets.replay.orchestration.ordering import (
@@ -52,7 +53,8 @@ from ecom_assets.replay.orchestration.ordering import (
     latest_hour_run,
 )
 from ecom_assets.replay.orchestration.orphans import fail_orphaned_runs
-from ecom_assets.replay.orchestration.partitions import all_hours, day_completed_by
+from ecom_assets.replay.orchestration.partitions import all_hours, day_completed_by, hour_start
+from ecom_assets.replay.orchestration.refit_schedule import RefitPaths, refit_day_for
 from ecom_assets.replay.orchestration.retry import MAX_ATTEMPTS, REPLAY_RETRY
 from ecom_assets.resources.connect_outage import server_address
 from ecom_assets.resources.spark_server import url_answers
@@ -154,9 +156,11 @@ def retry_time(instance: dg.DagsterInstance, run: dg.DagsterRun, attempt: int) -
 
 
 def replay_tick(instance: dg.DagsterInstance, cursor_text: str | None, hours: list[str] | None = None,
-                now: float | None = None, lane: bool | None = None) -> dg.SensorResult | dg.SkipReason:
+                now: float | None = None, lane: bool | None = None,
+                waits_for: Callable[[str], str | None] | None = None) -> dg.SensorResult | dg.SkipReason:
     """One tick of the replay, as a pure function of the instance's runs, the cursor and the time ``now``
-    (``lane``: whether hours may be queued ahead, by default read from the instance).
+    (``lane``: whether hours may be queued ahead, by default read from the instance; ``waits_for(hour)``:
+    what an hour still waits for before it may be requested, such as its daily re-fit, or None).
 
     First the cursor moves past every hour that succeeded, in order, and the oldest unfinished hour is
     settled (requested, or retried after a failure); then the hours already due are queued behind the
@@ -170,17 +174,23 @@ def replay_tick(instance: dg.DagsterInstance, cursor_text: str | None, hours: li
     cursor = cursor.resumed(now)
     requests: list[dg.RunRequest] = []
     rollups: list[dg.RunRequest] = []  # after the hours: the queue takes the next hour first
+    waiting: list[str] = []  # why the next hour is not requested yet
 
-    def request(index: int, attempt: int, after: str | None = None) -> None:
+    def request(index: int, attempt: int, after: str | None = None) -> bool:
         nonlocal cursor
+        reason = waits_for(hours[index]) if waits_for and attempt == 1 else None
+        if reason:
+            waiting.append(f"hour {hours[index]} waits for {reason}")
+            return False
         requests.append(run_request(cursor, hours, index, attempt, after))
         cursor = replace(cursor, requests=cursor.requests + 1)
+        return True
 
     while True:
         key = hours[cursor.index]
         if cursor.attempt == 0:
-            request(cursor.index, 1)
-            cursor = replace(cursor, attempt=1)
+            if request(cursor.index, 1):
+                cursor = replace(cursor, attempt=1)
             break
         run = latest_hour_run(instance, cursor.replay, key)
         if run is None or run.status in IN_PROGRESS:
@@ -194,8 +204,8 @@ def replay_tick(instance: dg.DagsterInstance, cursor_text: str | None, hours: li
             if cursor.ahead:  # the next hour is already queued behind this one: look at it too
                 cursor = replace(cursor, index=cursor.index + 1, attempt=1, ahead=cursor.ahead - 1)
                 continue
-            request(cursor.index + 1, 1)
-            cursor = replace(cursor, index=cursor.index + 1, attempt=1)
+            requested = request(cursor.index + 1, 1)
+            cursor = replace(cursor, index=cursor.index + 1, attempt=1 if requested else 0)
             break
         if cursor.attempt >= MAX_ATTEMPTS:
             resume = replace(cursor, attempt=0, ahead=0).dumps()
@@ -225,10 +235,13 @@ def replay_tick(instance: dg.DagsterInstance, cursor_text: str | None, hours: li
         if not lane:
             overdue_without_lane = True
             break
-        request(following, 1, after=hours[following - 1])
+        if not request(following, 1, after=hours[following - 1]):
+            break
         cursor = replace(cursor, ahead=cursor.ahead + 1)
     if requests or rollups:
         return dg.SensorResult(run_requests=requests + rollups, cursor=cursor.dumps())
+    if waiting and cursor.attempt == 0:
+        return dg.SensorResult(skip_reason=waiting[0], cursor=cursor.dumps())
     queued = f"; {cursor.ahead} queued behind it" if cursor.ahead else ""
     if overdue_without_lane:
         queued = (f"; hour {hours[cursor.index + 1]} is due but waits: this instance has no one-run lane for the "
@@ -238,12 +251,27 @@ def replay_tick(instance: dg.DagsterInstance, cursor_text: str | None, hours: li
                            cursor=cursor.dumps())
 
 
+def refit_wait(lake: Lake, lag_days: int) -> Callable[[str], str | None]:
+    """``waits_for`` of :func:`replay_tick` when the hours use the daily re-fits: an hour waits until the
+    re-fit it uses is written (on a local lake; on a lake at a URI the hour itself fails until it is, and
+    is retried)."""
+    def waits_for(key: str) -> str | None:
+        day = refit_day_for(hour_start(key), lag_days)
+        if day is None or not is_local(lake.root) or RefitPaths.of(lake, day).ready():
+            return None
+        return f"the models re-fitted after {day} (replay_refit, in the day's roll-up run)"
+
+    return waits_for
+
+
 def build_replay_sensor(job: AssetJob, daily_job: AssetJob, lake: Lake | None = None, spark_remote: str = "",
-                        influx_url: str = "") -> dg.SensorDefinition:
+                        influx_url: str = "", refits: bool = False, refit_lag_days: int = 2) -> dg.SensorDefinition:
     """The sensor for the hourly ``job`` and the ``daily_job`` roll-ups (off by default: turn it on in the UI
     or with ``make replay-demo``); it skips its ticks while an `ecom replay` holds ``lake``, and while the
     Spark Connect server ``spark_remote`` or the InfluxDB ``influx_url`` (when set) does not answer, so a
-    server down uses up no attempt and the replay goes on by itself once it is back."""
+    server down uses up no attempt and the replay goes on by itself once it is back. With ``refits``, an hour
+    is requested only once the daily re-fit it uses is written (:func:`refit_wait`)."""
+    waits_for = refit_wait(lake, refit_lag_days) if refits and lake is not None else None
 
     @dg.sensor(name=SENSOR_NAME, jobs=[job, daily_job], minimum_interval_seconds=INTERVAL_S,
                default_status=dg.DefaultSensorStatus.STOPPED,
@@ -265,6 +293,6 @@ def build_replay_sensor(job: AssetJob, daily_job: AssetJob, lake: Lake | None = 
         for run in fail_orphaned_runs(context.instance, (job.name, daily_job.name)):
             context.log.warning(f"run {run.run_id} ({run.tags.get('dagster/partition', '?')}) was left started by a "
                                 "process that ended without finishing it: marked failed, the replay retries it")
-        return replay_tick(context.instance, context.cursor)
+        return replay_tick(context.instance, context.cursor, waits_for=waits_for)
 
     return november_replay_sensor
