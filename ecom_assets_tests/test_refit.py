@@ -8,10 +8,11 @@ import datetime as dt
 import numpy as np
 from pyspark.sql import SparkSession
 
+from ecom_assets.commands.replay import refit_to_write
 from ecom_assets.replay.models.refit import refit_centres
+from ecom_assets.replay.models.segments import Centres
 from ecom_assets.replay.orchestration.refit_schedule import refit_day_for
 from ecom_assets.settings import DEFAULT_REFIT_LAG_DAYS
-from ecom_assets.replay.models.segments import Centres
 
 
 def _hour(text: str) -> dt.datetime:
@@ -25,6 +26,14 @@ def test_the_re_fit_of_an_hour_depends_on_the_hour_alone() -> None:
     assert refit_day_for(_hour("2019-11-03T00:00")) == dt.date(2019, 11, 1)
     assert refit_day_for(_hour("2019-11-30T23:00")) == dt.date(2019, 11, 28)
     assert refit_day_for(_hour("2019-11-02T00:00"), lag_days=1) == dt.date(2019, 11, 1)
+
+
+def test_ecom_replay_re_fits_a_day_only_before_an_hour_that_uses_it() -> None:
+    written = {dt.date(2019, 11, 1)}
+    assert refit_to_write("2019-11-02-23:00", 2, written.__contains__) is None  # the batch models serve it
+    assert refit_to_write("2019-11-03-00:00", 2, written.__contains__) is None  # its re-fit is there
+    assert refit_to_write("2019-11-04-00:00", 2, written.__contains__) == dt.date(2019, 11, 2)
+    assert refit_to_write("2019-11-02-00:00", 1, written.__contains__) is None
 
 
 def test_refit_centres_keep_each_segment_s_id(spark: SparkSession) -> None:

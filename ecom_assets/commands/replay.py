@@ -3,11 +3,14 @@
 The same job and assets as the sensor's runs, executed in this process on the persistent instance
 (so the UI shows them), with the same tags, the same retry rule and the same order; after a day's
 last hour, the day's roll-up (a failed roll-up is reported and does not stop the replay, as with the
-sensor).
+sensor). A day's re-fit of the models (``replay_refit``) is materialized before the first hour that
+uses it, not with the roll-up: a replay that stops before that hour never pays for it (at the real size
+it is an ALS fit of half an hour), and one that goes on gets the same re-fit, from the same state.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +29,8 @@ from ecom_assets.replay.orchestration.ordering import (
     REPLAY_TAG,
     REQUESTED_AT_TAG,
 )
-from ecom_assets.replay.orchestration.partitions import all_hours, day_completed_by
+from ecom_assets.replay.orchestration.partitions import all_hours, day_completed_by, hour_start
+from ecom_assets.replay.orchestration.refit_schedule import RefitPaths, refit_day_for
 from ecom_assets.replay.orchestration.retry import MAX_ATTEMPTS, RETRY_BACKOFF_S, RetryRule
 from ecom_assets.replay.orchestration.orphans import fail_orphaned_runs, fail_run, process_tags
 from ecom_assets.replay.orchestration.sensor import DAILY_JOB_NAME, REPLAY_JOB_NAME, SENSOR_NAME
@@ -119,9 +123,10 @@ def _replay_hours(instance: dg.DagsterInstance, settings: Settings, count: int, 
                   orphans: list[dg.DagsterRun]) -> ReplaySummary:
     """The hours of ``run_replay``, run while it holds the lake, after the roll-ups of ``orphans`` (the
     runs a killed replay left started) are run again."""
-    from ecom_assets.definitions import build_definitions
+    from ecom_assets.definitions import build_definitions, uses_refits
 
     definitions = build_definitions(settings)
+    refits = uses_refits(settings)
     job = definitions.resolve_job_def(REPLAY_JOB_NAME)
     daily_job = definitions.resolve_job_def(DAILY_JOB_NAME)
     hours = all_hours()
@@ -134,6 +139,8 @@ def _replay_hours(instance: dg.DagsterInstance, settings: Settings, count: int, 
             _roll_up(daily_job, instance, run.tags["dagster/partition"], replay_id, summary, log)
     began = time.time()
     for position, key in enumerate(todo):
+        if refits and not _ensure_refit(daily_job, instance, settings, key, replay_id, summary, log):
+            return summary
         requested = time.time()
         tags = {REPLAY_TAG: replay_id, REQUESTED_AT_TAG: f"{requested:.3f}",
                 DUE_AT_TAG: f"{began + position * interval_s:.3f}", LAST_HOUR_TAG: todo[-1]}
@@ -154,11 +161,56 @@ def _replay_hours(instance: dg.DagsterInstance, settings: Settings, count: int, 
     return summary
 
 
+def refit_to_write(hour_key: str, lag_days: int, written: Callable[[dt.date], bool]) -> dt.date | None:
+    """The day whose re-fit must be materialized before hour ``hour_key`` runs: the re-fit the hour uses
+    (:func:`refit_day_for`) when ``written(day)`` says it is not there yet; None otherwise."""
+    day = refit_day_for(hour_start(hour_key), lag_days)
+    return day if day is not None and not written(day) else None
+
+
+def _refit_written(instance: dg.DagsterInstance, settings: Settings, day: dt.date) -> bool:
+    """Whether ``day``'s re-fit is there: on a local lake, its files; on a lake at a URI (which this process
+    does not list), a materialization of ``replay_refit`` for the day on this instance."""
+    from ecom_assets.lake import is_local
+    from ecom_assets.replay.models.assets import replay_refit
+
+    if is_local(settings.lake_dir):
+        return RefitPaths.of(settings.lake, day).ready()
+    return day.isoformat() in instance.get_materialized_partitions(replay_refit.key)
+
+
+def _ensure_refit(daily_job: dg.JobDefinition, instance: dg.DagsterInstance, settings: Settings, key: str,
+                  replay_id: str, summary: ReplaySummary, log: Callable[[str], None]) -> bool:
+    """Materialize the re-fit hour ``key`` uses when it is not written yet; False (the replay stops at
+    ``key``, which would fail without it) when that fails."""
+    from ecom_assets.replay.models.assets import replay_refit
+
+    day = refit_to_write(key, settings.replay_refit_lag_days, lambda d: _refit_written(instance, settings, d))
+    if day is None:
+        return True
+    began = time.time()
+    log(f"day {day}: re-fitting the models, which hour {key} uses")
+    fitted = daily_job.execute_in_process(
+        partition_key=day.isoformat(), instance=instance, raise_on_error=False, asset_selection=[replay_refit.key],
+        tags={REPLAY_TAG: replay_id, **process_tags()},
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+    if fitted.success:
+        log(f"day {day}: models re-fitted in {clock_text(time.time() - began)}")
+        return True
+    summary.failed_hour, summary.error = key, f"the re-fit of {day}, which hour {key} uses, failed: {_failure(fitted)}"
+    log(f"hour {key}: not run: {summary.error}")
+    return False
+
+
 def _roll_up(daily_job: dg.JobDefinition, instance: dg.DagsterInstance, day: str, replay_id: str,
              summary: ReplaySummary, log: Callable[[str], None]) -> None:
-    """The roll-up of ``day``; a failure is reported and does not stop the replay (as with the sensor)."""
+    """The roll-up of ``day`` (its re-fit waits for the first hour that uses it: :func:`_ensure_refit`); a
+    failure is reported and does not stop the replay (as with the sensor)."""
+    from ecom_assets.replay.behaviour.assets import DAILY_REPLAY_ASSETS
+
     rolled = daily_job.execute_in_process(
         partition_key=day, instance=instance, raise_on_error=False, tags={REPLAY_TAG: replay_id, **process_tags()},
+        asset_selection=[asset.key for asset in DAILY_REPLAY_ASSETS],
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
     (summary.days if rolled.success else summary.failed_days).append(day)
     log(f"day {day}: rolled up" if rolled.success else f"day {day}: roll-up failed: {_failure(rolled)}")

@@ -196,8 +196,9 @@ INCREMENTAL_BATCH_ASSETS = [replay_baseline]
                 "(models/replay_refit/day=...): K-means with the same segments on every customer's current "
                 "features, each new centre matched to the one in force by the Hungarian method (ids and names "
                 "kept), and ALS with the tuned parameters on the training window's and November's "
-                "interactions up to the day's end. The hours of day d use the re-fit of day d-2; the replay "
-                "requests it with the day's roll-up, after the day's last hour (ECOM_REPLAY_REFITS=off: none).",
+                "interactions up to the day's end. The hours of day d use the re-fit of day d-2; the sensor "
+                "requests it with the day's roll-up, after the day's last hour, and `ecom replay` before the "
+                "first hour that uses it (ECOM_REPLAY_REFITS=off: none).",
 )
 def replay_refit(context: dg.AssetExecutionContext, spark: SparkResource, lake: LakeResource,
                  training: TrainingResource) -> dg.MaterializeResult:
