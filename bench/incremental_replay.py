@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 import dagster as dg
 from ingest_vs_duckdb import write_results
-from replay_cadence import percentile
+from replay_cadence import percentile, phase_seconds
 
 from ecom_assets.ingest.generator import generate_dataset
 from ecom_assets.settings import load_settings
@@ -97,14 +97,7 @@ def main() -> None:
         raise SystemExit(f"the replay stopped at {replay.failed_hour}: {replay.error}")
 
     instance = ensure_dagster_home(load_settings())
-    phases: dict[str, list[float]] = {}
-    for key in ("customer_segments", "live_recommendations"):
-        for record in instance.fetch_materializations(dg.AssetKey(key), limit=10_000).records:
-            if record.timestamp < replay_started:  # earlier replays of the same lake
-                continue
-            seconds = record.asset_materialization.metadata.get("seconds")
-            for phase, value in (seconds.value if seconds else {}).items():
-                phases.setdefault(f"{key}.{phase}", []).append(float(value))
+    phases = phase_seconds(instance, replay_started, ("customer_segments", "live_recommendations"))
     points = lake / "temp" / "influx" / "ecommerce_analytics"
     churn = field_values(points, "segment_evolution", {"segment": "all"}, "changed_share")
     active_churn = field_values(points, "segment_evolution", {"segment": "all"}, "active_changed_share")

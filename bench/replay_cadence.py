@@ -56,6 +56,22 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
+def phase_seconds(instance: dg.DagsterInstance, since: float,
+                  assets: tuple[str, ...] = ("replay_progress", "customer_segments", "live_recommendations")
+                  ) -> dict[str, list[float]]:
+    """Each phase's seconds per replayed hour (``<asset>.<phase>``: the ``seconds`` metadata of the
+    hourly assets materialized since ``since``), so a table says where an hour's time goes."""
+    phases: dict[str, list[float]] = {}
+    for key in assets:
+        for record in instance.fetch_materializations(dg.AssetKey(key), limit=10_000).records:
+            if record.timestamp < since:  # earlier replays of the same lake
+                continue
+            seconds = record.asset_materialization.metadata.get("seconds")
+            for phase, value in (seconds.value if seconds else {}).items():
+                phases.setdefault(f"{key}.{phase}", []).append(float(value))
+    return phases
+
+
 def stopped_by_guard(instance: dg.DagsterInstance, run_id: str) -> bool:
     """Whether a failed run stopped because the hour it was queued behind had failed (not, say, because the
     benchmark stopped the daemon while the last hour's models still ran)."""
@@ -112,6 +128,7 @@ def main() -> None:
     events: dict[str, int] = {}
     lags: dict[str, float] = {}
     deadline = time.time() + args.hours * 10 * 3 + 300
+    began = time.time()
     with replay_stack(run, lake, data, args.models, first) as stack:
         sink = V1Sink(stack.influx.url, DATABASE)
         while len(seen) < len(wanted) and time.time() < deadline:
@@ -168,6 +185,7 @@ def main() -> None:
         ("events per hour", [float(events[k]) for k in done]),
         ("day roll-up run, beside the hours (s)", rollups),
     ]
+    rows += [(f"phase `{name}` (s)", values) for name, values in sorted(phase_seconds(instance, began).items())]
     command = (f"--models on --lake {args.lake.name} --data {args.data.name}" if args.models == "on"
                else f"--scale {args.scale:g}")
     lines = [
