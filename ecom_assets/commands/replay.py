@@ -19,6 +19,7 @@ import dagster as dg
 
 from ecom_assets.commands.materialize import DISK_FULL, ensure_dagster_home, root_error_message
 from ecom_assets.commands.progress import clock_text
+from ecom_assets.lake import is_local
 from ecom_assets.publishing.sinks import influx_answers
 from ecom_assets.replay.orchestration.exclusive import CliReplayLock, lock_path, refuse_beside_sensor_runs
 from ecom_assets.replay.orchestration.ordering import (
@@ -171,7 +172,6 @@ def refit_to_write(hour_key: str, lag_days: int, written: Callable[[dt.date], bo
 def _refit_written(instance: dg.DagsterInstance, settings: Settings, day: dt.date) -> bool:
     """Whether ``day``'s re-fit is there: on a local lake, its files; on a lake at a URI (which this process
     does not list), a materialization of ``replay_refit`` for the day on this instance."""
-    from ecom_assets.lake import is_local
     from ecom_assets.replay.models.assets import replay_refit
 
     if is_local(settings.lake_dir):

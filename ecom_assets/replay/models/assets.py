@@ -196,7 +196,8 @@ INCREMENTAL_BATCH_ASSETS = [replay_baseline]
                 "(models/replay_refit/day=...): K-means with the same segments on every customer's current "
                 "features, each new centre matched to the one in force by the Hungarian method (ids and names "
                 "kept), and ALS with the tuned parameters on the training window's and November's "
-                "interactions up to the day's end. The hours of day d use the re-fit of day d-2; the sensor "
+                "interactions up to the day's end. The hours of day d use the re-fit of day d minus "
+                "ECOM_REPLAY_REFIT_LAG_DAYS (2 by default); the sensor "
                 "requests it with the day's roll-up, after the day's last hour, and `ecom replay` before the "
                 "first hour that uses it (ECOM_REPLAY_REFITS=off: none).",
 )

@@ -16,6 +16,7 @@ from ecom_assets.replay.orchestration.partitions import REPLAY_START
 from ecom_assets.replay.written import written
 from ecom_assets.settings import DEFAULT_REFIT_LAG_DAYS
 
+
 def refit_day_for(hour: dt.datetime, lag_days: int = DEFAULT_REFIT_LAG_DAYS) -> dt.date | None:
     """The day whose re-fit serves ``hour``: the day ``lag_days`` before the hour's, or None (the batch
     graph's models) while that day is before the replay's first."""
